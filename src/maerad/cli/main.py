@@ -1,0 +1,71 @@
+"""Entry point of the ``maerad`` command.
+
+Each sub-command lives in its own module of this package and exposes ``add_parser(subparsers)``,
+which registers its parser and sets ``func`` (a callable taking the parsed namespace and returning
+an exit status). User mistakes (:class:`~maerad.errors.MaeradError`) become one line on stderr and
+exit status 2; nothing else is caught, so real bugs keep their tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from maerad import __version__
+from maerad.errors import MaeradError
+
+__all__ = ["build_parser", "main"]
+
+# Sub-command modules, in the order `maerad --help` lists them.
+_COMMAND_MODULES = (
+    "demo",
+    "phantom",
+    "info",
+    "stage",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with status 2 on usage errors already; keep that, with a one-line message."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``maerad`` parser with every sub-command."""
+    parser = _Parser(
+        prog="maerad",
+        description="MAE pre-training on pelvic MRI and structured, terminology-consistent reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"maerad {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"maerad.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``maerad`` command; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args)
+    except MaeradError as exc:
+        print(f"maerad: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("maerad: interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
