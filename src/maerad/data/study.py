@@ -5,8 +5,8 @@ Conventions (used everywhere in maerad):
 * Every sequence is a ``float32`` array of shape ``(D, H, W)``: slices × rows × columns, i.e. the
   array axes are (z, y, x) of the acquisition grid. All sequences of a study share that grid.
 * ``affine`` is a 4×4 matrix mapping a voxel index ``(d, h, w, 1)`` to patient coordinates in mm in
-  the RAS+ frame (nibabel's convention: +x = patient's left→right … i.e. towards the patient's Right is
-  −x, Anterior +y, Superior +z). DICOM's LPS coordinates are converted on loading.
+  the RAS+ frame (nibabel's convention: +x points to the patient's Right, +y Anterior, +z Superior).
+  DICOM's LPS coordinates are converted on loading.
 * ``spacing`` is the voxel size in mm along (d, h, w), derived from ``affine``.
 * ``labels`` is an optional integer label map on the same grid; ``label_names`` maps label values to
   names (e.g. ``{1: "bladder"}``).
@@ -88,10 +88,12 @@ class Study:
             labels = np.asarray(self.labels)
             if labels.shape != shape:
                 raise InputError(f"label map has shape {labels.shape} but the sequences have {shape}")
-            if not np.issubdtype(labels.dtype, np.integer):
-                if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
-                    raise InputError("label map must hold whole numbers (integer labels)")
-            if labels.size and (labels.min() < np.iinfo(np.int16).min or labels.max() > np.iinfo(np.int16).max):
+            whole = np.issubdtype(labels.dtype, np.integer) or (
+                np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)))
+            if not whole:
+                raise InputError("label map must hold whole numbers (integer labels)")
+            info = np.iinfo(np.int16)
+            if labels.size and (labels.min() < info.min or labels.max() > info.max):
                 raise InputError("label values must fit in int16")
             self.labels = labels.astype(np.int16, copy=False)
         self.label_names = {int(k): str(v) for k, v in self.label_names.items()}
@@ -121,19 +123,22 @@ class Study:
         missing = [n for n in names if n not in self.sequences]
         if missing:
             raise InputError(
-                f"study has no sequence {', '.join(map(repr, missing))}; available: {', '.join(self.sequence_names)}"
+                f"study has no sequence {', '.join(map(repr, missing))}; "
+                f"available: {', '.join(self.sequence_names)}"
             )
         return np.stack([self.sequences[n] for n in names], axis=0)
 
     def voxel_to_world(self, index: Sequence[float]) -> npt.NDArray[np.float64]:
         """Map a (d, h, w) voxel index to RAS+ mm."""
         assert self.affine is not None
-        return (self.affine @ np.array([*map(float, index), 1.0]))[:3]
+        out: npt.NDArray[np.float64] = (self.affine @ np.array([*map(float, index), 1.0]))[:3]
+        return out
 
     def world_to_voxel(self, point: Sequence[float]) -> npt.NDArray[np.float64]:
         """Map a RAS+ mm point to a (fractional) (d, h, w) voxel index."""
         assert self.affine is not None
-        return (np.linalg.inv(self.affine) @ np.array([*map(float, point), 1.0]))[:3]
+        out: npt.NDArray[np.float64] = (np.linalg.inv(self.affine) @ np.array([*map(float, point), 1.0]))[:3]
+        return out
 
     def summary(self) -> dict[str, Any]:
         """A JSON-serialisable description: sequences, shape, spacing, labels, landmarks."""
