@@ -1,0 +1,205 @@
+"""PyTorch datasets over study folders: 3D volumes or 2D slices, sequences as channels.
+
+A dataset item is a dict of tensors:
+
+* ``"image"``: ``(C, D, H, W)`` in 3D mode or ``(C, H, W)`` in 2D mode, ``float32``, channels in the
+  order of ``sequences`` (this order is recorded in checkpoints so models always see the same channel
+  layout);
+* ``"labels"``: the label map on the same spatial grid (``int64``), only with ``with_labels=True``;
+* ``"index"``: the item index (``int64`` scalar), for tracing a batch back to its case.
+
+Intensities are normalised per study and **per channel** (never across sequences): by default each
+channel is mapped so that its 0.5th and 99.5th percentiles become 0 and 1 (values beyond are kept, not
+clipped), which puts T2W, DWI, ADC and T1c — whose raw scales differ by orders of magnitude — on a
+comparable footing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from maerad.data.study import FloatArray, Study
+from maerad.data.study_folder import CASE_FILE, load_study
+from maerad.errors import ConfigError, InputError
+
+__all__ = ["StudyDataset", "find_study_folders", "normalize_channels"]
+
+Normalization = Literal["percentile", "zscore", "none"]
+
+
+def find_study_folders(root: str | os.PathLike[str]) -> list[Path]:
+    """The study folders (folders holding ``case.json``) directly below ``root`` or ``root`` itself, sorted.
+
+    Raises:
+        InputError: ``root`` does not exist or holds no study folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder")
+    if (root / CASE_FILE).is_file():
+        return [root]
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / CASE_FILE).is_file())
+    if not folders:
+        raise InputError(f"{root}: holds no study folder (sub-folders with {CASE_FILE})")
+    return folders
+
+
+def normalize_channels(image: FloatArray, method: Normalization = "percentile") -> FloatArray:
+    """Normalise each channel of ``image`` ``(C, ...)`` independently.
+
+    ``percentile`` maps the 0.5th/99.5th percentiles to 0/1; ``zscore`` subtracts the mean and divides
+    by the standard deviation; ``none`` returns the input. A constant channel becomes zeros.
+    """
+    if method == "none":
+        return image
+    out = np.empty_like(image, dtype=np.float32)
+    for c in range(image.shape[0]):
+        ch = image[c]
+        if method == "percentile":
+            lo, hi = np.percentile(ch, [0.5, 99.5])
+            shift, scale = float(lo), float(hi - lo)
+        elif method == "zscore":
+            shift, scale = float(ch.mean()), float(ch.std())
+        else:
+            raise ConfigError(f"unknown normalization {method!r}; use percentile, zscore or none")
+        out[c] = (ch - shift) / scale if scale > 0 else 0.0
+    return out
+
+
+class StudyDataset(Dataset[dict[str, torch.Tensor]]):
+    """Study folders as a map-style dataset of 3D volumes or 2D slices.
+
+    Args:
+        studies: study folder paths, or a single root folder whose sub-folders are studies.
+        sequences: the channel order; default: the sequences of the first study.
+        mode: ``"3d"`` (one item per study) or ``"2d"`` (one item per slice along ``d``).
+        normalization: per-channel intensity normalisation, see :func:`normalize_channels`.
+        with_labels: also return the label map (studies without one give an error).
+        cache: keep loaded, normalised studies in memory (a default phantom case is ~6 MB).
+
+    Raises:
+        InputError: a study lacks one of ``sequences`` or (with ``with_labels``) its label map, or the
+            studies' grids differ (3D mode needs one grid to batch; 2D mode needs one in-plane size).
+
+    Examples::
+
+        >>> ds = StudyDataset("maerad-demo/phantom", sequences=["t2w", "adc"])   # doctest: +SKIP
+        >>> ds[0]["image"].shape                                                  # doctest: +SKIP
+        torch.Size([2, 24, 128, 128])
+    """
+
+    def __init__(
+        self,
+        studies: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        sequences: Sequence[str] | None = None,
+        mode: Literal["2d", "3d"] = "3d",
+        normalization: Normalization = "percentile",
+        with_labels: bool = False,
+        cache: bool = True,
+    ) -> None:
+        if mode not in ("2d", "3d"):
+            raise ConfigError(f"mode must be '2d' or '3d', got {mode!r}")
+        if isinstance(studies, (str, os.PathLike)):
+            self.folders = find_study_folders(studies)
+        else:
+            self.folders = [Path(s) for s in studies]
+            if not self.folders:
+                raise InputError("StudyDataset needs at least one study folder")
+        self.mode = mode
+        self.normalization = normalization
+        self.with_labels = with_labels
+        self.cache = cache
+        self._cache: dict[int, tuple[FloatArray, np.ndarray | None]] = {}
+        shapes = [self._shape(f) for f in self.folders]
+        if sequences is None:
+            first = _case_json(self.folders[0]).get("sequences")
+            if not (isinstance(first, list) and all(isinstance(n, str) for n in first)):
+                raise InputError(f"{self.folders[0] / CASE_FILE}: 'sequences' must be a list of names")
+            sequences = first
+        self.sequences = list(sequences)
+        if not self.sequences:
+            raise ConfigError("sequences must name at least one sequence")
+        ref = shapes[0]
+        for folder, shape in zip(self.folders, shapes, strict=True):
+            same = shape == ref if mode == "3d" else shape[1:] == ref[1:]
+            if not same:
+                raise InputError(
+                    f"{folder}: grid {tuple(shape)} differs from {self.folders[0]} {tuple(ref)}; "
+                    "resample the studies to one grid first"
+                )
+        self.spatial_shape: tuple[int, ...] = tuple(ref) if mode == "3d" else tuple(ref[1:])
+        self._index: list[tuple[int, int]] = (
+            [(i, -1) for i in range(len(self.folders))]
+            if mode == "3d"
+            else [(i, z) for i, s in enumerate(shapes) for z in range(s[0])]
+        )
+
+    @property
+    def in_chans(self) -> int:
+        """Number of channels (sequences) per item."""
+        return len(self.sequences)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        study_idx, z = self._index[index]
+        image, labels = self._load(study_idx)
+        item: dict[str, torch.Tensor] = {"index": torch.tensor(index, dtype=torch.int64)}
+        if z < 0:
+            item["image"] = torch.from_numpy(image)
+            if labels is not None:
+                item["labels"] = torch.from_numpy(labels.astype(np.int64))
+        else:
+            item["image"] = torch.from_numpy(np.ascontiguousarray(image[:, z]))
+            if labels is not None:
+                item["labels"] = torch.from_numpy(labels[z].astype(np.int64))
+        return item
+
+    def study(self, index: int) -> Study:
+        """The raw :class:`Study` behind item ``index`` (not normalised)."""
+        return load_study(self.folders[self._index[index][0]])
+
+    # ----------------------------------------------------------------------------------------------
+    def _load(self, study_idx: int) -> tuple[FloatArray, np.ndarray | None]:
+        if study_idx in self._cache:
+            return self._cache[study_idx]
+        study = load_study(self.folders[study_idx])
+        image = normalize_channels(study.stack(self.sequences), self.normalization)
+        labels = None
+        if self.with_labels:
+            if study.labels is None:
+                raise InputError(f"{self.folders[study_idx]}: has no label map (labels.nii.gz)")
+            labels = study.labels
+        if self.cache:
+            self._cache[study_idx] = (image, labels)
+        return image, labels
+
+    @staticmethod
+    def _shape(folder: Path) -> list[int]:
+        shape = _case_json(folder).get("shape")
+        if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(s, int) for s in shape)):
+            raise InputError(f"{folder / CASE_FILE}: 'shape' must be a list of 3 integers")
+        return shape
+
+
+def _case_json(folder: Path) -> dict[str, object]:
+    path = folder / CASE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing; {folder} is not a maerad study folder") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    return data

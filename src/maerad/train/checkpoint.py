@@ -1,0 +1,125 @@
+"""Training checkpoints as safetensors + JSON (never pickle), written atomically.
+
+A checkpoint is a folder::
+
+    ckpt/
+        model.safetensors       model weights
+        optimizer.safetensors   optimizer state tensors (``state.<param index>.<name>``)
+        state.json              format version, step, config, optimizer hyper-parameters, extras
+
+The folder is written to a temporary sibling and renamed into place, so a crash never leaves a
+half-written checkpoint, and an interrupted run resumes from the last complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from maerad.atomic import atomic_directory
+from maerad.errors import CheckpointError
+
+__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "load_checkpoint", "save_checkpoint"]
+
+CHECKPOINT_FORMAT = "maerad-checkpoint"
+_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns."""
+
+    model_state: dict[str, torch.Tensor]
+    optimizer_state: dict[str, Any] | None
+    step: int
+    config: dict[str, Any]
+    extra: dict[str, Any]
+
+
+def save_checkpoint(
+    folder: str | os.PathLike[str],
+    model: torch.nn.Module,
+    *,
+    step: int,
+    config: dict[str, Any],
+    optimizer: torch.optim.Optimizer | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint folder atomically (replacing an older checkpoint at the same path)."""
+    folder = Path(folder)
+    model_tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": _VERSION,
+        "step": int(step),
+        "config": config,
+        "extra": extra or {},
+        "optimizer": None,
+    }
+    optim_tensors: dict[str, torch.Tensor] = {}
+    if optimizer is not None:
+        sd = optimizer.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for idx, per_param in sd["state"].items():
+            for name, value in per_param.items():
+                if isinstance(value, torch.Tensor):
+                    optim_tensors[f"state.{idx}.{name}"] = value.detach().contiguous().cpu()
+                else:
+                    scalars.setdefault(str(idx), {})[name] = value
+        state["optimizer"] = {"param_groups": sd["param_groups"], "scalars": scalars}
+    text = json.dumps(state, indent=2, sort_keys=True)
+    with atomic_directory(folder, overwrite=True) as tmp:
+        save_file(model_tensors, str(tmp / "model.safetensors"))
+        if optimizer is not None:
+            save_file(optim_tensors, str(tmp / "optimizer.safetensors"))
+        (tmp / "state.json").write_text(text + "\n", encoding="utf-8")
+    return folder
+
+
+def load_checkpoint(folder: str | os.PathLike[str], *, with_optimizer: bool = True) -> Checkpoint:
+    """Read a checkpoint folder written by :func:`save_checkpoint`.
+
+    Raises:
+        CheckpointError: the folder, a file in it, or its format is missing or corrupt.
+    """
+    folder = Path(folder)
+    state_path = folder / "state.json"
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder}: not a maerad checkpoint (no state.json)") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{state_path}: not valid JSON ({exc})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{state_path}: not a {CHECKPOINT_FORMAT} state file")
+    if state.get("format_version") != _VERSION:
+        raise CheckpointError(f"{state_path}: unsupported format_version {state.get('format_version')!r}")
+    model_state = _load_tensors(folder / "model.safetensors")
+    optimizer_state: dict[str, Any] | None = None
+    if with_optimizer and state.get("optimizer") is not None:
+        tensors = _load_tensors(folder / "optimizer.safetensors")
+        per_param: dict[int, dict[str, Any]] = {}
+        for key, value in tensors.items():
+            _, idx, name = key.split(".", 2)
+            per_param.setdefault(int(idx), {})[name] = value
+        for idx, values in state["optimizer"]["scalars"].items():
+            per_param.setdefault(int(idx), {}).update(values)
+        optimizer_state = {"state": per_param, "param_groups": state["optimizer"]["param_groups"]}
+    return Checkpoint(model_state=model_state, optimizer_state=optimizer_state, step=int(state["step"]),
+                      config=dict(state.get("config") or {}), extra=dict(state.get("extra") or {}))
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unreadable safetensors file ({exc})") from None

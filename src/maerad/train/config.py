@@ -1,0 +1,117 @@
+"""`PretrainConfig`: every knob of ``maerad pretrain``, from a JSON file plus ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from maerad.errors import ConfigError
+
+__all__ = ["PretrainConfig", "apply_overrides", "load_pretrain_config"]
+
+
+class PretrainConfig(BaseModel):
+    """Configuration of MAE pre-training (the MAE recipe by default).
+
+    Learning rate: ``lr = base_lr * effective_batch / 256`` unless ``lr`` is given, where
+    ``effective_batch = batch_size * accum_steps * world_size`` (He et al., MAE). AdamW with
+    ``betas=(0.9, 0.95)``, weight decay 0.05 except on norms, biases, position embeddings and
+    cls/mask tokens; linear warm-up then cosine decay.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: str = Field(description="folder of study folders (e.g. from `maerad phantom`)")
+    out: str = Field("maerad-pretrain", description="output folder: checkpoint, figures, log")
+    sequences: list[str] | None = Field(None, description="channel order; default: the first study's")
+    mode: Literal["2d", "3d"] = "3d"
+    normalization: Literal["percentile", "zscore", "none"] = "percentile"
+
+    model: str = "mae_vit_tiny"
+    patch_size: list[int] | None = Field(None, description="default (4, 16, 16) in 3D, (16, 16) in 2D")
+    model_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra create_model kwargs")
+    mask_ratio: float = Field(0.75, ge=0.0, lt=1.0)
+    norm_pix_loss: bool = True
+
+    masking: str = "random"
+    masking_kwargs: dict[str, Any] = Field(default_factory=dict)
+    lesion_labels: list[int] | None = Field(None, description="label values of lesions (lesion_aware)")
+    roi_labels: list[int] | None = Field(None, description="label values kept visible (roi_prior)")
+
+    epochs: int = Field(1, ge=1)
+    max_steps: int | None = Field(None, ge=1, description="optimizer steps; overrides epochs")
+    batch_size: int = Field(4, ge=1, description="per process and micro-batch")
+    accum_steps: int = Field(1, ge=1, description="gradient accumulation micro-batches per step")
+    base_lr: float = Field(1.5e-4, gt=0)
+    lr: float | None = Field(None, gt=0, description="absolute peak lr (skips batch scaling)")
+    min_lr: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    weight_decay: float = Field(0.05, ge=0)
+    betas: tuple[float, float] = (0.9, 0.95)
+    bf16: bool = Field(False, description="bfloat16 autocast for forward/backward")
+    device: str = "cpu"
+    seed: int = 0
+    num_threads: int | None = Field(None, ge=1, description="torch intra-op threads")
+
+    log_every: int = Field(10, ge=1)
+    image_every: int = Field(0, ge=0, description="reconstruction PNG every N steps (0: only at the end)")
+    save_every: int = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
+
+
+def load_pretrain_config(
+    path: str | os.PathLike[str] | None, overrides: Sequence[str] = (), **fields: Any
+) -> PretrainConfig:
+    """Read a JSON config file (optional), apply ``fields`` then ``key=value`` overrides, validate.
+
+    Raises:
+        ConfigError: unreadable file, malformed JSON, unknown key or invalid value (named).
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            loaded = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: no such config file") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p}: not valid JSON ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: a config file must hold a JSON object")
+        data.update(loaded)
+    data.update({k: v for k, v in fields.items() if v is not None})
+    data = apply_overrides(data, overrides)
+    try:
+        return PretrainConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        raise ConfigError(f"config field {where!r}: {err['msg']} (got {err.get('input')!r})") from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key=value`` strings (``value`` parsed as JSON when it parses, else kept as a string).
+
+    Dotted keys reach into dicts: ``model_kwargs.decoder_depth=2``.
+    """
+    out = dict(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like key=value")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        target = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            nxt = target.get(part)
+            target[part] = dict(nxt) if isinstance(nxt, dict) else {}
+            target = target[part]
+        target[leaf] = value
+    return out

@@ -1,0 +1,75 @@
+"""StudyDataset: 3D volumes and 2D slices from study folders, per-channel normalisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from maerad.data import Study, save_study
+from maerad.data.datasets import StudyDataset, find_study_folders, normalize_channels
+from maerad.errors import ConfigError, InputError
+
+
+def _write(root: Path, name: str, shape: tuple[int, int, int] = (3, 8, 10), seed: int = 0,
+           labels: bool = True) -> Path:
+    rng = np.random.default_rng(seed)
+    study = Study(
+        {"t2w": rng.normal(500, 50, shape), "adc": rng.normal(1.0, 0.1, shape)},
+        spacing=(5.0, 1.5, 1.5),
+        labels=rng.integers(0, 3, shape) if labels else None,
+    )
+    return save_study(study, root / name)
+
+
+def test_3d_items_are_channel_stacked_and_normalised_per_channel(tmp_path: Path) -> None:
+    for i in range(3):
+        _write(tmp_path, f"case-{i}", seed=i)
+    ds = StudyDataset(tmp_path, sequences=["adc", "t2w"], with_labels=True)
+    assert len(ds) == 3 and ds.in_chans == 2 and ds.spatial_shape == (3, 8, 10)
+    item = ds[1]
+    assert item["image"].shape == (2, 3, 8, 10) and item["image"].dtype == torch.float32
+    assert item["labels"].shape == (3, 8, 10) and item["labels"].dtype == torch.int64
+    for c in range(2):  # each channel on its own scale: 0.5th/99.5th percentiles at 0/1
+        lo, hi = np.percentile(item["image"][c].numpy(), [0.5, 99.5])
+        assert lo == pytest.approx(0.0, abs=1e-5) and hi == pytest.approx(1.0, abs=1e-5)
+    raw = ds.study(1)  # the study itself stays in scanner units
+    assert raw.sequences["adc"].mean() == pytest.approx(1.0, abs=0.05)
+
+
+def test_2d_mode_indexes_every_slice(tmp_path: Path) -> None:
+    _write(tmp_path, "a", shape=(3, 8, 10))
+    _write(tmp_path, "b", shape=(5, 8, 10), seed=1)
+    ds = StudyDataset(tmp_path, mode="2d", normalization="zscore")
+    assert len(ds) == 8 and ds.spatial_shape == (8, 10)
+    assert ds.sequences == ["t2w", "adc"]
+    item = ds[4]  # study b, slice 1
+    assert item["image"].shape == (2, 8, 10) and int(item["index"]) == 4
+    full = normalize_channels(ds.study(4).stack(ds.sequences), "zscore")
+    assert torch.equal(item["image"], torch.from_numpy(full[:, 1]))
+
+
+def test_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such folder"):
+        find_study_folders(tmp_path / "nope")
+    with pytest.raises(InputError, match="holds no study folder"):
+        StudyDataset(tmp_path)
+    _write(tmp_path, "a", shape=(3, 8, 10))
+    _write(tmp_path, "b", shape=(4, 8, 10), seed=1, labels=False)
+    with pytest.raises(InputError, match="differs"):
+        StudyDataset(tmp_path, mode="3d")
+    ds = StudyDataset(tmp_path, mode="2d", sequences=["t1c"])
+    with pytest.raises(InputError, match="no sequence 't1c'"):
+        ds[0]
+    with pytest.raises(InputError, match="no label map"):
+        StudyDataset([tmp_path / "b"], with_labels=True)[0]
+    with pytest.raises(ConfigError):
+        StudyDataset(tmp_path, mode="4d")  # type: ignore[arg-type]
+
+
+def test_constant_channel_normalises_to_zero() -> None:
+    img = np.stack([np.full((2, 3, 3), 7.0), np.arange(18.0).reshape(2, 3, 3)]).astype(np.float32)
+    out = normalize_channels(img, "percentile")
+    assert np.all(out[0] == 0) and out[1].max() > 0.99

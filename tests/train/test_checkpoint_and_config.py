@@ -1,0 +1,92 @@
+"""Checkpoints (safetensors + JSON, atomic) and the pre-training config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from maerad.errors import CheckpointError, ConfigError
+from maerad.train.checkpoint import load_checkpoint, save_checkpoint
+from maerad.train.config import apply_overrides, load_pretrain_config
+
+
+def _trained_pair() -> tuple[nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, betas=(0.9, 0.95))
+    for _ in range(3):
+        model(torch.randn(5, 4)).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+    return model, opt
+
+
+def test_checkpoint_round_trip_restores_training_exactly(tmp_path: Path) -> None:
+    model, opt = _trained_pair()
+    save_checkpoint(tmp_path / "ck", model, step=3, config={"a": 1}, optimizer=opt, extra={"kind": "t"})
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
+        "model.safetensors", "optimizer.safetensors", "state.json"]
+    ck = load_checkpoint(tmp_path / "ck")
+    assert ck.step == 3 and ck.config == {"a": 1} and ck.extra == {"kind": "t"}
+
+    clone = nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3))
+    clone.load_state_dict(ck.model_state)
+    clone_opt = torch.optim.AdamW(clone.parameters(), lr=1e-2, betas=(0.9, 0.95))
+    assert ck.optimizer_state is not None
+    clone_opt.load_state_dict(ck.optimizer_state)
+    batch = torch.randn(5, 4)
+    for m, o in ((model, opt), (clone, clone_opt)):
+        m(batch).pow(2).mean().backward()
+        o.step()
+    for a, b in zip(model.parameters(), clone.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_corrupt_checkpoints_raise_checkpoint_error(tmp_path: Path) -> None:
+    model, opt = _trained_pair()
+    with pytest.raises(CheckpointError, match="no state.json"):
+        load_checkpoint(tmp_path / "missing")
+    save_checkpoint(tmp_path / "ck", model, step=1, config={}, optimizer=opt)
+    weights = tmp_path / "ck" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:40])
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        load_checkpoint(tmp_path / "ck")
+    (tmp_path / "ck" / "state.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(tmp_path / "ck")
+
+
+def test_config_file_fields_and_overrides(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.json"
+    cfg_file.write_text(json.dumps({"data": "d", "batch_size": 2, "model_kwargs": {"decoder_depth": 4}}))
+    cfg = load_pretrain_config(cfg_file, ["mask_ratio=0.6", "model_kwargs.decoder_depth=1", "masking=block"],
+                               seed=3, batch_size=None)
+    assert (cfg.data, cfg.batch_size, cfg.seed, cfg.mask_ratio, cfg.masking) == ("d", 2, 3, 0.6, "block")
+    assert cfg.model_kwargs == {"decoder_depth": 1}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [(["nonsense=1"], "nonsense"), (["mask_ratio=1.5"], "mask_ratio"), (["batch_size=0"], "batch_size"),
+     (["novalue"], "key=value")],
+)
+def test_bad_config_is_one_clear_error(overrides: list[str], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_pretrain_config(None, overrides, data="d")
+
+
+def test_bad_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_pretrain_config(tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="JSON object"):
+        load_pretrain_config(bad)
+
+
+def test_apply_overrides_keeps_strings() -> None:
+    assert apply_overrides({}, ["out=runs/a", "bf16=true"]) == {"out": "runs/a", "bf16": True}
