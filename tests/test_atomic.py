@@ -41,9 +41,8 @@ def test_atomic_directory(tmp_path: Path) -> None:
         (tmp / "t2w.nii.gz").write_bytes(b"1")
         assert not target.exists()
     assert (target / "t2w.nii.gz").read_bytes() == b"1"
-    with pytest.raises(FileExistsError):
-        with atomic_directory(target):
-            pass
+    with pytest.raises(FileExistsError), atomic_directory(target):
+        pass
     with pytest.raises(ValueError), atomic_directory(target, overwrite=True) as tmp:
         (tmp / "t2w.nii.gz").write_bytes(b"2")
         raise ValueError("crash")

@@ -67,8 +67,10 @@ def test_entry_points_are_discovered_lazily_and_builtins_win(monkeypatch: pytest
 
     def fake_entry_points(*, group: str) -> list[_FakeEntryPoint]:
         calls.append(group)
-        return [_FakeEntryPoint("plugin", "pkg:Plugin", obj="from-plugin"),
-                _FakeEntryPoint("builtin", "pkg:Other", obj="shadowed")]
+        return [
+            _FakeEntryPoint("plugin", "pkg:Plugin", obj="from-plugin"),
+            _FakeEntryPoint("builtin", "pkg:Other", obj="shadowed"),
+        ]
 
     monkeypatch.setattr("maerad.registry.entry_points", fake_entry_points)
     reg: Registry[str] = Registry("masking")

@@ -13,8 +13,9 @@ from maerad.data.datasets import StudyDataset, find_study_folders, normalize_cha
 from maerad.errors import ConfigError, InputError
 
 
-def _write(root: Path, name: str, shape: tuple[int, int, int] = (3, 8, 10), seed: int = 0,
-           labels: bool = True) -> Path:
+def _write(
+    root: Path, name: str, shape: tuple[int, int, int] = (3, 8, 10), seed: int = 0, labels: bool = True
+) -> Path:
     rng = np.random.default_rng(seed)
     study = Study(
         {"t2w": rng.normal(500, 50, shape), "adc": rng.normal(1.0, 0.1, shape)},

@@ -29,7 +29,10 @@ def test_checkpoint_round_trip_restores_training_exactly(tmp_path: Path) -> None
     model, opt = _trained_pair()
     save_checkpoint(tmp_path / "ck", model, step=3, config={"a": 1}, optimizer=opt, extra={"kind": "t"})
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
-        "model.safetensors", "optimizer.safetensors", "state.json"]
+        "model.safetensors",
+        "optimizer.safetensors",
+        "state.json",
+    ]
     ck = load_checkpoint(tmp_path / "ck")
     assert ck.step == 3 and ck.config == {"a": 1} and ck.extra == {"kind": "t"}
 
@@ -48,12 +51,12 @@ def test_checkpoint_round_trip_restores_training_exactly(tmp_path: Path) -> None
 
 def test_corrupt_checkpoints_raise_checkpoint_error(tmp_path: Path) -> None:
     model, opt = _trained_pair()
-    with pytest.raises(CheckpointError, match="no state.json"):
+    with pytest.raises(CheckpointError, match=r"no state\.json"):
         load_checkpoint(tmp_path / "missing")
     save_checkpoint(tmp_path / "ck", model, step=1, config={}, optimizer=opt)
     weights = tmp_path / "ck" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:40])
-    with pytest.raises(CheckpointError, match="model.safetensors"):
+    with pytest.raises(CheckpointError, match=r"model\.safetensors"):
         load_checkpoint(tmp_path / "ck")
     (tmp_path / "ck" / "state.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
@@ -63,16 +66,21 @@ def test_corrupt_checkpoints_raise_checkpoint_error(tmp_path: Path) -> None:
 def test_config_file_fields_and_overrides(tmp_path: Path) -> None:
     cfg_file = tmp_path / "c.json"
     cfg_file.write_text(json.dumps({"data": "d", "batch_size": 2, "model_kwargs": {"decoder_depth": 4}}))
-    cfg = load_pretrain_config(cfg_file, ["mask_ratio=0.6", "model_kwargs.decoder_depth=1", "masking=block"],
-                               seed=3, batch_size=None)
+    cfg = load_pretrain_config(
+        cfg_file, ["mask_ratio=0.6", "model_kwargs.decoder_depth=1", "masking=block"], seed=3, batch_size=None
+    )
     assert (cfg.data, cfg.batch_size, cfg.seed, cfg.mask_ratio, cfg.masking) == ("d", 2, 3, 0.6, "block")
     assert cfg.model_kwargs == {"decoder_depth": 1}
 
 
 @pytest.mark.parametrize(
     ("overrides", "match"),
-    [(["nonsense=1"], "nonsense"), (["mask_ratio=1.5"], "mask_ratio"), (["batch_size=0"], "batch_size"),
-     (["novalue"], "key=value")],
+    [
+        (["nonsense=1"], "nonsense"),
+        (["mask_ratio=1.5"], "mask_ratio"),
+        (["batch_size=0"], "batch_size"),
+        (["novalue"], "key=value"),
+    ],
 )
 def test_bad_config_is_one_clear_error(overrides: list[str], match: str) -> None:
     with pytest.raises(ConfigError, match=match):

@@ -20,14 +20,20 @@ def test_scaled_lr_is_the_mae_linear_rule() -> None:
 
 def test_cosine_lr_warmup_peak_and_end() -> None:
     peak, total, warm = 1e-3, 100, 10
-    lrs = [cosine_lr(s, peak_lr=peak, total_steps=total, warmup_steps=warm, min_lr=1e-5) for s in range(total)]
+    lrs = [
+        cosine_lr(s, peak_lr=peak, total_steps=total, warmup_steps=warm, min_lr=1e-5) for s in range(total)
+    ]
     assert lrs[0] == pytest.approx(peak / warm)
     assert lrs[warm - 1] == pytest.approx(peak)
     assert lrs[warm] == pytest.approx(peak)
-    assert all(a >= b for a, b in zip(lrs[warm:], lrs[warm + 1:], strict=False))  # non-increasing after warm-up
+    assert all(
+        a >= b for a, b in zip(lrs[warm:], lrs[warm + 1 :], strict=False)
+    )  # non-increasing after warm-up
     mid = warm + (total - warm) // 2
     assert lrs[mid] == pytest.approx(1e-5 + (peak - 1e-5) * 0.5 * (1 + math.cos(math.pi * 0.5)))
-    assert cosine_lr(total, peak_lr=peak, total_steps=total, warmup_steps=warm, min_lr=1e-5) == pytest.approx(1e-5)
+    assert cosine_lr(total, peak_lr=peak, total_steps=total, warmup_steps=warm, min_lr=1e-5) == pytest.approx(
+        1e-5
+    )
 
 
 def test_data_order_covers_each_epoch_once_and_is_resumable() -> None:

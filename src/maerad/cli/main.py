@@ -24,6 +24,9 @@ _COMMAND_MODULES = (
     "phantom",
     "info",
     "stage",
+    "terms",
+    "pretrain",
+    "train_lesion",
 )
 
 

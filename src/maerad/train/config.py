@@ -26,7 +26,7 @@ class PretrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    data: str = Field(description="folder of study folders (e.g. from `maerad phantom`)")
+    data: str = Field("", description="folder of study folders (e.g. from `maerad phantom`)")
     out: str = Field("maerad-pretrain", description="output folder: checkpoint, figures, log")
     sequences: list[str] | None = Field(None, description="channel order; default: the first study's")
     mode: Literal["2d", "3d"] = "3d"

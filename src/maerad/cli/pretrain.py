@@ -1,0 +1,59 @@
+"""``maerad pretrain``: MAE pre-training from a config file plus flag overrides."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``maerad pretrain``."""
+    p = subparsers.add_parser(
+        "pretrain",
+        help="pre-train a masked autoencoder on study folders",
+        description="MAE pre-training (AdamW (0.9, 0.95), wd 0.05, warm-up + cosine, lr scaled by batch). "
+        "Settings come from --config (JSON), then the flags below, then --set KEY=VALUE overrides "
+        "(dotted keys reach into dicts, e.g. --set model_kwargs.decoder_depth=2). "
+        "Multi-process: torchrun --nproc_per_node N -m maerad.cli.main pretrain ...",
+    )
+    p.add_argument("--config", type=Path, help="JSON config file (keys of maerad.train.PretrainConfig)")
+    p.add_argument("--data", help="folder of study folders (e.g. written by `maerad phantom`)")
+    p.add_argument("--out", help="output folder for checkpoint, figures and log")
+    p.add_argument("--model", help="registered model name, e.g. mae_vit_tiny or maep_tiny")
+    p.add_argument("--masking", help="masking strategy: random, block, grid, tube, roi_prior, lesion_aware")
+    p.add_argument("--mode", choices=("2d", "3d"), help="2D slices or 3D volumes")
+    p.add_argument("--mask-ratio", type=float, dest="mask_ratio")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int, dest="max_steps")
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--accum-steps", type=int, dest="accum_steps", help="gradient accumulation")
+    p.add_argument("--lr", type=float, help="absolute peak learning rate (default: base_lr * batch / 256)")
+    p.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
+    p.add_argument("--device", help="cpu (default) or cuda")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint exactly")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the config and pre-train."""
+    from maerad.errors import ConfigError
+    from maerad.train.config import load_pretrain_config
+    from maerad.train.pretrain import pretrain
+
+    fields = {k: getattr(args, k) for k in ("data", "out", "model", "masking", "mode", "mask_ratio", "epochs",
+                                            "max_steps", "batch_size", "accum_steps", "lr", "bf16", "device",
+                                            "seed")}
+    config = load_pretrain_config(args.config, args.set, **fields)
+    if not config.data:
+        raise ConfigError("no training data: give --data DIR or 'data' in --config")
+    result = pretrain(config, resume=args.resume, progress=not args.no_progress)
+    if result.checkpoint is not None:
+        last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
+        print(f"pretrain: {result.steps} steps, final loss {last}, "
+              f"{result.samples_per_second:.1f} samples/s; checkpoint {result.checkpoint}")
+    return 0

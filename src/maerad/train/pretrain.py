@@ -1,0 +1,284 @@
+"""The MAE pre-training loop: deterministic, resumable bit for bit, single- or multi-process.
+
+All randomness is a function of ``(seed, step)``: the data order (:class:`MicroBatchOrder`) and the
+token masks (a generator seeded per micro-batch and rank). Resuming therefore only needs the model,
+the optimizer state and the step, all of which the checkpoint holds; an interrupted run resumed with
+``resume=True`` ends with exactly the weights of an uninterrupted one (on the same device and thread
+count).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from maerad.atomic import write_text_atomic
+from maerad.data.datasets import StudyDataset
+from maerad.errors import CheckpointError, ConfigError
+from maerad.masking import MaskSpec, create_masking
+from maerad.masking.lesion_maps import label_token_fraction
+from maerad.models import MAE, create_model, param_groups_lrd
+from maerad.models.patch import PatchGeometry
+from maerad.train.checkpoint import load_checkpoint, save_checkpoint
+from maerad.train.config import PretrainConfig
+from maerad.train.data_order import MicroBatchOrder
+from maerad.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
+from maerad.train.recon_figure import masked_image, save_reconstruction_figure
+from maerad.train.schedule import cosine_lr, scaled_lr
+
+__all__ = ["PretrainResult", "build_model", "pretrain"]
+
+# Fields that may change between an interrupted run and its resumption without breaking exactness.
+_RESUMABLE_CHANGES = {"out", "log_every", "image_every", "save_every", "max_steps", "epochs", "num_threads"}
+
+
+@dataclass
+class PretrainResult:
+    """Summary of a pre-training run (on the main process)."""
+
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    checkpoint: Path | None = None
+    seconds: float = 0.0
+    samples_per_second: float = 0.0
+    figures: list[Path] = field(default_factory=list)
+
+
+def default_patch_size(mode: str) -> list[int]:
+    """(4, 16, 16) for 3D volumes with thick slices, (16, 16) for 2D slices."""
+    return [4, 16, 16] if mode == "3d" else [16, 16]
+
+
+def build_model(config: PretrainConfig, in_chans: int, img_size: tuple[int, ...]) -> MAE:
+    """The model a config describes, for inputs of ``in_chans`` channels and spatial size ``img_size``."""
+    kwargs: dict[str, Any] = {
+        "spatial_dims": len(img_size),
+        "in_chans": in_chans,
+        "img_size": img_size,
+        "patch_size": tuple(config.patch_size or default_patch_size(config.mode)),
+        "mask_ratio": config.mask_ratio,
+        "norm_pix_loss": config.norm_pix_loss,
+    }
+    kwargs.update(config.model_kwargs)
+    model = create_model(config.model, **kwargs)
+    if not isinstance(model, MAE):
+        raise ConfigError(f"model {config.model!r} is not a masked autoencoder (MAE / MAE-P)")
+    return model
+
+
+def pretrain(
+    config: PretrainConfig,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> PretrainResult:
+    """Pre-train an MAE as ``config`` says; writes ``<out>/checkpoint``, ``<out>/log.jsonl`` and figures.
+
+    Raises:
+        ConfigError: an unknown model or masking name, a batch larger than the dataset, or a
+            ``resume`` whose checkpoint was made with an incompatible config.
+        CheckpointError: ``resume`` without a readable checkpoint.
+    """
+    info = init_distributed(config.device)
+    try:
+        return _pretrain(config, info, resume=resume, progress=progress and info.is_main, log=log)
+    finally:
+        cleanup_distributed(info)
+
+
+def _pretrain(
+    config: PretrainConfig, info: DistInfo, *, resume: bool, progress: bool, log: Callable[[str], None]
+) -> PretrainResult:
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    out = Path(config.out)
+    ckpt_dir = out / "checkpoint"
+    needs_labels = config.masking in ("lesion_aware", "roi_prior")
+    dataset = StudyDataset(config.data, sequences=config.sequences, mode=config.mode,
+                           normalization=config.normalization, with_labels=needs_labels)
+    config = config.model_copy(update={"sequences": dataset.sequences})
+
+    torch.manual_seed(config.seed)  # identical initial weights on every rank
+    model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
+    geometry = PatchGeometry.create(len(dataset.spatial_shape), dataset.spatial_shape,
+                                    config.patch_size or default_patch_size(config.mode))
+    masking = create_masking(config.masking, mask_ratio=config.mask_ratio, **config.masking_kwargs)
+
+    order = MicroBatchOrder(len(dataset), config.batch_size, seed=config.seed, rank=info.rank,
+                            world_size=info.world_size)
+    effective_batch = config.batch_size * config.accum_steps * info.world_size
+    peak_lr = config.lr if config.lr is not None else scaled_lr(config.base_lr, effective_batch)
+    total_steps = config.max_steps or max(1, config.epochs * order.batches_per_epoch // config.accum_steps)
+    groups = param_groups_lrd(model, weight_decay=config.weight_decay, layer_decay=1.0)
+    optimizer = torch.optim.AdamW(groups, lr=peak_lr, betas=config.betas)
+
+    start_step = 0
+    if resume:
+        start_step = _restore(ckpt_dir, config, model, optimizer)
+        if info.is_main:
+            log(f"resuming from {ckpt_dir} at step {start_step}/{total_steps}")
+    if start_step >= total_steps:
+        raise ConfigError(f"checkpoint is already at step {start_step}; raise max_steps/epochs to continue")
+
+    train_model: nn.Module = model
+    if info.world_size > 1:
+        train_model = nn.parallel.DistributedDataParallel(model)
+
+    result = PretrainResult(steps=start_step)
+    log_path = out / "log.jsonl"
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "config.json", config.model_dump_json(indent=2) + "\n")
+    bar = tqdm(total=total_steps, initial=start_step, disable=not progress, desc="pretrain", unit="step",
+               dynamic_ncols=True)
+    t0 = time.perf_counter()
+    samples = 0
+    for step in range(start_step, total_steps):
+        lr = cosine_lr(step, peak_lr=peak_lr, total_steps=total_steps, warmup_steps=config.warmup_steps,
+                       min_lr=config.min_lr)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * float(group.get("lr_scale", 1.0))
+        step_loss = 0.0
+        for micro in range(config.accum_steps):
+            m = step * config.accum_steps + micro
+            x, spec = _micro_batch(dataset, order.indices(m), masking, geometry.grid, config, info, m)
+            sync = micro == config.accum_steps - 1
+            # DDP: forward and backward of non-final micro-batches both inside no_sync (no all-reduce)
+            with _no_sync(train_model, not sync):
+                with _autocast(config.bf16, info.device):
+                    loss = train_model(x, mask=spec).loss / config.accum_steps
+                loss.backward()
+            step_loss += float(loss.detach())
+            samples += x.shape[0] * info.world_size
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if not math.isfinite(step_loss):
+            raise ConfigError(f"loss became {step_loss} at step {step}; lower the learning rate")
+        result.losses.append(step_loss)
+        result.steps = step + 1
+        elapsed = time.perf_counter() - t0
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{samples / max(elapsed, 1e-9):.1f}")
+        last = step + 1 == total_steps
+        if info.is_main and ((step + 1) % config.log_every == 0 or last):
+            _append_log(log_path, {"step": step + 1, "loss": step_loss, "lr": lr,
+                                   "samples_per_second": samples / max(elapsed, 1e-9)})
+        if (config.save_every and (step + 1) % config.save_every == 0) or last:
+            barrier(info)
+            if info.is_main:
+                save_checkpoint(ckpt_dir, model, step=step + 1, config=config.model_dump(mode="json"),
+                                optimizer=optimizer, extra={"kind": "mae-pretrain"})
+                result.checkpoint = ckpt_dir
+        if info.is_main and ((config.image_every and (step + 1) % config.image_every == 0) or last):
+            result.figures.append(_figure(model, dataset, masking, geometry, config, info, out, step + 1))
+    bar.close()
+    result.seconds = time.perf_counter() - t0
+    result.samples_per_second = samples / max(result.seconds, 1e-9)
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+def _micro_batch(
+    dataset: StudyDataset,
+    indices: list[int],
+    masking: Callable[..., MaskSpec],
+    grid: tuple[int, ...],
+    config: PretrainConfig,
+    info: DistInfo,
+    micro_batch: int,
+) -> tuple[torch.Tensor, MaskSpec]:
+    items = [dataset[i] for i in indices]
+    x = torch.stack([it["image"] for it in items]).to(info.device)
+    gen = torch.Generator().manual_seed((config.seed * 1_000_003 + micro_batch) * 131 + info.rank)
+    kwargs: dict[str, Any] = {}
+    if "labels" in items[0]:
+        labels = torch.stack([it["labels"] for it in items])
+        patch = tuple(config.patch_size or default_patch_size(config.mode))
+        if config.masking == "lesion_aware":
+            ids = config.lesion_labels or _default_lesion_labels()
+            kwargs["weights"] = label_token_fraction(labels, patch, ids).to(info.device)
+        else:
+            if not config.roi_labels:
+                raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
+            kwargs["roi"] = (label_token_fraction(labels, patch, config.roi_labels) > 0).to(info.device)
+    spec = masking(x.shape[0], grid, generator=gen, device=info.device, **kwargs)
+    return x, spec
+
+
+def _default_lesion_labels() -> list[int]:
+    from maerad.data.phantom import LESION_LABELS
+
+    return list(LESION_LABELS)
+
+
+def _restore(
+    ckpt_dir: Path, config: PretrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
+) -> int:
+    ckpt = load_checkpoint(ckpt_dir)
+    saved = dict(ckpt.config)
+    current = config.model_dump(mode="json")
+    changed = sorted(k for k in current if k not in _RESUMABLE_CHANGES and saved.get(k) != current[k])
+    if changed:
+        raise ConfigError(f"cannot resume {ckpt_dir}: config differs in {', '.join(changed)}")
+    try:
+        model.load_state_dict(ckpt.model_state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(f"{ckpt_dir}: weights do not fit the model ({first})") from None
+    if ckpt.optimizer_state is None:
+        raise CheckpointError(f"{ckpt_dir}: holds no optimizer state; cannot resume exactly")
+    optimizer.load_state_dict(ckpt.optimizer_state)
+    return ckpt.step
+
+
+def _figure(
+    model: MAE,
+    dataset: StudyDataset,
+    masking: Callable[..., MaskSpec],
+    geometry: PatchGeometry,
+    config: PretrainConfig,
+    info: DistInfo,
+    out: Path,
+    step: int,
+) -> Path:
+    # A fixed item and a fixed mask so figures of successive steps are comparable.
+    x, spec = _micro_batch(dataset, [0], masking, geometry.grid, config, info, micro_batch=0)
+    model.eval()
+    with torch.no_grad(), _autocast(config.bf16, info.device):
+        output = model(x, mask=spec)
+        recon = model.reconstruct(x, output)
+    model.train()
+    masked = masked_image(x, spec.mask, geometry.patch_size)
+    return save_reconstruction_figure(out / "figures" / f"reconstruction-step{step:06d}.png", x[0], masked[0],
+                                      recon[0], dataset.sequences, title=f"MAE reconstruction, step {step}")
+
+
+@contextlib.contextmanager
+def _no_sync(model: nn.Module, skip_sync: bool) -> Iterator[None]:
+    if skip_sync and isinstance(model, nn.parallel.DistributedDataParallel):
+        with model.no_sync():
+            yield
+    else:
+        yield
+
+
+def _autocast(enabled: bool, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def _append_log(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")

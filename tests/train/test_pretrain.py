@@ -1,0 +1,207 @@
+"""The pre-training engine end to end on tiny synthetic studies: masking strategies, figures,
+bit-exact resume after a crash, gradient accumulation, and two processes under torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from maerad.cli.main import main
+from maerad.data import Study, save_study
+from maerad.errors import ConfigError
+from maerad.train import pretrain as pretrain_module
+from maerad.train.config import load_pretrain_config
+from maerad.train.pretrain import pretrain
+
+TINY = {
+    "embed_dim": 32,
+    "depth": 1,
+    "num_heads": 2,
+    "decoder_embed_dim": 16,
+    "decoder_depth": 1,
+    "decoder_num_heads": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("studies")
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        labels = np.zeros((8, 32, 32), np.int16)
+        labels[2:6, 8 + i : 20 + i, 8:20] = 100  # a "lesion"
+        labels[0:2, 0:8, 0:8] = 40  # an "ovary" for roi_prior
+        t2w = rng.normal(size=labels.shape) + (labels == 100) * 2.0
+        save_study(
+            Study({"t2w": t2w, "adc": rng.normal(size=labels.shape)}, spacing=(4, 1, 1), labels=labels),
+            root / f"case-{i}",
+        )
+    return root
+
+
+def _config(studies: Path, out: Path, **kw: Any) -> Any:
+    base: dict[str, Any] = {
+        "data": str(studies),
+        "out": str(out),
+        "patch_size": [4, 8, 8],
+        "model_kwargs": TINY,
+        "max_steps": 3,
+        "batch_size": 2,
+        "lr": 1e-3,
+        "warmup_steps": 1,
+    }
+    base.update(kw)
+    return load_pretrain_config(None, **base)
+
+
+@pytest.mark.parametrize(
+    ("masking", "extra"),
+    [("random", {}), ("lesion_aware", {}), ("tube", {}), ("roi_prior", {"roi_labels": [40]}), ("block", {})],
+)
+def test_each_masking_strategy_trains_and_writes_outputs(
+    studies: Path, tmp_path: Path, masking: str, extra: dict[str, Any]
+) -> None:
+    result = pretrain(_config(studies, tmp_path, masking=masking, **extra), progress=False)
+    assert result.steps == 3 and len(result.losses) == 3 and all(np.isfinite(result.losses))
+    assert (tmp_path / "checkpoint" / "model.safetensors").is_file()
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 3 and state["config"]["masking"] == masking
+    assert state["config"]["sequences"] == ["t2w", "adc"]
+    assert result.figures and result.figures[-1].read_bytes()[:4] == b"\x89PNG"
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 3
+
+
+def test_training_reduces_the_loss(studies: Path, tmp_path: Path) -> None:
+    result = pretrain(_config(studies, tmp_path, max_steps=30, lr=3e-3), progress=False)
+    assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5])
+
+
+def test_resume_after_a_crash_is_bit_exact(
+    studies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = pretrain(
+        _config(studies, tmp_path / "full", max_steps=4, accum_steps=2, batch_size=1), progress=False
+    )
+    assert full.steps == 4
+
+    real_save = pretrain_module.save_checkpoint
+
+    def save_then_crash(*args: Any, **kwargs: Any) -> Path:
+        path = real_save(*args, **kwargs)
+        if kwargs["step"] == 2:
+            raise KeyboardInterrupt  # the machine goes down right after the step-2 checkpoint
+        return path
+
+    monkeypatch.setattr(pretrain_module, "save_checkpoint", save_then_crash)
+    cfg = _config(studies, tmp_path / "resumed", max_steps=4, accum_steps=2, batch_size=1, save_every=2)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(cfg, progress=False)
+    monkeypatch.setattr(pretrain_module, "save_checkpoint", real_save)
+    resumed = pretrain(cfg, resume=True, progress=False)
+    assert resumed.steps == 4 and resumed.losses == full.losses[2:]
+    a = load_file(str(tmp_path / "full" / "checkpoint" / "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "checkpoint" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    oa = load_file(str(tmp_path / "full" / "checkpoint" / "optimizer.safetensors"))
+    ob = load_file(str(tmp_path / "resumed" / "checkpoint" / "optimizer.safetensors"))
+    assert all(torch.equal(oa[k], ob[k]) for k in oa)
+
+
+def test_resume_rejects_a_changed_config(studies: Path, tmp_path: Path) -> None:
+    pretrain(_config(studies, tmp_path, max_steps=1), progress=False)
+    with pytest.raises(ConfigError, match="mask_ratio"):
+        pretrain(_config(studies, tmp_path, max_steps=2, mask_ratio=0.5), resume=True, progress=False)
+    with pytest.raises(ConfigError, match="already at step 1"):
+        pretrain(_config(studies, tmp_path, max_steps=1), resume=True, progress=False)
+
+
+def test_cli_pretrain_and_its_errors(
+    studies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"patch_size": [4, 8, 8], "model_kwargs": TINY, "batch_size": 2}))
+    argv = [
+        "pretrain",
+        "--config",
+        str(cfg),
+        "--data",
+        str(studies),
+        "--out",
+        str(tmp_path / "run"),
+        "--max-steps",
+        "2",
+        "--masking",
+        "grid",
+        "--no-progress",
+        "--set",
+        "warmup_steps=1",
+    ]
+    assert main(argv) == 0
+    assert "2 steps" in capsys.readouterr().out
+    assert main([*argv[:-2], "--set", "mask_ratio=2"]) == 2
+    assert main(["pretrain", "--data", str(tmp_path / "missing"), "--no-progress"]) == 2
+    assert main([*argv, "--set", "masking=no_such_strategy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("maerad: error:") for line in err)
+    assert "no_such_strategy" in err[-1]
+
+
+def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(
+        json.dumps(
+            {
+                "patch_size": [4, 8, 8],
+                "model_kwargs": TINY,
+                "batch_size": 1,
+                "max_steps": 2,
+                "data": str(studies),
+                "out": str(tmp_path / "ddp"),
+            }
+        )
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with socket.socket() as s:  # a free port for the rendezvous (port 0 makes torchrun wait forever)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(port),
+            "-m",
+            "maerad.cli.main",
+            "pretrain",
+            "--config",
+            str(cfg),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("pretrain: 2 steps") == 1  # only rank 0 reports
+    state = json.loads((tmp_path / "ddp" / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 2
+    log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 2
