@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "info",
     "stage",
     "terms",
+    "report",
     "pretrain",
     "train_lesion",
 )

@@ -1,0 +1,182 @@
+"""English and Chinese report text from a :class:`StructuredReport`.
+
+The findings are listed section by section in the template's clinical order; concept values are
+written with the terminology's **preferred term** in the report language only (never a synonym). A
+concept without a term in that language is written with its English preferred term (the bundled
+ontology has Chinese terms only where a Chinese source used them, SPEC §6.1). The last line is the
+impression: the impression fields (stage, score, grades) and the report's flags.
+
+Examples::
+
+    >>> from maerad.report.render_text import render_text
+    >>> from maerad.report.derive import derive_report
+    >>> from maerad.report.structured_report import StructuredReport
+    >>> r = derive_report(StructuredReport.model_validate({
+    ...     "template_id": "pelvic-floor", "template_version": "1.0.0",
+    ...     "fields": {"h_line_mm": 55, "m_line_mm": 15, "bladder_base_descent_mm": -5,
+    ...                "cervix_descent_mm": -20, "anorectal_junction_descent_mm": -5}}))
+    >>> render_text(r, "en").splitlines()[-1]
+    'Impression: HMO H grade 0; HMO M grade 0. No flags.'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from maerad.errors import ConfigError
+from maerad.report.structured_report import StructuredReport
+from maerad.report.templates.model import FieldSpec, ReportTemplate, Value
+from maerad.report.templates.registry import get_template
+from maerad.terminology.graph import TermGraph
+
+__all__ = [
+    "LANGUAGES",
+    "Language",
+    "TermUse",
+    "concept_term",
+    "field_text",
+    "impression_line",
+    "render_text",
+    "term_uses",
+]
+
+Language = Literal["en", "zh"]
+LANGUAGES: tuple[Language, ...] = ("en", "zh")
+
+_WORDS = {
+    "en": {"yes": "yes", "no": "no", "colon": ": ", "sep": "; ", "list": ", ", "stop": ".",
+           "impression": "Impression", "flags": "Flags", "no_flags": "No flags.", "template": "Template",
+           "space": " "},
+    "zh": {"yes": "是", "no": "否", "colon": "：", "sep": "；", "list": "、", "stop": "。",
+           "impression": "印象", "flags": "提示", "no_flags": "无提示。", "template": "模板", "space": ""},
+}
+_UNITS = {"1": "", "deg": "°"}
+
+
+@dataclass(frozen=True)
+class TermUse:
+    """A terminology term written in a rendered report: the field, the concept, the text, the subject."""
+
+    field: str
+    concept: str
+    text: str
+    subject: str | None
+
+
+def _check_lang(lang: str) -> Language:
+    if lang not in LANGUAGES:
+        raise ConfigError(f"report language must be one of {', '.join(LANGUAGES)}, got {lang!r}")
+    return "zh" if lang == "zh" else "en"
+
+
+def concept_term(graph: TermGraph, cid: str, lang: str) -> str:
+    """The preferred term of ``cid`` in ``lang``, else its English preferred term, else the id."""
+    concept = graph.concept(cid)
+    return concept.preferred(lang) or concept.preferred("en") or cid
+
+
+def _suffix(spec: FieldSpec, value: str, report: StructuredReport, graph: TermGraph) -> str:
+    rule = spec.label_suffix
+    if rule is None or not any(graph.subsumes(w, value) for w in rule.within):
+        return ""
+    other = report.value(rule.field)
+    if other is None:
+        return rule.default or ""
+    key = ("true" if other else "false") if isinstance(other, bool) else str(other)
+    return rule.values.get(key, rule.default or "")
+
+
+def field_text(spec: FieldSpec, value: Value, report: StructuredReport, graph: TermGraph, lang: str) -> str:
+    """The value of one field as written in the report (without its label)."""
+    words = _WORDS[_check_lang(lang)]
+    if spec.type == "boolean":
+        return words["yes"] if value is True else words["no"]
+    if spec.type == "number":
+        assert isinstance(value, (int, float)) and spec.unit is not None
+        unit = _UNITS.get(spec.unit, spec.unit)
+        number = f"{int(value)}" if spec.integer else f"{value:.10g}"
+        return f"{number} {unit}".strip() if unit != "°" else f"{number}°"
+    if spec.type == "text":
+        return str(value)
+    items = value if isinstance(value, list) else [value]
+    return words["list"].join(concept_term(graph, str(c), lang) + _suffix(spec, str(c), report, graph)
+                              for c in items)
+
+
+def term_uses(report: StructuredReport, lang: str = "en", *, template: ReportTemplate | None = None,
+              graph: TermGraph | None = None) -> list[TermUse]:
+    """Every terminology term the rendered text contains (concept values of filled fields)."""
+    graph = graph if graph is not None else _bundled()
+    template = template if template is not None else get_template(report.template_id, report.template_version)
+    uses = []
+    for spec in template.fields:
+        value = report.value(spec.id)
+        if spec.type != "concept" or value is None:
+            continue
+        for cid in value if isinstance(value, list) else [value]:
+            uses.append(TermUse(spec.id, str(cid), concept_term(graph, str(cid), lang), spec.scope or None))
+    return uses
+
+
+def render_text(report: StructuredReport, lang: str = "en", *, template: ReportTemplate | None = None,
+                graph: TermGraph | None = None) -> str:
+    """The report as text in ``lang`` (``"en"`` or ``"zh"``).
+
+    Raises:
+        ConfigError: unknown language or template.
+    """
+    words = _WORDS[_check_lang(lang)]
+    graph = graph if graph is not None else _bundled()
+    template = template if template is not None else get_template(report.template_id, report.template_version)
+    lines = [template.title.get(lang), f"{words['template']} {template.id} {template.version}"]
+    impression = set(template.impression)
+    for section in template.sections:
+        rows = [spec for spec in template.fields
+                if spec.section == section.id and spec.id not in impression and spec.id in report.fields]
+        if not rows:
+            continue
+        lines.extend(["", section.label.get(lang)])
+        for spec in rows:
+            text = field_text(spec, report.fields[spec.id].value, report, graph, lang)
+            lines.append(f"- {spec.label.get(lang)}{words['colon']}{text}")
+    lines.extend(["", impression_line(report, lang, template=template, graph=graph)])
+    return "\n".join(lines)
+
+
+def impression_line(report: StructuredReport, lang: str = "en", *, template: ReportTemplate | None = None,
+                    graph: TermGraph | None = None) -> str:
+    """``Impression: <stage / score / grades>. Flags: (1) … (2) …`` in ``lang``."""
+    words = _WORDS[_check_lang(lang)]
+    graph = graph if graph is not None else _bundled()
+    template = template if template is not None else get_template(report.template_id, report.template_version)
+    items = []
+    for field_id in template.impression:
+        entry = report.fields.get(field_id)
+        if entry is None:
+            continue
+        spec = template.field(field_id)
+        text = field_text(spec, entry.value, report, graph, lang)
+        if not _names_itself(spec, entry.value, graph):
+            text = f"{spec.label.get(lang)}{words['colon']}{text}"
+        items.append(text)
+    head = f"{words['impression']}{words['colon']}{words['sep'].join(items) or '-'}{words['stop']}"
+    if not report.flags:
+        return f"{head}{words['space']}{words['no_flags']}"
+    numbered = words["space"].join(f"({i}) {flag.message.rstrip('.')}{words['stop']}"
+                                   for i, flag in enumerate(report.flags, 1))
+    return f"{head}{words['space']}{words['flags']}{words['colon']}{numbered}"
+
+
+def _names_itself(spec: FieldSpec, value: Value, graph: TermGraph) -> bool:
+    """A concept value that is a kind of the field's own concept (a stage of a staging system)
+    needs no label: its term says what it is."""
+    if spec.type != "concept" or not isinstance(value, str):
+        return False
+    return any(graph.subsumes(c, value) for c in spec.concepts)
+
+
+def _bundled() -> TermGraph:
+    from maerad.terminology.bundled import load_bundled
+
+    return load_bundled()
