@@ -18,7 +18,7 @@ def test_example_reports_have_no_terminology_issues(name: str, capsys: pytest.Ca
     assert "no terminology issues" in capsys.readouterr().out
 
 
-def test_a_report_violating_an_implication_is_flagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_implication_violation_is_flagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = json.loads((EXAMPLES / "cervix-figo2018.json").read_text(encoding="utf-8"))
     # lower-third vaginal invasion stated together with a stage below IIIA (SPEC §6.3)
     report["fields"]["vaginal_involvement"] = "MR:F032"
