@@ -7,6 +7,7 @@ dense ``(B, K, D)`` tensor.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -72,18 +73,22 @@ class MaskSpec:
         if scores.ndim != 2:
             raise ValueError(f"scores must be (B, L), got shape {tuple(scores.shape)}")
         batch, length = scores.shape
-        if int(torch.tensor(grid).prod()) != length:
-            raise ValueError(f"grid {grid} has {int(torch.tensor(grid).prod())} tokens but scores have {length}")
+        grid_tokens = math.prod(int(g) for g in grid)
+        if grid_tokens != length:
+            raise ValueError(f"grid {grid} has {grid_tokens} tokens but scores have {length}")
         if not 1 <= num_keep <= length:
             raise ValueError(f"num_keep must be in [1, {length}], got {num_keep}")
         ids_shuffle = torch.argsort(scores, dim=1, stable=True)
-        ids_restore = torch.argsort(ids_shuffle, dim=1)
+        # The inverse permutation by one scatter (the same result as a second argsort, at a fraction of
+        # its cost): token ids_shuffle[b, j] sits at position j of the shuffled order.
+        positions = torch.arange(length, device=scores.device).expand(batch, length)
+        ids_restore = torch.empty_like(ids_shuffle).scatter_(1, ids_shuffle, positions)
         ids_keep = ids_shuffle[:, :num_keep]
-        mask = torch.ones(batch, length, dtype=torch.bool, device=scores.device)
-        mask[:, :num_keep] = False
-        mask = torch.gather(mask, 1, ids_restore)
+        # A token is hidden exactly when its position in the shuffled order is K or later.
+        mask = ids_restore >= num_keep
         return cls(ids_keep=ids_keep, ids_restore=ids_restore, mask=mask, grid=tuple(int(g) for g in grid))
 
     def to(self, device: torch.device | str) -> MaskSpec:
         """The same spec on another device."""
-        return MaskSpec(self.ids_keep.to(device), self.ids_restore.to(device), self.mask.to(device), self.grid)
+        return MaskSpec(self.ids_keep.to(device), self.ids_restore.to(device), self.mask.to(device),
+                        self.grid)

@@ -1,0 +1,171 @@
+"""Speed of the masking strategies relative to random masking (a benchmark, not a test).
+
+Target (MAE-core issue): lesion-aware and ROI-prior masking cost at most 1.5× random masking at
+B = 64, L = 196 (a 14×14 grid) and at a 3D grid of L = 1024 (4×16×16). Every strategy is timed in the
+same process, interleaved repeat by repeat in a shuffled order (so drifts in machine load hit all of
+them alike), and the median of many repeats is reported — of the calling thread's CPU time (robust on
+a shared machine: time spent waiting for other processes is not counted) and of wall time.
+``lesion_aware`` is timed from a per-token lesion *probability* map (including its conversion to core /
+boundary / background weights) and, separately, from precomputed hiding weights.
+
+Run::
+
+    python benchmarks/bench_masking.py                 # CPU, 1 thread, 300 repeats
+    python benchmarks/bench_masking.py --repeats 500   # the numbers in docs/masking.md
+    python benchmarks/bench_masking.py --device cuda --threads 4
+
+Prints a table of medians and ratios and writes ``benchmarks/results/masking.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from maerad.atomic import write_text_atomic
+from maerad.masking import MaskSpec, create_masking
+
+RESULTS = Path(__file__).resolve().parent / "results" / "masking.json"
+CASES: list[tuple[str, int, tuple[int, ...]]] = [("2D 14x14", 64, (14, 14)), ("3D 4x16x16", 64, (4, 16, 16))]
+TARGET = 1.5
+GUIDED = ("roi_prior", "lesion_aware", "lesion_aware(hide_weight)")
+
+
+def _inputs(batch: int, grid: tuple[int, ...], device: torch.device) -> dict[str, torch.Tensor]:
+    """A lesion blob in every sample, a probability map, hiding weights and an ROI of ~10 % tokens."""
+    g = torch.Generator().manual_seed(0)
+    coords = torch.stack(torch.meshgrid(*[torch.arange(n, dtype=torch.float32) for n in grid],
+                                        indexing="ij")).flatten(1)  # (N, L)
+    size = torch.tensor(grid, dtype=torch.float32)[None, :, None]
+    centre = torch.rand(batch, len(grid), 1, generator=g) * size
+    dist = ((coords[None] - centre) ** 2).sum(1).sqrt()  # (B, L)
+    prob = torch.sigmoid(3.0 - dist)  # a soft lesion of radius ~3 tokens
+    from maerad.masking import lesion_hide_weights
+
+    roi = torch.rand(batch, coords.shape[1], generator=g) < 0.1
+    hide = lesion_hide_weights(prob, grid)
+    return {"prob": prob.to(device), "hide": hide.to(device), "roi": roi.to(device)}
+
+
+def _callables(batch: int, grid: tuple[int, ...], device: torch.device, gen: torch.Generator
+               ) -> dict[str, Callable[[], MaskSpec]]:
+    maps = _inputs(batch, grid, device)
+    random, roi_prior = create_masking("random"), create_masking("roi_prior")
+    lesion = create_masking("lesion_aware")
+    lesion_w = create_masking("lesion_aware", weights_kind="hide_weight")
+    block, grid_s = create_masking("block"), create_masking("grid")
+    out: dict[str, Callable[[], MaskSpec]] = {
+        "random": lambda: random(batch, grid, generator=gen, device=device),
+        "roi_prior": lambda: roi_prior(batch, grid, generator=gen, roi=maps["roi"]),
+        "lesion_aware": lambda: lesion(batch, grid, generator=gen, weights=maps["prob"]),
+        "lesion_aware(hide_weight)": lambda: lesion_w(batch, grid, generator=gen, weights=maps["hide"]),
+        "block": lambda: block(batch, grid, generator=gen, device=device),
+        "grid": lambda: grid_s(batch, grid, generator=gen, device=device),
+    }
+    if len(grid) == 3:
+        tube = create_masking("tube")
+        out["tube"] = lambda: tube(batch, grid, generator=gen, device=device)
+    return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench_case(batch: int, grid: tuple[int, ...], device: torch.device, repeats: int, warmup: int
+               ) -> tuple[dict[str, float], dict[str, float]]:
+    """Median CPU seconds (this thread) and median wall seconds per call of every strategy.
+
+    Calls are interleaved, in a shuffled order every repeat, so load changes and order effects hit all
+    strategies alike. CPU time of the calling thread (``time.thread_time``; torch runs on this thread
+    with one intra-op thread) does not count the time the process waits while other processes run, so
+    it is the robust figure on a shared machine; on CUDA only wall time is meaningful.
+    """
+    gen = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(0)
+    fns = _callables(batch, grid, device, gen)
+    names = list(fns)
+    order_rng = random.Random(0)
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    for i in range(warmup + repeats):
+        order_rng.shuffle(names)
+        for name in names:
+            _sync(device)
+            c0, t0 = time.thread_time(), time.perf_counter()
+            fns[name]()
+            _sync(device)
+            c1, t1 = time.thread_time(), time.perf_counter()
+            if i >= warmup:
+                cpu[name].append(c1 - c0)
+                wall[name].append(t1 - t0)
+    med_cpu = {name: statistics.median(cpu[name]) for name in fns}
+    med_wall = {name: statistics.median(wall[name]) for name in fns}
+    return med_cpu, med_wall
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+
+    results: list[dict[str, Any]] = []
+    ok = True
+    primary = "wall" if device.type == "cuda" else "cpu"
+    for label, batch, grid in CASES:
+        med_cpu, med_wall = bench_case(batch, grid, device, args.repeats, args.warmup)
+        medians = med_wall if primary == "wall" else med_cpu
+        base, base_wall = medians["random"], med_wall["random"]
+        print(f"\n{label}: B={batch}, L={math.prod(grid)}  (median of {args.repeats}, {device}, "
+              f"{args.threads} thread(s); ratio on {primary} time)")
+        print(f"{'strategy':<28}{'cpu µs':>10}{'wall µs':>10}{'× random':>10}{'wall ×':>8}  target")
+        for name in medians:
+            ratio = medians[name] / base
+            target = f"<= {TARGET}: {'ok' if ratio <= TARGET else 'MISSED'}" if name in GUIDED else ""
+            ok &= ratio <= TARGET or name not in GUIDED
+            print(f"{name:<28}{med_cpu[name] * 1e6:>10.1f}{med_wall[name] * 1e6:>10.1f}{ratio:>10.2f}"
+                  f"{med_wall[name] / base_wall:>8.2f}  {target}")
+        results.append({"case": label, "batch": batch, "grid": list(grid), "tokens": math.prod(grid),
+                        "median_cpu_us": {k: round(v * 1e6, 2) for k, v in med_cpu.items()},
+                        "median_wall_us": {k: round(v * 1e6, 2) for k, v in med_wall.items()},
+                        "ratio_to_random": {k: round(v / base, 3) for k, v in medians.items()},
+                        "wall_ratio_to_random": {k: round(v / base_wall, 3) for k, v in med_wall.items()}})
+    payload = {
+        "benchmark": "masking strategies vs random masking",
+        "target": f"roi_prior and lesion_aware <= {TARGET}x random",
+        "ratio_measure": f"median {primary} time per call",
+        "met": ok,
+        "device": str(device),
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "results": results,
+    }
+    write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+    print(f"\ntarget met: {ok}; results written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Block-wise masking: BEiT-style random boxes or SimMIM-style masked cells, then exactly ``K`` visible."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+
+from maerad.errors import ConfigError
+from maerad.masking.registry import MASKING
+from maerad.masking.strategy import MaskingContext, ScoreStrategy, grid_coords, ranks
+
+__all__ = ["BlockMasking"]
+
+Style = Literal["beit", "simmim"]
+
+
+@MASKING.register("block")
+class BlockMasking(ScoreStrategy):
+    """Hide contiguous blocks of tokens instead of scattered ones.
+
+    ``style="beit"`` (BEiT, Bao et al. 2022): per sample, ``num_candidates`` axis-aligned boxes are
+    drawn, each with an area (in tokens) uniform in ``[min_block, max_block]`` and a log-uniform aspect
+    ratio in ``aspect`` (on an N-D grid: one ratio per axis relative to the last axis; in 2D this is
+    BEiT's ``h = sqrt(s r)``, ``w = sqrt(s / r)``) at a uniform position. Boxes are united in order
+    until they cover at least ``L - K`` tokens. Unlike BEiT's per-sample rejection loop this is
+    vectorised over samples (boxes are added to all samples at once), so the union can overshoot; then
+    exactly ``K`` visible tokens are obtained by keeping a random
+    subset of the covered tokens visible (or, when the boxes cover too little, by hiding random
+    uncovered tokens).
+
+    ``style="simmim"`` (SimMIM, Xie et al. 2022): the grid is cut into cells of ``cell`` tokens per
+    axis (SimMIM's mask patch, e.g. 32 px / 16 px patches = 2 tokens); cells are ranked at random and
+    the lowest-ranked cells stay visible, whole, with one partially visible cell to make ``K`` exact.
+
+    Args:
+        mask_ratio: fraction of hidden tokens.
+        style: ``"beit"`` or ``"simmim"``.
+        min_block: smallest box area in tokens (BEiT default 16; clipped to ``L``).
+        max_block: largest box area in tokens (default ``L - K``, BEiT's default).
+        aspect: ``(low, high)`` range of aspect ratios (default ``(0.3, 1 / 0.3)``).
+        num_candidates: boxes drawn per sample (default ``2 * ceil((L - K) / min_block) + 4``).
+        cell: SimMIM cell size in tokens, an int or one per axis.
+
+    Examples::
+
+        >>> import torch
+        >>> spec = BlockMasking(0.5)(2, (14, 14), generator=torch.Generator().manual_seed(0))
+        >>> spec.mask.sum(1).tolist()
+        [98, 98]
+    """
+
+    def __init__(
+        self,
+        mask_ratio: float = 0.75,
+        style: Style = "beit",
+        *,
+        min_block: int = 16,
+        max_block: int | None = None,
+        aspect: tuple[float, float] = (0.3, 1 / 0.3),
+        num_candidates: int | None = None,
+        cell: int | Sequence[int] = 2,
+    ) -> None:
+        super().__init__(mask_ratio)
+        if style not in ("beit", "simmim"):
+            raise ConfigError(f"style must be 'beit' or 'simmim', got {style!r}")
+        if isinstance(min_block, bool) or not isinstance(min_block, int) or min_block < 1:
+            raise ConfigError(f"min_block must be an int >= 1 (tokens), got {min_block!r}")
+        if max_block is not None and (isinstance(max_block, bool) or not isinstance(max_block, int)
+                                      or max_block < min_block):
+            raise ConfigError(f"max_block must be an int >= min_block ({min_block}), got {max_block!r}")
+        lo, hi = (float(a) for a in aspect)
+        if not (0 < lo <= hi and math.isfinite(hi)):
+            raise ConfigError(f"aspect must be (low, high) with 0 < low <= high, got {aspect!r}")
+        if num_candidates is not None and (isinstance(num_candidates, bool)
+                                           or not isinstance(num_candidates, int) or num_candidates < 1):
+            raise ConfigError(f"num_candidates must be an int >= 1, got {num_candidates!r}")
+        cells = (cell,) if isinstance(cell, int) else tuple(cell)
+        if not cells or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in cells):
+            raise ConfigError(f"cell must be a positive int or one per axis, got {cell!r}")
+        self.style: Style = style
+        self.min_block, self.max_block = min_block, max_block
+        self.aspect = (lo, hi)
+        self.num_candidates = num_candidates
+        self.cell = cells
+
+    def __repr__(self) -> str:
+        extra = f"min_block={self.min_block}, max_block={self.max_block}, aspect={self.aspect}" \
+            if self.style == "beit" else f"cell={self.cell}"
+        return f"BlockMasking(mask_ratio={self.mask_ratio}, style={self.style!r}, {extra})"
+
+    def check_grid_shape(self, grid: tuple[int, ...]) -> None:
+        if self.style == "simmim" and len(self.cell) not in (1, len(grid)):
+            raise ConfigError(f"cell {self.cell} has {len(self.cell)} values but the grid {grid} has "
+                              f"{len(grid)} axes")
+
+    def _scores(self, ctx: MaskingContext) -> torch.Tensor:
+        covered = self._simmim_rank(ctx) if self.style == "simmim" else self._beit_cover(ctx).float()
+        return covered + ctx.uniform(ctx.batch_size, ctx.num_tokens)
+
+    # -- BEiT ------------------------------------------------------------------------------------
+    def _beit_cover(self, ctx: MaskingContext) -> torch.Tensor:
+        """``(B, L)`` bool union of random boxes covering at least ``L - K`` tokens (when possible)."""
+        b, grid, length = ctx.batch_size, ctx.grid, ctx.num_tokens
+        ndim = len(grid)
+        target = length - ctx.num_keep
+        if target == 0:
+            return torch.zeros(b, length, dtype=torch.bool, device=ctx.device)
+        min_area = min(self.min_block, length)
+        max_area = min(max(self.max_block if self.max_block is not None else target, min_area), length)
+        n = self.num_candidates or 2 * math.ceil(target / min_area) + 4
+        noise = ctx.uniform(b, n, 2 * ndim)
+        area = min_area + noise[..., 0] * (max_area - min_area)  # (B, n)
+        log_lo, log_hi = math.log(self.aspect[0]), math.log(self.aspect[1])
+        log_ratio = log_lo + noise[..., 1:ndim] * (log_hi - log_lo)  # (B, n, ndim-1): axis i vs last axis
+        last = torch.exp((torch.log(area) - log_ratio.sum(-1)) / ndim)  # side along the last axis
+        sides_f = torch.cat([last[..., None] * torch.exp(log_ratio), last[..., None]], dim=-1)
+        dims = torch.tensor(grid, device=ctx.device)
+        sides = sides_f.round().long().clamp(min=1).minimum(dims)  # (B, n, ndim)
+        start = (noise[..., ndim:] * (dims - sides + 1)).long().minimum(dims - sides)  # (B, n, ndim)
+        coords = grid_coords(grid, ctx.device)  # (ndim, L)
+        stop = start + sides
+        union = torch.zeros(b, length, dtype=torch.bool, device=ctx.device)
+        done = torch.zeros(b, 1, dtype=torch.bool, device=ctx.device)
+        # Unite the boxes one at a time (a loop over boxes, vectorised over samples and tokens); a
+        # sample stops adding boxes once it covers the target. Most samples need only a few boxes, so
+        # the loop exits early (checked every 8 boxes to limit device synchronisation).
+        for j in range(n):
+            box = ~done
+            for axis in range(ndim):
+                c = coords[axis][None, :]
+                box = box & (c >= start[:, j, axis, None]) & (c < stop[:, j, axis, None])
+            union |= box
+            done = done | (union.sum(dim=1, keepdim=True) >= target)
+            if j % 8 == 7 and ctx.device.type != "meta" and bool(done.all()):
+                break
+        return union
+
+    # -- SimMIM ----------------------------------------------------------------------------------
+    def _simmim_rank(self, ctx: MaskingContext) -> torch.Tensor:
+        """``(B, L)`` float rank of each token's cell (0 = first to stay visible)."""
+        grid = ctx.grid
+        cells = self.cell * len(grid) if len(self.cell) == 1 else self.cell
+        per_axis = [math.ceil(g / c) for g, c in zip(grid, cells, strict=True)]
+        coords = grid_coords(grid, ctx.device)  # (ndim, L)
+        cell_index = torch.zeros(ctx.num_tokens, dtype=torch.long, device=ctx.device)
+        for axis, (c, m) in enumerate(zip(cells, per_axis, strict=True)):
+            cell_index = cell_index * m + coords[axis] // c
+        cell_rank = ranks(ctx.uniform(ctx.batch_size, math.prod(per_axis)))  # (B, n_cells)
+        return cell_rank[:, cell_index]

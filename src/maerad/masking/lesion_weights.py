@@ -1,0 +1,139 @@
+"""Token-resolution lesion maps → core / boundary / background classes → hiding weights.
+
+A lesion probability map at token resolution (``(B, L)`` in raster order of ``grid``, or
+``(B, *grid)``) is thresholded into lesion tokens. On the token grid, with a box (Chebyshev)
+neighbourhood of radius ``boundary_width``:
+
+* **core** = the lesion eroded by ``boundary_width`` tokens (lesion tokens whose whole neighbourhood is
+  lesion; the edge of the image does not count as a lesion edge),
+* **boundary** = the lesion dilated by ``boundary_width`` minus the core: a band straddling the lesion
+  edge, ``boundary_width`` tokens inside and ``boundary_width`` tokens outside,
+* **background** = everything else.
+
+The default weights (core 2, boundary 0.2, background 1) are an ``ASSUMPTION`` of maerad (no source in
+the SPEC): they hide the tumour core and the background preferentially and keep the lesion boundary
+visible, so the model must infer the inside of a lesion from its margin. All of them, the threshold
+and the band width are parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from maerad.errors import ConfigError, InputError
+from maerad.masking.token_morphology import box_count, box_count_numpy, in_grid_count, in_grid_count_numpy
+
+__all__ = ["BACKGROUND", "BOUNDARY", "CORE", "lesion_classes", "lesion_hide_weights"]
+
+#: Class codes returned by :func:`lesion_classes`.
+BACKGROUND, BOUNDARY, CORE = 0, 1, 2
+
+_NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
+
+
+def _check_width(boundary_width: object) -> int:
+    if isinstance(boundary_width, bool) or not isinstance(boundary_width, int) or boundary_width < 1:
+        raise ConfigError(f"boundary_width must be an int >= 1 (tokens), got {boundary_width!r}")
+    return boundary_width
+
+
+def _near_and_core(grid_prob: torch.Tensor, threshold: float, width: int
+                   ) -> tuple[torch.Tensor, torch.Tensor] | tuple[np.ndarray, np.ndarray]:
+    """``(B, *grid)`` bool maps: within ``width`` tokens of the lesion (the dilated lesion), and core.
+
+    CPU float maps take the NumPy route (same result, a fraction of the per-op overhead); the maps
+    then come back as NumPy arrays, otherwise as tensors on the input's device.
+    """
+    if grid_prob.device.type == "cpu" and grid_prob.dtype in _NUMPY_DTYPES:
+        lesion_np = grid_prob.detach().numpy() >= threshold
+        count_np = box_count_numpy(lesion_np, width)  # one box count gives dilation and erosion
+        return count_np > 0, count_np == in_grid_count_numpy(lesion_np.shape[1:], width)
+    lesion = grid_prob >= threshold
+    count = box_count(lesion, width)
+    return count > 0, count == in_grid_count(tuple(lesion.shape[1:]), width, lesion.device)
+
+
+def _as_grid(prob: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
+    grid_t = tuple(int(g) for g in grid)
+    length = math.prod(grid_t)
+    if prob.ndim == 2 and prob.shape[1] == length:
+        return prob.reshape(prob.shape[0], *grid_t)
+    if tuple(prob.shape[1:]) == grid_t:
+        return prob
+    raise InputError(f"lesion map must have shape (B, {length}) or (B, *{grid_t}), got {tuple(prob.shape)}")
+
+
+def lesion_classes(
+    prob: torch.Tensor, grid: Sequence[int], *, threshold: float = 0.5, boundary_width: int = 1
+) -> torch.Tensor:
+    """Classify tokens as background (0), boundary (1) or core (2).
+
+    Args:
+        prob: ``(B, L)`` or ``(B, *grid)`` lesion probability (or lesion fraction) per token.
+        grid: the token grid.
+        threshold: a token is lesion when ``prob >= threshold``.
+        boundary_width: half-width of the boundary band, in tokens (``>= 1``).
+
+    Returns:
+        ``(B, L)`` int64 class codes (:data:`BACKGROUND`, :data:`BOUNDARY`, :data:`CORE`).
+    """
+    near, core = _near_and_core(_as_grid(prob, grid), threshold, _check_width(boundary_width))
+    if isinstance(near, np.ndarray):
+        codes = near.astype(np.int64) + core  # background 0, boundary band 1, core 2 (core ⊂ near)
+        return torch.from_numpy(codes.reshape(prob.shape[0], -1))
+    assert isinstance(core, torch.Tensor)
+    return (near.long() + core.long()).reshape(prob.shape[0], -1)
+
+
+def lesion_hide_weights(
+    prob: torch.Tensor,
+    grid: Sequence[int],
+    *,
+    core_weight: float = 2.0,
+    boundary_weight: float = 0.2,
+    background_weight: float = 1.0,
+    threshold: float = 0.5,
+    boundary_width: int = 1,
+) -> torch.Tensor:
+    """Per-token **hiding** weights from a token-resolution lesion probability map.
+
+    Args:
+        prob: ``(B, L)`` or ``(B, *grid)`` lesion probability per token.
+        grid: the token grid.
+        core_weight, boundary_weight, background_weight: hiding weight of each class (``> 0``);
+            defaults are a maerad ``ASSUMPTION`` (see the module docstring).
+        threshold, boundary_width: see :func:`lesion_classes`.
+
+    Returns:
+        ``(B, L)`` float32 weights on ``prob``'s device.
+
+    Examples::
+
+        >>> import torch
+        >>> p = torch.zeros(1, 5, 5); p[0, 1:4, 1:4] = 1.0
+        >>> w = lesion_hide_weights(p, (5, 5))
+        >>> w.view(5, 5)[2, 2].item(), w.view(5, 5)[1, 1].item()  # core, boundary
+        (2.0, 0.20000000298023224)
+    """
+    bg = _positive(background_weight, "background_weight")
+    bd = _positive(boundary_weight, "boundary_weight")
+    cw = _positive(core_weight, "core_weight")
+    near, core = _near_and_core(_as_grid(prob, grid), threshold, _check_width(boundary_width))
+    if isinstance(near, np.ndarray):
+        f32 = np.float32
+        weights_np = np.where(core, f32(cw), np.where(near, f32(bd), f32(bg)))
+        return torch.from_numpy(weights_np.reshape(prob.shape[0], -1))
+    assert isinstance(core, torch.Tensor)
+    return torch.where(core, cw, torch.where(near, bd, bg)).reshape(prob.shape[0], -1)
+
+
+def _positive(value: float, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{field} must be a finite number > 0, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{field} must be a finite number > 0, got {value!r}")
+    return float(value)

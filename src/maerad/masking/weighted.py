@@ -1,0 +1,75 @@
+"""Exact weighted sampling without replacement as scores (Efraimidis–Spirakis keys).
+
+Efraimidis & Spirakis (2006): give item ``i`` the key ``log(u_i) / w_i`` with ``u_i`` uniform on
+``(0, 1]``; the ``m`` items with the **largest** keys are distributed exactly like ``m`` successive
+draws without replacement, each draw picking a remaining item with probability proportional to its
+weight. Turned into :class:`~maerad.masking.spec.MaskSpec` scores (``K`` lowest stay visible):
+
+* ``sampled="hidden"`` (default): ``score = log(u) / w``. The ``L - K`` largest scores are hidden, so
+  the **hidden set** is the weighted sample of size ``L - K`` with weights ``w`` ("hide weights").
+* ``sampled="visible"``: ``score = -log(u) / w``. The ``K`` smallest scores are the ``K`` largest keys,
+  so the **visible set** is the weighted sample of size ``K`` with weights ``w`` ("keep weights").
+
+The two are different distributions in general (sampling ``m`` items in proportion to ``w`` is not
+the complement of sampling ``L - m`` items in proportion to ``1 / w``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+
+from maerad.errors import InputError
+
+__all__ = ["check_positive_weights", "weighted_scores"]
+
+Sampled = Literal["hidden", "visible"]
+
+
+def weighted_scores(
+    weights: torch.Tensor, noise: torch.Tensor, *, sampled: Sampled = "hidden"
+) -> torch.Tensor:
+    """Scores that make the hidden (or visible) set an exact weighted sample without replacement.
+
+    Args:
+        weights: ``(B, L)`` positive finite weights (validate with :func:`check_positive_weights`).
+        noise: ``(B, L)`` uniform noise on ``[0, 1)`` (``1 - noise`` is used, so ``u`` is on ``(0, 1]``).
+        sampled: which set is drawn in proportion to ``weights`` (see the module docstring).
+
+    Returns:
+        ``(B, L)`` float scores; pass them to :meth:`MaskSpec.from_scores`.
+
+    Examples::
+
+        >>> import torch
+        >>> w = torch.tensor([[1.0, 1.0, 1e6]])
+        >>> s = weighted_scores(w, torch.full((1, 3), 0.5))
+        >>> int(s.argmax())  # the heavy token has the largest key: it is hidden first
+        2
+    """
+    if sampled not in ("hidden", "visible"):
+        raise InputError(f"sampled must be 'hidden' or 'visible', got {sampled!r}")
+    log_u = torch.log1p(-noise)  # log(u) with u = 1 - noise in (0, 1]
+    keys = log_u.div_(weights) if log_u.dtype == torch.promote_types(log_u.dtype, weights.dtype) \
+        else log_u / weights
+    return keys if sampled == "hidden" else keys.neg_()
+
+
+def check_positive_weights(weights: torch.Tensor, field: str = "weights") -> None:
+    """Raise :class:`InputError` unless every weight is finite and strictly positive.
+
+    Skipped on the ``meta`` device (no values there).
+    """
+    if weights.device.type == "meta":
+        return
+    # fast path, two reductions: NaN makes min() NaN (fails "> 0"), Inf makes the sum non-finite
+    if float(weights.min()) > 0 and math.isfinite(float(weights.sum())):
+        return
+    bad = ~(torch.isfinite(weights) & (weights > 0))
+    if bool(bad.any()):
+        idx = tuple(int(i) for i in bad.nonzero()[0])
+        value = float(weights[idx])
+        raise InputError(f"{field} must be finite and > 0 for weighted sampling; got {value} "
+                         f"at (b, l) = {idx}")

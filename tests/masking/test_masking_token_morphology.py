@@ -1,0 +1,67 @@
+"""Box counts, dilation and erosion on token grids: torch and NumPy agree with a brute-force loop."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maerad.masking import lesion_classes, lesion_hide_weights
+from maerad.masking.token_morphology import box_count, box_count_numpy, dilate_tokens, erode_tokens
+
+
+def brute_force_count(mask: np.ndarray, radius: int) -> np.ndarray:
+    out = np.zeros(mask.shape, dtype=np.int64)
+    grid = mask.shape[1:]
+    for b in range(mask.shape[0]):
+        for tok in itertools.product(*(range(g) for g in grid)):
+            box = tuple(slice(max(t - radius, 0), t + radius + 1) for t in tok)
+            index = (b, *tok)
+            out[index] = int(mask[b][box].sum())
+    return out
+
+
+maps = st.tuples(
+    st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    st.integers(1, 3),
+    st.integers(0, 2**31 - 1),
+    st.floats(0.0, 1.0),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=maps)
+def test_box_counts_match_a_brute_force_loop(case: tuple[list[int], int, int, float]) -> None:
+    grid, radius, seed, density = case
+    rng = np.random.default_rng(seed)
+    mask = rng.random((2, *grid)) < density
+    expected = brute_force_count(mask, radius)
+    assert np.array_equal(box_count_numpy(mask, radius).astype(np.int64), expected)
+    assert np.array_equal(box_count(torch.from_numpy(mask), radius).long().numpy(), expected)
+    full = np.ones((1, *grid), dtype=bool)
+    in_grid = brute_force_count(full, radius)
+    assert np.array_equal(dilate_tokens(torch.from_numpy(mask), radius).numpy(), expected > 0)
+    assert np.array_equal(erode_tokens(torch.from_numpy(mask), radius).numpy(), expected == in_grid)
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=maps)
+def test_torch_and_numpy_routes_give_the_same_classes_and_weights(case: tuple[list[int], int, int, float]
+                                                                  ) -> None:
+    """CPU float maps go through NumPy, bfloat16 maps through torch; probabilities that bfloat16
+    represents exactly must give identical results."""
+    grid, radius, seed, density = case
+    rng = np.random.default_rng(seed)
+    prob = torch.from_numpy(rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=(3, int(np.prod(grid))),
+                                       p=[1 - density / 2, density / 8, density / 8, density / 8,
+                                          density / 8]))
+    via_numpy = lesion_classes(prob.float(), grid, threshold=0.5, boundary_width=radius)
+    via_torch = lesion_classes(prob.bfloat16(), grid, threshold=0.5, boundary_width=radius)
+    assert torch.equal(via_numpy, via_torch)
+    w_np, w_t = (lesion_hide_weights(p, grid, core_weight=3.0, boundary_weight=0.5, background_weight=1.5,
+                                     threshold=0.5, boundary_width=radius)
+                 for p in (prob.float(), prob.bfloat16()))
+    assert w_np.dtype == w_t.dtype == torch.float32 and torch.equal(w_np, w_t)
