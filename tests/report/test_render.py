@@ -63,7 +63,7 @@ def test_consistency_checker_finds_nothing_in_rendered_reports(template: str, la
 def test_impression_lines_hold_stage_and_flags() -> None:
     cervix = _example("cervix-figo2018")
     assert impression_line(cervix, "en") == "Impression: FIGO 2018 cervical stage IIIC1r. No flags."
-    stage_zh = concept_term(GRAPH, "MR:S001.IIIC1", "zh")  # English until the ontology has a Chinese term
+    stage_zh = concept_term(GRAPH, "MR:S001.IIIC1", "zh")
     assert impression_line(cervix, "zh") == f"印象：{stage_zh}r。无提示。"
     pathology = cervix.model_copy(update={"fields": {**cervix.fields}})
     with_p = check_report(

@@ -75,8 +75,21 @@ _SWAPS_ZH = [
     ("^III型", "I型"),
     ("^II型", "III型"),
     ("^I型", "II型"),
+    ("完整", "中断"),
+    ("中断", "完整"),
+    ("变薄", "完整"),
+    ("低危", "高危"),
+    ("中高危", "高危"),
+    ("高危", "低危"),
+    ("中危", "高危"),
+    ("轻度", "重度"),
+    ("中度", "轻度"),
+    ("重度", "轻度"),
+    ("局灶", "广泛"),
+    ("广泛", "局灶"),
+    ("可疑", ""),
 ]
-_NEGATED = re.compile(r"^(no |non-|without )|( absent)$|^无|^未见", re.IGNORECASE)
+_NEGATED = re.compile(r"^(no |non-|without )|( absent)$|^无|^未见|^非|阴性$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,8 @@ def _surface(text: str) -> list[str]:
 def adversarial_set(graph: TermGraph, *, seed: int = 0) -> list[Case]:
     """Cases built from the exclusion groups (see the module docstring)."""
     rng = random.Random(seed)
-    cases = []
+    known = {normalize_text(t.text) for c in graph.concepts() for t in c.terms}
+    cases: list[Case] = []
     for group in graph.exclusion_groups():
         members = graph.group_members(group.id)
         negative = {c for c in members if any(_NEGATED.search(t.text) for t in graph.concept(c).terms)}
@@ -170,9 +184,10 @@ def adversarial_set(graph: TermGraph, *, seed: int = 0) -> list[Case]:
             for term in graph.concept(m).terms:
                 text, cjk = term.text, has_cjk(term.text)
                 cases.extend(Case(s, m, rivals, "surface") for s in _surface(text))
-                cases.extend(
-                    Case(one_typo(text, rng, "宫颈阴道肌层浸润"), None, rivals, "typo") for _ in range(2)
-                )
+                for _ in range(2):
+                    typo = one_typo(text, rng, "宫颈阴道肌层浸润")
+                    if normalize_text(typo) not in known:  # a typo that spells another term is that term
+                        cases.append(Case(typo, None, rivals, "typo"))
                 if _NEGATED.search(text):
                     stripped = _NEGATED.sub("", text)
                     cases.append(Case(stripped, None, frozenset({m}), "unnegate"))

@@ -27,7 +27,10 @@ def g():  # type: ignore[no-untyped-def]
 def test_lookup_and_terms(g) -> None:  # type: ignore[no-untyped-def]
     assert g.preferred("MR:F021") == "parametrial invasion absent"
     assert g.preferred("MR:F021", "zh") == "无宫旁侵犯"
-    assert g.preferred("MR:F010", "zh") is None  # no Chinese term in the SPEC
+    # no Chinese term in the SPEC: the preferred one is a maerad translation, marked as such
+    f010 = g.concept("MR:F010").preferred_term("zh")
+    assert f010 is not None and f010.text == "宫颈间质环完整" and f010.translated and not f010.sources
+    assert g.concept("MR:F021").preferred_term("zh").provenance == ""  # SPEC-sourced [var.]
     assert g.synonyms("MR:F063", "en") == ("outer-half invasion", "MI ≥ 1/2")
     assert g.get("MR:NOPE") is None
     with pytest.raises(InputError, match="MR:F06"):

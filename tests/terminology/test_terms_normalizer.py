@@ -88,6 +88,27 @@ def test_typos_of_the_synonyms(n: Normalizer) -> None:
         ("II型曲线", "MR:O051"),
         ("Ⅲ型曲线", "MR:O052"),
         ("FIGO 2018 cervical stage IIIB", "MR:S001.IIIB"),
+        # maerad's Chinese translations: negation cues, qualifiers and stage codes are read
+        ("FIGO 2018宫颈癌IIIB期", "MR:S001.IIIB"),
+        ("宫颈癌 FIGO 2018 IB1期", "MR:S001.IB1"),
+        ("FIGO 2023 子宫内膜癌 IIIC1ii期", "MR:S003.IIIC1ii"),
+        ("O-RADS MRI 4分", "MR:S010.4"),
+        ("未见阴道侵犯", "MR:F030"),
+        ("无阴道侵犯", "MR:F030"),
+        ("宫颈间质环完整", "MR:F010"),
+        ("宫颈间质环中断", "MR:F012"),
+        ("宫颈间质环", "MR:A009"),
+        ("右侧宫旁可疑受侵", "MR:F022"),
+        ("未见可疑宫旁侵犯", "MR:F021"),
+        ("囊壁不规则", "MR:O034"),
+        ("腹膜不规则增厚", "MR:F052"),
+        ("中度脱垂", "MR:P021"),
+        ("LVSI阴性", "MR:S031.none"),
+        ("未见脉管内癌栓", "MR:S031.none"),
+        ("非侵袭性组织学类型", "MR:S030.non-aggressive"),
+        ("未见侵袭性组织学类型", "MR:S030.non-aggressive"),
+        ("ESGO/ESTRO/ESP 2020 高中危组", "MR:S040.high-intermediate"),
+        ("ESGO/ESTRO/ESP 2020 高危中组", "MR:S040.high-intermediate"),  # transposed, still 中+高
     ],
 )
 def test_known_mentions(n: Normalizer, mention: str, concept: str) -> None:
@@ -119,6 +140,36 @@ def test_guarded_mentions_do_not_match_the_wrong_concept(n: Normalizer, mention:
         "MR:F011",
         "MR:F012",
     }
+
+
+@pytest.mark.parametrize(
+    ("mention", "forbidden"),
+    [
+        ("宫旁无侵犯", {"MR:F020", "MR:F021"}),  # a negation character inside the phrase
+        ("阴宫旁侵犯", {"MR:F020", "MR:F021"}),  # the cue of 无宫旁侵犯 mistyped: never guessed
+        ("见阴道侵犯", {"MR:F030", "MR:F031", "MR:F032"}),  # 未见 lost a character
+        ("宫颈间质环不完整", {"MR:F010", "MR:F011", "MR:F012"}),  # 不完整 is not 完整
+        ("未见宫颈间质环完整", {"MR:F010", "MR:F011", "MR:F012"}),
+        ("侵袭性组织学类型阴性", {"MR:S030.aggressive"}),
+        ("宫颈间质环变厚", {"MR:F011"}),
+        ("ESGO/ESTRO/ESP 2020 低危", {"MR:S040.intermediate", "MR:S040.high", "MR:S040.high-intermediate"}),
+        ("FIGO 2018 宫颈癌 IIIB期", {"MR:S001.IIB", "MR:S001.IIIA", "MR:S001.III"}),
+        ("FIGO 2009 宫颈癌 IIB期", {"MR:S001.IIB"}),  # no FIGO 2009 cervical system
+    ],
+)
+def test_chinese_qualifiers_and_negation_are_respected(
+    n: Normalizer, mention: str, forbidden: set[str]
+) -> None:
+    assert n.normalize(mention).concept not in forbidden
+
+
+def test_chinese_mistyped_cue_keeps_known_heads(n: Normalizer) -> None:
+    # heads that some term puts before a negated core are words, not mistyped cues
+    assert n.normalize("浅肌层浸润").concept == "MR:F062"
+    assert n.normalize("可见宫旁侵犯").concept == "MR:F020"
+    result = n.normalize("阴宫旁侵犯")
+    assert result.status == "ambiguous"
+    assert {c.concept for c in result.candidates[:2]} == {"MR:F020", "MR:F021"}
 
 
 def test_uncertain_negation_is_ambiguous_with_candidates(n: Normalizer) -> None:

@@ -2,8 +2,9 @@
 
 The findings are listed section by section in the template's clinical order; concept values are
 written with the terminology's **preferred term** in the report language only (never a synonym). A
-concept without a term in that language is written with its English preferred term (the bundled
-ontology has Chinese terms only where a Chinese source used them, SPEC §6.1). The last line is the
+concept without a term in that language is written with its English preferred term (every concept
+of the bundled ontology has a Chinese term: SPEC-sourced, or a maerad translation, see
+docs/terminology.md; a user ontology may lack them). The last line is the
 impression: the impression fields (stage, score, grades) and the report's flags.
 
 Examples::

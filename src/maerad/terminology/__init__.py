@@ -2,7 +2,8 @@
 
 * a bundled gyn-onc MRI ontology (SPEC §6): ``MR:`` concepts with English and Chinese terms,
   hierarchy, mutual-exclusion groups and implication rules — :func:`load_bundled`, or as OWL
-  (``BUNDLED_OWL``, loadable with owlready2 through :func:`load_owl`);
+  (``BUNDLED_OWL``, loadable with owlready2 through :func:`load_owl`); Chinese terms that SPEC §6 does
+  not give are maerad translations, marked with provenance :data:`TRANSLATION`;
 * loaders for a user's OWL file (:func:`load_owl`) and for the user's own licensed SNOMED CT RF2
   snapshot (:func:`load_rf2`, cached), merged with the bundled ontology through the optional mapping
   file (:func:`load_snomed_mapping`);
@@ -33,7 +34,7 @@ from maerad.terminology.consistency import (
 )
 from maerad.terminology.constraints import RuleViolation, allowed_concepts, violations
 from maerad.terminology.graph import TermGraph
-from maerad.terminology.model import Concept, ExclusionGroup, ImplicationRule, Term
+from maerad.terminology.model import TRANSLATION, Concept, ExclusionGroup, ImplicationRule, Term
 from maerad.terminology.normalizer import Candidate, NormalizationResult, Normalizer
 from maerad.terminology.owl_loader import load_owl
 from maerad.terminology.rf2 import import_rf2, load_rf2
@@ -44,6 +45,7 @@ __all__ = [
     "BUNDLED_OWL",
     "BUNDLED_SOURCE",
     "SNOMED_MAPPING",
+    "TRANSLATION",
     "Assertion",
     "Candidate",
     "Concept",

@@ -9,7 +9,8 @@ Modelling (OWL 2, loadable with owlready2 and Protégé):
 * ``is_a`` → ``rdfs:subClassOf`` the parent; ``part_of`` / ``measurement_of`` → ``rdfs:subClassOf`` an
   existential restriction on ``mr:partOf`` / ``mr:measurementOf`` (a part is not a kind of its whole);
 * terms → ``skos:prefLabel`` / ``skos:altLabel`` with ``xml:lang`` (``rdfs:label`` repeats the English
-  preferred term); source keys and ``(var.)`` flags → ``mr:termSource "term | Z13 | var."``;
+  preferred term); source keys and ``(var.)`` flags → ``mr:termSource "term | Z13 | var."``; terms
+  written by maerad's authors (no SPEC source) → ``mr:termProvenance "term | maerad-translation"``;
 * ``mr:exclusionGroup``, ``mr:radlex``, ``mr:ncit``, ``mr:order``, ``mr:note`` annotations;
 * exclusion-group descriptions and implication rules → ontology annotations holding one JSON object
   each (``mr:exclusionGroupInfo``, ``mr:implicationRule``).
@@ -48,6 +49,7 @@ MR_PROPERTIES = (
     "order",
     "note",
     "termSource",
+    "termProvenance",
     "exclusionGroupInfo",
     "implicationRule",
     "license",
@@ -111,6 +113,8 @@ def _concept(root: ET.Element, c: Concept, mr: str) -> None:
         if term.sources or term.variant:
             parts = [term.text, " ".join(term.sources)] + (["var."] if term.variant else [])
             _text(el, f"{{{mr}}}termSource", " | ".join(parts), term.lang)
+        if term.provenance:
+            _text(el, f"{{{mr}}}termProvenance", f"{term.text} | {term.provenance}", term.lang)
     for group in c.exclusion_groups:
         _text(el, f"{{{mr}}}exclusionGroup", group)
     for system, code in c.codes:

@@ -14,6 +14,7 @@ from typing import Literal
 __all__ = [
     "IS_A_ONLY",
     "RELATIONS",
+    "TRANSLATION",
     "Concept",
     "ExclusionGroup",
     "ImplicationRule",
@@ -28,6 +29,11 @@ Relation = Literal["is_a", "part_of", "measurement_of"]
 RELATIONS: tuple[Relation, ...] = ("is_a", "part_of", "measurement_of")
 IS_A_ONLY: tuple[Relation, ...] = ("is_a",)
 """Follow only ``is_a`` links (subsumption: a part is not a kind of its whole)."""
+
+TRANSLATION = "maerad-translation"
+"""Provenance of a term that maerad's authors wrote themselves (a translation of the English preferred
+term), as opposed to a term transcribed from the ontology's source (SPEC §6 for the bundled ontology).
+Such terms are an ``ASSUMPTION`` awaiting review by a Chinese-speaking radiologist (docs/terminology.md)."""
 
 RuleKind = Literal["requires", "at_least", "equals"]
 """``requires``: the target concept must hold; ``at_least``: an ordinal value (a stage) must rank at
@@ -44,6 +50,8 @@ class Term:
         preferred: True for the one preferred term of its language.
         sources: source keys backing the term (``("Z6",)``, SPEC §9).
         variant: True for ``(var.)`` terms, seen only in non-authoritative material (SPEC §6.1).
+        provenance: ``""`` for a term of the ontology's own source (SPEC §6 for the bundled ontology,
+            the file for a user's ontology); :data:`TRANSLATION` for a term maerad's authors wrote.
     """
 
     text: str
@@ -51,6 +59,12 @@ class Term:
     preferred: bool = False
     sources: tuple[str, ...] = ()
     variant: bool = False
+    provenance: str = ""
+
+    @property
+    def translated(self) -> bool:
+        """True for a maerad translation (``provenance == TRANSLATION``), not a sourced term."""
+        return self.provenance == TRANSLATION
 
 
 @dataclass(frozen=True)
@@ -77,13 +91,22 @@ class Concept:
 
     def preferred(self, lang: str = "en") -> str | None:
         """The preferred term in ``lang``, or None when the concept has no term in that language."""
+        term = self.preferred_term(lang)
+        return term.text if term is not None else None
+
+    def preferred_term(self, lang: str = "en") -> Term | None:
+        """The :class:`Term` behind :meth:`preferred` (with its sources and provenance), or None."""
         for term in self.terms:
             if term.lang == lang and term.preferred:
-                return term.text
+                return term
         for term in self.terms:
             if term.lang == lang:
-                return term.text
+                return term
         return None
+
+    def translated_terms(self, lang: str | None = None) -> tuple[Term, ...]:
+        """The terms maerad's authors wrote (provenance :data:`TRANSLATION`), in source order."""
+        return tuple(t for t in self.terms if t.translated and (lang is None or t.lang == lang))
 
     def label(self) -> str:
         """A display label: the English preferred term, else any term, else the id."""

@@ -153,7 +153,10 @@ class Normalizer:
                 for alias in _aliases(term.text):
                     raw.append((cid, alias, term.lang, True))
         words = [normalize_text(text).split() for _, text, _, _ in raw]
-        self._lexicon = QualifierLexicon({w for ws in words for w in ws}, {ws[0] for ws in words if ws})
+        zh_terms = {text for text in (" ".join(ws) for ws in words) if has_cjk(text)}
+        self._lexicon = QualifierLexicon(
+            {w for ws in words for w in ws}, {ws[0] for ws in words if ws}, zh_terms
+        )
         self._exact: dict[str, set[str]] = {}
         self._term_of: dict[tuple[str, object], str] = {}  # (concept, normalised text or key) → term
         self._canon: dict[tuple[str, str, bool], set[str]] = {}

@@ -9,7 +9,8 @@ What is read, per class of the file:
 * parents: named superclasses (``is_a``) and existential restrictions on a *part of* property
   (``mr:partOf``, BFO ``BFO_0000050``) or on ``mr:measurementOf``; other axioms are ignored;
 * maerad annotations when present: exclusion groups, RadLex / NCIt codes, value order, notes, term
-  sources, and the ontology-level exclusion-group descriptions and implication rules.
+  sources and term provenance (``mr:termProvenance``: maerad translations), and the ontology-level
+  exclusion-group descriptions and implication rules.
 
 ``owl:imports`` are never fetched: an import is read from ``import_dirs`` when a file there has the
 import's last path segment as its name, and skipped otherwise (listed in ``graph.meta["skipped_imports"]``).
@@ -165,11 +166,16 @@ def _concept(cls: Any, ids: dict[Any, str], values: _Annotations, default_lang: 
             tuple(parts[1].split()) if len(parts) > 1 else (),
             "var." in parts[2:],
         )
+    origin: dict[tuple[str, str], str] = {}
+    for lit in values.get(cls, _MR + "termProvenance"):
+        text, _, value = str(lit).rpartition("|")
+        lang = (getattr(lit, "lang", "") or default_lang).split("-")[0].lower()
+        origin[(text.strip(), lang)] = value.strip()
     terms: list[Term] = []
     for lang, (pref, alt) in by_lang.items():
         for i, text in enumerate(pref + alt):
             sources, variant = provenance.get((text, lang), ((), False))
-            terms.append(Term(text, lang, i == 0, sources, variant))
+            terms.append(Term(text, lang, i == 0, sources, variant, origin.get((text, lang), "")))
     parents: list[tuple[str, Relation]] = []
     for sup in cls.is_a:
         if sup in ids:

@@ -5,14 +5,19 @@ Fuzzy scores cannot tell "no parametrial invasion" from "parametrial invasion" o
 normalised string (see :mod:`maerad.terminology.text`):
 
 * polarity — ``neg`` when an odd number of negation cues leads the text (no, not, without, non,
-  absent, negative; 未见, 无, 没有, 未, …) or ``absent`` / ``negative`` / ``none`` ends it, ``pos`` otherwise;
-  a cue inside the text (``"cystic lesion without solid tissue"``) negates only a part and is kept as
-  content (``inner_negation``, which must agree between mention and term); ``uncertain`` when the first word
-  looks like a mistyped "no"/"not"/"non" or a Chinese negation character sits inside the text (the
-  normalizer then never returns a match: it does not guess negation);
+  absent, negative; 未见, 无, 没有, 未, 非, …) or ``absent`` / ``negative`` / ``none`` (阴性) ends it,
+  ``pos`` otherwise; a cue inside the text (``"cystic lesion without solid tissue"``) negates only a part
+  and is kept as content (``inner_negation``, which must agree between mention and term); ``uncertain``
+  when the first word looks like a mistyped "no"/"not"/"non", when a Chinese negation character sits
+  inside the text outside a known compound of the terms (``不规则`` is a word, ``宫旁无侵犯`` is not), or
+  when a Chinese mention is a negated term whose cue is mistyped (``阴宫旁侵犯`` for ``无宫旁侵犯``: the
+  head before the negated core is one edit from a cue and starts no term with that core). The
+  normalizer then never returns a match: it does not guess negation;
 * qualifier axes with one value each — depth (deep/outer vs superficial/inner), vertical (upper vs
   lower), internal vs external, anterior vs posterior, ante- vs retro-version/flexion, pre- vs
-  post-menopausal, uni- vs multilocular, ring integrity, risk level, severity, LVSI amount, certainty;
+  post-menopausal, uni- vs multilocular, ring integrity, risk level, severity, LVSI amount, certainty
+  (in Chinese: 深/浅, 上2/3/下1/3, 髂内/髂外, 前倾/后倾, 绝经前/后, 单房/多房, 完整/变薄/中断,
+  低危/中危/中高危/高危, 轻度/中度/重度, 局灶/广泛, 可疑);
 * laterality (left, right, bilateral) — reported, never part of a concept;
 * values — numbers with their comparison sign and unit (``<50%``, ``≤3mm``, ``2018``) and FIGO-style
   Roman stage codes (``iiia``, ``ib1``);
@@ -102,7 +107,8 @@ _AXES_EN = {
     "indeterminate": ("certainty", "equivocal"),
     "questionable": ("certainty", "equivocal"),
 }
-_ZH_NEG_PREFIX = ("未见明显", "未见", "未发现", "无明显", "没有", "不伴有", "不伴", "否认", "无", "未")
+_ZH_NEG_PREFIX = ("未见明显", "未见", "未发现", "无明显", "没有", "不伴有", "不伴", "否认", "无", "未", "非")
+_ZH_CUE_CHARS = frozenset("无未没不非")
 _ZH_POS_PREFIX = ("可见", "伴有")
 _ZH_NEG_SUFFIX = ("阴性",)
 _ZH_SIDE = re.compile(r"^(左侧|右侧|双侧|两侧|左|右)")
@@ -120,6 +126,20 @@ _ZH_AXES = (
     (re.compile(r"绝经后"), ("menopause", "post")),
     (re.compile(r"单房"), ("locules", "uni")),
     (re.compile(r"多房"), ("locules", "multi")),
+    (re.compile(r"完整"), ("integrity", "intact")),
+    (re.compile(r"变薄"), ("integrity", "thinned")),
+    (re.compile(r"中断|破坏"), ("integrity", "disrupted")),
+    (re.compile(r"低危"), ("level", "low")),
+    (re.compile(r"(?<![高中])中危(?!高)"), ("level", "intermediate")),
+    # any order of 中, 高, 危: a transposed "中高危" still reads high-intermediate, not high
+    (re.compile(r"中高危|高中危|高危中|中危高|危中高|危高中"), ("level", "high-intermediate")),
+    (re.compile(r"(?<![中危])高危(?!中)"), ("level", "high")),
+    (re.compile(r"轻度"), ("severity", "mild")),
+    (re.compile(r"中度"), ("severity", "moderate")),
+    (re.compile(r"重度"), ("severity", "severe")),
+    (re.compile(r"局灶"), ("amount", "focal")),
+    (re.compile(r"广泛"), ("amount", "substantial")),
+    (re.compile(r"可疑|待定"), ("certainty", "equivocal")),
 )
 _DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"([<>≤≥]?)(\d+(?:\.\d+)?(?:/\d+)?)(%|mm|cm|ml)?")
@@ -162,9 +182,17 @@ class QualifierLexicon:
             qualifier or negation cue.
         first_words: the first words of the terms; at the start of a mention any other word one edit
             away from "no"/"not"/"non" (``on``, ``o``, ``nto``) makes the polarity uncertain.
+        zh_terms: the normalised Chinese terms: the compounds in which a negation character is part
+            of a word (``不规则``) and the cores of negated terms (``宫旁侵犯`` of ``无宫旁侵犯``) with the
+            heads that precede them in some term (``浅`` of ``浅肌层浸润``) come from them.
     """
 
-    def __init__(self, vocabulary: Collection[str] = (), first_words: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        vocabulary: Collection[str] = (),
+        first_words: Collection[str] = (),
+        zh_terms: Collection[str] = (),
+    ) -> None:
         self._vocabulary = frozenset(vocabulary)
         self._first_words = frozenset(first_words)
         targets = set(_AXES_EN) | set(_SIDE_EN) | set(_POS_EN)
@@ -174,7 +202,33 @@ class QualifierLexicon:
         self._known = frozenset(targets | _NEG_EN | _FILLER_EN | _FUNCTION_EN)
         # words of the ontology with no cue or qualifier role: the fast path of the analysis
         self._plain = self._vocabulary - self._known
-        self._zh_cue_chars = frozenset("无未没不非") - {ch for w in self._vocabulary for ch in w}
+        self._zh_compounds: frozenset[str] = frozenset()
+        self._zh_heads: dict[str, frozenset[str]] = {}
+        self._init_zh(zh_terms)
+
+    def _init_zh(self, zh_terms: Collection[str]) -> None:
+        """Compounds with a negation character and negated cores with their known heads."""
+        stripped = []
+        cores: set[str] = set()
+        compounds: set[str] = set()
+        for term in zh_terms:
+            body, _ = _strip_zh_side(term)
+            prefix = _zh_neg_prefix(body)
+            if prefix:
+                cores.add(body[len(prefix) :])
+            stripped.append(body)
+            core = body[len(prefix) :]
+            for suffix in _ZH_NEG_SUFFIX:
+                if core.endswith(suffix) and len(core) > len(suffix):
+                    core = core[: -len(suffix)]
+            compounds.update(core[i : i + 2] for i, ch in enumerate(core) if ch in _ZH_CUE_CHARS)
+        self._zh_compounds = frozenset(compounds)
+        heads: dict[str, set[str]] = {c: set() for c in cores}
+        for body in stripped:
+            for core in cores:
+                if body.endswith(core):
+                    heads[core].add(body[: len(body) - len(core)])
+        self._zh_heads = {c: frozenset(h) for c, h in heads.items()}
 
     def analyse(self, text: str, *, cjk: bool) -> Analysis:
         """Analyse a string produced by :func:`~maerad.terminology.text.normalize_text`."""
@@ -235,33 +289,41 @@ class QualifierLexicon:
         )
 
     def _analyse_zh(self, text: str) -> Analysis:
-        s = text
-        side: str | None = None
-        m = _ZH_SIDE.match(s)
-        if m:
-            side = _ZH_SIDE_VALUE[m.group(1)[0]]
-            s = s[m.end() :]
+        s, side = _strip_zh_side(text)
         negations = 0
-        for prefix in _ZH_NEG_PREFIX:
-            if s.startswith(prefix) and len(s) > len(prefix):
-                negations += 1
-                s = s[len(prefix) :]
-                break
+        uncertain = False
+        prefix = _zh_neg_prefix(s)
+        if prefix:
+            negations += 1
+            s = s[len(prefix) :]
         else:
-            for prefix in _ZH_POS_PREFIX:
-                if s.startswith(prefix) and len(s) > len(prefix):
-                    s = s[len(prefix) :]
+            for pos in _ZH_POS_PREFIX:
+                if s.startswith(pos) and len(s) > len(pos):
+                    s = s[len(pos) :]
                     break
+            uncertain = self._mistyped_cue(s)
         for suffix in _ZH_NEG_SUFFIX:
             if s.endswith(suffix) and len(s) > len(suffix):
                 negations += 1
                 s = s[: -len(suffix)]
-        uncertain = any(ch in self._zh_cue_chars for ch in s)  # a negation character not at the start
+        # a negation character after the start, outside a compound of the terms (不规则): a negated part
+        uncertain = uncertain or any(
+            ch in _ZH_CUE_CHARS and s[i : i + 2] not in self._zh_compounds for i, ch in enumerate(s)
+        )
         axes = {axis: value for pattern, (axis, value) in _ZH_AXES if pattern.search(s)}
         values = {_value(m) for m in _NUMBER.finditer(s)}
         values.update(m.group(0) for m in _ROMAN_ZH.finditer(s))
         polarity: Polarity = "uncertain" if uncertain else ("neg" if negations % 2 else "pos")
         return Analysis(text, s, s, polarity, frozenset(axes.items()), side, frozenset(values))
+
+    def _mistyped_cue(self, s: str) -> bool:
+        """True when ``s`` is a negated core behind an unknown head one edit from a negation cue."""
+        for core, heads in self._zh_heads.items():
+            if len(s) > len(core) and s.endswith(core):
+                head = s[: len(s) - len(core)]
+                if head not in heads and any(OSA.distance(head, cue) <= 1 for cue in _ZH_NEG_PREFIX):
+                    return True
+        return False
 
     def _fuzzy(self, token: str) -> str | None:
         """The qualifier word ``token`` is a typo of, if any (negation cues only from 5+ letters)."""
@@ -311,6 +373,22 @@ def compatibility(
     if not wanted <= offered:
         return None
     return penalty + axis_penalty * len(offered - wanted)
+
+
+def _strip_zh_side(text: str) -> tuple[str, str | None]:
+    """``text`` without a leading laterality word, and the side it stated."""
+    m = _ZH_SIDE.match(text)
+    if m is None:
+        return text, None
+    return text[m.end() :], _ZH_SIDE_VALUE[m.group(1)[0]]
+
+
+def _zh_neg_prefix(text: str) -> str:
+    """The negation cue that leads ``text`` (longest first), or ``""``."""
+    for prefix in _ZH_NEG_PREFIX:
+        if text.startswith(prefix) and len(text) > len(prefix):
+            return prefix
+    return ""
 
 
 def _value(m: re.Match[str]) -> str:

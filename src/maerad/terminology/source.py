@@ -8,6 +8,14 @@ items, `` / `` separates alternatives that share the markers after them, ``[Zn]`
 Ordinal values (stages, scores, grades) have no ``MR:`` id of their own in the SPEC; they are derived
 as ``<system id>.<value>`` (``MR:S001.IIIA``, ``MR:P030.H2``) from the ``value_sets`` section, with
 ``order`` = pre-order rank in the listed value tree (``ASSUMPTION``: a modelling choice, not a SPEC id).
+
+Chinese terms that no SPEC source gives are written by maerad's authors and kept apart from the SPEC's:
+a concept's ``zh_translation`` cell (same grammar, but no ``[Zn]`` key and no ``(var.)``: a translation
+cites no source), and for a value set a ``zh_translation`` template with ``{v}`` for the value
+(``"FIGO 2018 宫颈癌 {v}期"``), which a value may override with its own ``zh_translation``. Such terms
+get provenance :data:`~maerad.terminology.model.TRANSLATION`; one is preferred only when the concept
+has no SPEC-sourced Chinese term (``ASSUMPTION``, to be reviewed by a Chinese-speaking radiologist).
+Use full-width parentheses ``（…）`` inside a translated term: ASCII ones mark an alternative.
 """
 
 from __future__ import annotations
@@ -20,9 +28,24 @@ from pathlib import Path
 from typing import Any, cast
 
 from maerad.errors import InputError
-from maerad.terminology.model import RELATIONS, Concept, ExclusionGroup, ImplicationRule, Relation, Term
+from maerad.terminology.model import (
+    RELATIONS,
+    TRANSLATION,
+    Concept,
+    ExclusionGroup,
+    ImplicationRule,
+    Relation,
+    Term,
+)
 
-__all__ = ["SOURCE_FORMAT", "OntologyData", "parse_source", "parse_zh_cell", "read_source"]
+__all__ = [
+    "SOURCE_FORMAT",
+    "OntologyData",
+    "parse_source",
+    "parse_translation_cell",
+    "parse_zh_cell",
+    "read_source",
+]
 
 SOURCE_FORMAT = "maerad-terminology-source/1"
 _MARKER = re.compile(r"\[([A-Z]+\d+)\]|\(var\.\)|\(([^()]*)\)")
@@ -118,13 +141,60 @@ def parse_zh_cell(cell: str) -> tuple[Term, ...]:
     )
 
 
+def parse_translation_cell(
+    cell: str, *, sourced: Sequence[Term] = (), where: str = "<cell>"
+) -> tuple[Term, ...]:
+    """Parse a ``zh_translation`` cell: terms written by maerad's authors (provenance ``TRANSLATION``).
+
+    The grammar is that of :func:`parse_zh_cell` without source keys and ``(var.)``. The first term is
+    preferred only when ``sourced`` (the concept's SPEC-sourced Chinese terms) is empty: a translation
+    never displaces a sourced term.
+
+    Examples::
+
+        >>> [(t.text, t.preferred, t.provenance) for t in parse_translation_cell("宫颈间质环完整")]
+        [('宫颈间质环完整', True, 'maerad-translation')]
+
+    Raises:
+        InputError: the cell cites a source key or ``(var.)``, repeats a sourced term, or holds no term.
+    """
+    parsed = parse_zh_cell(cell)
+    if not parsed:
+        raise InputError(f"{where}: expected at least one Chinese term, got {cell!r}")
+    known = {t.text for t in sourced}
+    out = []
+    for term in parsed:
+        if term.sources or term.variant:
+            raise InputError(
+                f"{where}: a translated term cites no source key or (var.), got {cell!r} "
+                "(SPEC-sourced terms belong in 'zh')"
+            )
+        if term.text in known:
+            raise InputError(f"{where}: {term.text!r} is already a SPEC-sourced term of the concept")
+        known.add(term.text)
+        out.append(Term(term.text, "zh", term.preferred and not sourced, provenance=TRANSLATION))
+    return tuple(out)
+
+
+def _zh_terms(sourced_cell: str | None, translated_cell: str | None, where: str) -> list[Term]:
+    sourced = list(parse_zh_cell(sourced_cell)) if sourced_cell is not None else []
+    if translated_cell is not None:
+        sourced.extend(parse_translation_cell(translated_cell, sourced=sourced, where=where))
+    return sourced
+
+
 def _concept(item: object, where: str) -> Concept:
     d = _mapping(item, where)
     cid = _str(d, "id", where)
     terms = [Term(_str(d, "en", where), "en", True)]
     terms.extend(Term(s, "en") for s in _strings(d.get("syn", []), f"{where}.syn"))
-    if "zh" in d:
-        terms.extend(parse_zh_cell(_str(d, "zh", where)))
+    terms.extend(
+        _zh_terms(
+            _str(d, "zh", where) if "zh" in d else None,
+            _str(d, "zh_translation", where) if "zh_translation" in d else None,
+            f"{where}.zh_translation",
+        )
+    )
     parents: tuple[tuple[str, Relation], ...] = ()
     if "parent" in d:
         rel = d.get("rel", "is_a")
@@ -150,6 +220,7 @@ def _value_set(item: object, where: str) -> list[Concept]:
     label = _str(d, "label", where)
     groups = tuple(_strings(d.get("groups", []), f"{where}.groups"))
     infix = str(d.get("id_infix", ""))
+    zh_template = _str(d, "zh_translation", where) if "zh_translation" in d else None
     ncit = {str(k): str(v) for k, v in _mapping(d.get("ncit", {}), f"{where}.ncit").items()}
     source = str(d.get("source", ""))
     note = f"value of {system}" + (f" ({source})" if source else "")
@@ -162,8 +233,14 @@ def _value_set(item: object, where: str) -> list[Concept]:
             value = _str(spec, "v", here)
             cid = f"{system}.{infix}{value}"
             terms = [Term(str(spec.get("en", label.format(v=value))), "en", True)]
-            if "zh" in spec:
-                terms.extend(parse_zh_cell(_str(spec, "zh", here)))
+            translated = _str(spec, "zh_translation", here) if "zh_translation" in spec else zh_template
+            terms.extend(
+                _zh_terms(
+                    _str(spec, "zh", here) if "zh" in spec else None,
+                    translated.replace("{v}", value) if translated is not None else None,
+                    f"{here}.zh_translation",
+                )
+            )
             codes = (("NCIt", ncit[value]),) if value in ncit else ()
             out.append(Concept(cid, tuple(terms), ((parent, "is_a"),), groups, codes, note, len(out) + 1))
             walk(spec.get("sub", []), cid, f"{here}.sub")
