@@ -53,7 +53,9 @@ def reconstruction_figure(
         for j, (label, arr) in enumerate(cols.items()):
             ax = axes[c, j]
             ax.set_facecolor("0.5")
-            ax.imshow(np.ma.masked_invalid(arr[c]), cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+            # origin="lower": rows run along +y (anterior) in maerad's RAS+ grids, so anterior is up
+            ax.imshow(np.ma.masked_invalid(arr[c]), cmap="gray", vmin=lo, vmax=hi, interpolation="nearest",
+                      origin="lower")
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
