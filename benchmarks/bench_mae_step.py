@@ -1,0 +1,354 @@
+"""MAE training-step benchmark: maerad vs Hugging Face ViTMAE vs MONAI MaskedAutoEncoderViT (CPU).
+
+One step = forward + backward + AdamW, for
+
+* ``2d``: ViT-B/16 encoder, MAE decoder (512 wide, 8 blocks), 224² RGB, batch 8, mask 0.75,
+  norm-pix loss, fp32 — maerad, ``transformers.ViTMAEForPreTraining`` and MONAI
+  ``MaskedAutoEncoderViT`` sized to match; plus maerad under ``torch.autocast("cpu", bfloat16)``;
+* ``3d``: the same ViT-B encoder and an 8-block decoder 384 wide (MONAI's 3D sin-cos table needs a
+  width divisible by 6) on a 1-channel 32×128×128 volume with (4, 16, 16) patches (8×8×8 = 512
+  tokens), batch 2 — maerad vs MONAI (HF's ViTMAE is 2D only).
+
+Each implementation runs in its own worker subprocess (so peak RSS is per implementation) and the
+controller interleaves the steps round-robin, rotating the order each round, so that load from other
+processes on the machine hits every implementation alike. Reported: median / min / mean step time
+after warm-up, the median CPU time of the worker process per step (all its threads; less sensitive
+to waiting for a core, though spinning OpenMP threads still inflate it on a loaded machine) and peak
+RSS. The same AdamW (lr 1.5e-4, betas (0.9, 0.95), wd 0.05) is used for every model; by default
+PyTorch's fused CPU kernel (``--adamw foreach`` or ``default`` picks the others). MONAI has no loss;
+its step adds the norm-pix MSE over hidden tokens that maerad and HF compute (maerad normalises per
+channel, HF and the MONAI step jointly; the cost is the same).
+
+Usage::
+
+    python benchmarks/bench_mae_step.py                 # full run, writes benchmarks/results/mae_step.json
+    python benchmarks/bench_mae_step.py --quick         # a smoke run (few steps)
+    python benchmarks/bench_mae_step.py --steps 20 --cases 2d
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results" / "mae_step.json"
+VIT_B = {"embed_dim": 768, "depth": 12, "num_heads": 12, "mlp_ratio": 4.0}
+CASES: dict[str, dict[str, Any]] = {
+    "2d": {
+        "spatial_dims": 2,
+        "in_chans": 3,
+        "img_size": (224, 224),
+        "patch_size": (16, 16),
+        "batch": 8,
+        "decoder_embed_dim": 512,
+        "impls": ["maerad", "hf", "monai", "maerad_bf16"],
+    },
+    "3d": {
+        "spatial_dims": 3,
+        "in_chans": 1,
+        "img_size": (32, 128, 128),
+        "patch_size": (4, 16, 16),
+        "batch": 2,
+        "decoder_embed_dim": 384,  # MONAI's 3D sin-cos table needs a width divisible by 6
+        "impls": ["maerad", "monai"],
+    },
+}
+MASK_RATIO = 0.75
+
+
+# ------------------------------------------------------------------------------------------ workers
+def _norm_pix_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mean = target.mean(dim=-1, keepdim=True)
+    var = target.var(dim=-1, keepdim=True)
+    target = (target - mean) / (var + 1e-6) ** 0.5
+    loss = ((pred - target) ** 2).mean(dim=-1)
+    return (loss * mask).sum() / mask.sum()
+
+
+def _build(impl: str, case: dict[str, Any]) -> tuple[torch.nn.Module, Callable[[torch.Tensor], torch.Tensor]]:
+    """The model and a ``x → loss`` function for one implementation."""
+    num_tokens = 1
+    for s, p in zip(case["img_size"], case["patch_size"], strict=True):
+        num_tokens *= s // p
+    if impl.startswith("maerad"):
+        from maerad.models import create_model
+
+        model = create_model(
+            "mae_vit_base",
+            spatial_dims=case["spatial_dims"],
+            in_chans=case["in_chans"],
+            img_size=case["img_size"],
+            patch_size=case["patch_size"],
+            mask_ratio=MASK_RATIO,
+            norm_pix_loss=True,
+            decoder_embed_dim=case["decoder_embed_dim"],
+            decoder_depth=8,
+            decoder_num_heads=16,
+        )
+        return model, lambda x: model(x).loss
+    if impl == "hf":
+        from transformers import ViTMAEConfig, ViTMAEForPreTraining
+
+        config = ViTMAEConfig(
+            hidden_size=768,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            intermediate_size=3072,
+            decoder_hidden_size=case["decoder_embed_dim"],
+            decoder_num_hidden_layers=8,
+            decoder_num_attention_heads=16,
+            decoder_intermediate_size=4 * case["decoder_embed_dim"],
+            image_size=case["img_size"][0],
+            patch_size=case["patch_size"][0],
+            num_channels=case["in_chans"],
+            mask_ratio=MASK_RATIO,
+            norm_pix_loss=True,
+        )
+        hf = ViTMAEForPreTraining(config)
+        return hf, lambda x: hf(pixel_values=x, noise=torch.rand(x.shape[0], num_tokens)).loss
+    if impl == "monai":
+        from monai.networks.nets import MaskedAutoEncoderViT
+
+        mon = MaskedAutoEncoderViT(
+            in_channels=case["in_chans"],
+            img_size=case["img_size"],
+            patch_size=case["patch_size"],
+            hidden_size=768,
+            mlp_dim=3072,
+            num_layers=12,
+            num_heads=12,
+            masking_ratio=MASK_RATIO,
+            decoder_hidden_size=case["decoder_embed_dim"],
+            decoder_mlp_dim=4 * case["decoder_embed_dim"],
+            decoder_num_layers=8,
+            decoder_num_heads=16,
+            spatial_dims=case["spatial_dims"],
+            qkv_bias=True,
+        )
+        from maerad.models import patchify
+
+        def monai_loss(x: torch.Tensor) -> torch.Tensor:
+            pred, mask = mon(x)
+            return _norm_pix_mse(pred, patchify(x, case["patch_size"]), mask)
+
+        return mon, monai_loss
+    raise SystemExit(f"unknown implementation {impl!r}")
+
+
+def worker(impl: str, case_name: str, threads: int, adamw: str) -> None:
+    """Serve steps over stdin/stdout: ``step`` → seconds, ``quit`` → peak RSS (MiB)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    case = CASES[case_name]
+    model, loss_fn = _build(impl, case)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    variant = {"fused": {"fused": True}, "foreach": {"foreach": True}, "default": {}}[adamw]
+    opt = torch.optim.AdamW(params, lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05, **variant)
+    x = torch.randn(case["batch"], case["in_chans"], *case["img_size"])
+    bf16 = impl.endswith("_bf16")
+    n_params = sum(p.numel() for p in model.parameters())
+    print(json.dumps({"ready": True, "params": n_params}), flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "step":
+            start, cpu_start = time.perf_counter(), time.process_time()
+            opt.zero_grad(set_to_none=True)
+            if bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    loss = loss_fn(x)
+            else:
+                loss = loss_fn(x)
+            loss.backward()
+            opt.step()
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "loss": loss.item()}), flush=True)
+        elif command == "quit":
+            peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+            print(json.dumps({"peak_rss_mib": peak_mib}), flush=True)
+            return
+
+
+# --------------------------------------------------------------------------------------- controller
+class _Worker:
+    def __init__(self, impl: str, case: str, threads: int, adamw: str) -> None:
+        self.impl = impl
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (lives as long as the worker)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                impl,
+                "--case",
+                case,
+                "--threads",
+                str(threads),
+                "--adamw",
+                adamw,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        self.info = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.log.seek(0)
+            tail = self.log.read()[-2000:]
+            raise RuntimeError(f"worker {self.impl} died (is its package installed?):\n{tail}")
+        return dict(json.loads(line))
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+
+def run_case(name: str, steps: int, warmup: int, threads: int, adamw: str) -> dict[str, Any]:
+    case = CASES[name]
+    workers = [_Worker(impl, name, threads, adamw) for impl in case["impls"]]
+    times: dict[str, list[float]] = {w.impl: [] for w in workers}
+    cpu_times: dict[str, list[float]] = {w.impl: [] for w in workers}
+    for round_ in range(warmup + steps):
+        shift = round_ % len(workers)
+        for w in workers[shift:] + workers[:shift]:
+            reply = w.ask("step")
+            if round_ >= warmup:
+                times[w.impl].append(float(reply["seconds"]))
+                cpu_times[w.impl].append(float(reply["cpu_seconds"]))
+    result: dict[str, Any] = {
+        "config": {k: v for k, v in case.items() if k != "impls"},
+        "impls": {},
+    }
+    for w in workers:
+        peak = float(w.ask("quit")["peak_rss_mib"])
+        w.proc.wait(timeout=60)
+        ts = times[w.impl]
+        result["impls"][w.impl] = {
+            "median_s": statistics.median(ts),
+            "min_s": min(ts),
+            "mean_s": statistics.fmean(ts),
+            "median_cpu_s": statistics.median(cpu_times[w.impl]),
+            "steps_s": ts,
+            "steps_cpu_s": cpu_times[w.impl],
+            "peak_rss_mib": peak,
+            "params": int(w.info["params"]),
+        }
+    impls = result["impls"]
+    others = [k for k in impls if not k.startswith("maerad")]
+    if others:
+        fastest = min(others, key=lambda k: impls[k]["median_s"])
+        ratio = impls["maerad"]["median_s"] / impls[fastest]["median_s"]
+        result["fastest_reference"] = fastest
+        result["maerad_over_fastest_median"] = ratio
+        result["maerad_over_fastest_min"] = impls["maerad"]["min_s"] / min(impls[k]["min_s"] for k in others)
+        result["maerad_over_fastest_cpu"] = impls["maerad"]["median_cpu_s"] / min(
+            impls[k]["median_cpu_s"] for k in others
+        )
+        result["target_0_97_met"] = ratio <= 0.97
+        result["maerad_rss_not_higher"] = impls["maerad"]["peak_rss_mib"] <= min(
+            impls[k]["peak_rss_mib"] for k in others
+        )
+    if "maerad_bf16" in impls:
+        result["bf16_speedup_median"] = impls["maerad"]["median_s"] / impls["maerad_bf16"]["median_s"]
+        result["bf16_speedup_min"] = impls["maerad"]["min_s"] / impls["maerad_bf16"]["min_s"]
+        result["bf16_speedup_cpu"] = impls["maerad"]["median_cpu_s"] / impls["maerad_bf16"]["median_cpu_s"]
+    return result
+
+
+def _table(results: dict[str, Any]) -> str:
+    header = f"{'case':<5} {'impl':<12} {'median s':>9} {'min s':>8} {'mean s':>8} {'med CPU s':>10}"
+    lines = [f"{header} {'peak RSS MiB':>13} {'params M':>9}"]
+    for case, res in results.items():
+        for impl, r in res["impls"].items():
+            lines.append(
+                f"{case:<5} {impl:<12} {r['median_s']:>9.3f} {r['min_s']:>8.3f} {r['mean_s']:>8.3f} "
+                f"{r['median_cpu_s']:>10.3f} {r['peak_rss_mib']:>13.0f} {r['params'] / 1e6:>9.1f}"
+            )
+        if "maerad_over_fastest_median" in res:
+            lines.append(
+                f"      maerad / fastest reference ({res['fastest_reference']}): "
+                f"median {res['maerad_over_fastest_median']:.3f}, min {res['maerad_over_fastest_min']:.3f}, "
+                f"CPU-time median {res['maerad_over_fastest_cpu']:.3f} "
+                f"(target <= 0.97: {'met' if res['target_0_97_met'] else 'NOT met'}); "
+                f"peak RSS not higher: {res['maerad_rss_not_higher']}"
+            )
+        if "bf16_speedup_median" in res:
+            lines.append(
+                f"      maerad bf16 autocast speed-up: median {res['bf16_speedup_median']:.2f}x, "
+                f"min {res['bf16_speedup_min']:.2f}x, CPU time {res['bf16_speedup_cpu']:.2f}x"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per implementation")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up steps")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 steps after 1 warm-up")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads in every worker")
+    parser.add_argument("--cases", default="2d,3d", help="comma-separated subset of: 2d, 3d")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON result path")
+    parser.add_argument(
+        "--adamw",
+        choices=["fused", "foreach", "default"],
+        default="fused",
+        help="AdamW implementation, the same for every model (default: fused, PyTorch's fastest on CPU)",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.case, args.threads, args.adamw)
+        return 0
+    steps, warmup = (2, 1) if args.quick else (args.steps, args.warmup)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; choose from {sorted(CASES)}")
+    results = {name: run_case(name, steps, warmup, args.threads, args.adamw) for name in cases}
+    import timm
+
+    meta: dict[str, Any] = {
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "python": platform.python_version(),
+        "machine": platform.processor() or platform.machine(),
+        "threads": args.threads,
+        "adamw": args.adamw,
+        "steps": steps,
+        "warmup": warmup,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    for package in ("transformers", "monai"):
+        try:
+            meta[package] = __import__(package).__version__
+        except ImportError:
+            meta[package] = None
+    print(_table(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"meta": meta, "cases": results}, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

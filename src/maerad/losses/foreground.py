@@ -1,0 +1,79 @@
+"""Foreground weighting for reconstruction losses (MRI volumes are mostly air / background).
+
+Two granularities, both plugged into :func:`maerad.losses.masked_reconstruction_loss`:
+
+* per token: ``w_t = min_weight + (1 - min_weight) * f_t`` with ``f_t`` the fraction of foreground
+  voxels in token ``t`` (:func:`foreground_token_weights`);
+* per voxel: the foreground mask itself, patchified to ``(B, L, P)`` (pass it as ``voxel_weights`` to
+  :class:`maerad.models.MAE`, which patchifies it like the target).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["foreground_token_weights", "intensity_foreground"]
+
+
+def _as_mask_batch(foreground: torch.Tensor, spatial_dims: int) -> torch.Tensor:
+    """``(B, *S)`` or ``(B, 1, *S)`` → float ``(B, 1, *S)``."""
+    if foreground.ndim == spatial_dims + 1:
+        foreground = foreground.unsqueeze(1)
+    if foreground.ndim != spatial_dims + 2 or foreground.shape[1] != 1:
+        raise ValueError(
+            f"foreground must be (B, *spatial) or (B, 1, *spatial) with {spatial_dims} spatial axes, "
+            f"got {tuple(foreground.shape)}"
+        )
+    return foreground.float()
+
+
+def intensity_foreground(image: torch.Tensor, relative_threshold: float = 0.05) -> torch.Tensor:
+    """A simple foreground mask: voxels whose maximum over channels exceeds a fraction of the
+    per-sample maximum.
+
+    Args:
+        image: ``(B, C, *spatial)``.
+        relative_threshold: fraction of each sample's maximum intensity.
+
+    Returns:
+        ``(B, *spatial)`` bool.
+    """
+    if image.ndim < 3:
+        raise ValueError(f"image must be (B, C, *spatial), got {tuple(image.shape)}")
+    if not 0.0 <= relative_threshold < 1.0:
+        raise ValueError(f"relative_threshold must be in [0, 1), got {relative_threshold}")
+    peak = image.amax(dim=1)  # (B, *S)
+    per_sample_max = peak.flatten(1).amax(dim=1).view(-1, *([1] * (peak.ndim - 1)))
+    return peak > relative_threshold * per_sample_max
+
+
+def foreground_token_weights(
+    foreground: torch.Tensor, patch_size: Sequence[int], *, min_weight: float = 0.1
+) -> torch.Tensor:
+    """Per-token loss weights from the fraction of foreground voxels in each token.
+
+    Args:
+        foreground: ``(B, *spatial)`` or ``(B, 1, *spatial)`` bool/float in ``[0, 1]``.
+        patch_size: patch size per spatial axis (2 or 3 axes).
+        min_weight: weight of an all-background token (``0`` ignores background entirely).
+
+    Returns:
+        ``(B, L)`` float weights in ``[min_weight, 1]``, tokens in raster order (as ``patchify``).
+
+    Examples::
+
+        >>> import torch
+        >>> fg = torch.zeros(1, 4, 4); fg[0, :2, :2] = 1                # one full token of four
+        >>> foreground_token_weights(fg, (2, 2), min_weight=0.0)
+        tensor([[1., 0., 0., 0.]])
+    """
+    if not 0.0 <= min_weight <= 1.0:
+        raise ValueError(f"min_weight must be in [0, 1], got {min_weight}")
+    nd = len(patch_size)
+    fg = _as_mask_batch(foreground, nd)
+    pool = F.avg_pool2d if nd == 2 else F.avg_pool3d
+    frac = pool(fg, kernel_size=tuple(patch_size), stride=tuple(patch_size)).flatten(1)  # (B, L)
+    return min_weight + (1.0 - min_weight) * frac

@@ -1,0 +1,58 @@
+"""Registered model factories: ``mae_vit_{tiny,small,base,large}`` and ``maep_{tiny,small,base,large}``.
+
+Sizes follow ViT: tiny 192 wide × 12 blocks × 3 heads, small 384 × 12 × 6, base 768 × 12 × 12, large
+1024 × 24 × 16. Every factory defaults to MAE's decoder (512 wide, 8 blocks, 16 heads), 224² RGB input
+with 16² patches and a 0.75 mask ratio; any constructor argument can be overridden by keyword.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from maerad.errors import ConfigError
+from maerad.models.mae import MAE
+from maerad.models.maep import MAEP
+from maerad.models.registry import MODELS, check_kwargs
+
+__all__ = ["VIT_SIZES", "create_mae"]
+
+VIT_SIZES: dict[str, dict[str, int]] = {
+    "tiny": {"embed_dim": 192, "depth": 12, "num_heads": 3},
+    "small": {"embed_dim": 384, "depth": 12, "num_heads": 6},
+    "base": {"embed_dim": 768, "depth": 12, "num_heads": 12},
+    "large": {"embed_dim": 1024, "depth": 24, "num_heads": 16},
+}
+
+
+def _accepted(cls: type[MAE]) -> set[str]:
+    names: set[str] = set()
+    for klass in (cls, MAE):
+        names |= {p for p in inspect.signature(klass.__init__).parameters if p not in ("self", "kwargs")}
+    return names
+
+
+def _factory(cls: type[MAE], name: str, size: str) -> Callable[..., MAE]:
+    accepted = _accepted(cls)
+
+    def build(**kwargs: Any) -> MAE:
+        check_kwargs(name, kwargs, accepted)
+        return cls(**{**VIT_SIZES[size], **kwargs})
+
+    build.__name__ = name
+    build.__doc__ = f"{cls.__name__} with a ViT-{size} encoder; keyword arguments override the defaults."
+    return build
+
+
+for _size in VIT_SIZES:
+    MODELS.add(f"mae_vit_{_size}", _factory(MAE, f"mae_vit_{_size}", _size), overwrite=True)
+    MODELS.add(f"maep_{_size}", _factory(MAEP, f"maep_{_size}", _size), overwrite=True)
+
+
+def create_mae(name: str, **kwargs: Any) -> MAE:
+    """Like :func:`maerad.models.create_model` but typed: the result is an :class:`MAE` (or MAE-P)."""
+    model = MODELS.get(name)(**kwargs)
+    if not isinstance(model, MAE):
+        raise ConfigError(f"model {name!r} is not an MAE (got {type(model).__name__})")
+    return model

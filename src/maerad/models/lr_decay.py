@@ -1,0 +1,95 @@
+"""Optimizer parameter groups with layer-wise learning-rate decay and the MAE weight-decay rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from torch import nn
+
+from maerad.errors import ConfigError
+
+__all__ = ["NO_WEIGHT_DECAY", "layer_id", "param_groups_lrd"]
+
+#: parameter names (last component) never weight-decayed, besides every 1-D tensor (norms, biases)
+NO_WEIGHT_DECAY = ("pos_embed", "cls_token", "mask_token", "decoder_pos_embed")
+_EMBEDDING_PREFIXES = ("cls_token", "pos_embed", "patch_embed")
+
+
+def layer_id(name: str, num_layers: int) -> int:
+    """Depth index of a parameter for layer decay.
+
+    ``0`` for the embedding (``patch_embed.*``, ``cls_token``, ``pos_embed``), ``i + 1`` for
+    ``blocks.i.*``, ``num_layers + 1`` for everything after the encoder blocks (final norm, decoder,
+    heads).
+    """
+    if name.startswith(_EMBEDDING_PREFIXES):
+        return 0
+    if name.startswith("blocks."):
+        return int(name.split(".")[1]) + 1
+    return num_layers + 1
+
+
+def param_groups_lrd(
+    model: nn.Module,
+    *,
+    weight_decay: float = 0.05,
+    layer_decay: float = 0.75,
+    base_lr: float | None = None,
+    no_weight_decay: Iterable[str] = NO_WEIGHT_DECAY,
+) -> list[dict[str, Any]]:
+    """Parameter groups for AdamW with layer-wise lr decay (BEiT/MAE fine-tuning recipe).
+
+    Parameter ``p`` at depth ``i`` (see :func:`layer_id`) gets ``lr_scale = layer_decay ** (N + 1 - i)``
+    with ``N = len(model.blocks)``; no weight decay for 1-D parameters (norm weights, biases) and
+    for position tables, class and mask tokens. Frozen parameters are skipped. With
+    ``layer_decay=1.0`` this is the MAE pre-training rule (one lr, decay only on matrices).
+
+    Args:
+        model: a model with a ``blocks`` ``ModuleList`` (an :class:`MAE` or MAE-P).
+        weight_decay: decay for the decayed groups.
+        layer_decay: per-layer lr factor in ``(0, 1]``.
+        base_lr: if given, each group also gets ``lr = base_lr * lr_scale``.
+        no_weight_decay: parameter-name components exempt from weight decay.
+
+    Returns:
+        A list of dicts with ``params``, ``weight_decay``, ``lr_scale`` (and ``lr``), ready for
+        ``torch.optim.AdamW``; a scheduler should multiply its lr by ``lr_scale``.
+
+    Examples::
+
+        >>> import torch
+        >>> from maerad.models import create_model
+        >>> model = create_model("mae_vit_tiny", img_size=32, patch_size=8, depth=2, decoder_depth=1)
+        >>> groups = param_groups_lrd(model, layer_decay=0.5, base_lr=1e-3)
+        >>> opt = torch.optim.AdamW(groups, betas=(0.9, 0.95))
+        >>> sorted({g["lr_scale"] for g in groups})
+        [0.125, 0.25, 0.5, 1.0]
+    """
+    if not 0.0 < layer_decay <= 1.0:
+        raise ConfigError(f"layer_decay must be in (0, 1], got {layer_decay}")
+    if weight_decay < 0:
+        raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
+    blocks = getattr(model, "blocks", None)
+    num_layers = len(blocks) if isinstance(blocks, nn.ModuleList) else 0
+    exempt = set(no_weight_decay)
+    groups: dict[tuple[int, bool], dict[str, Any]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        decay = param.ndim > 1 and name.split(".")[-1] not in exempt
+        depth = layer_id(name, num_layers)
+        key = (depth, decay)
+        if key not in groups:
+            scale = layer_decay ** (num_layers + 1 - depth)
+            group: dict[str, Any] = {
+                "params": [],
+                "weight_decay": weight_decay if decay else 0.0,
+                "lr_scale": scale,
+                "layer_id": depth,
+            }
+            if base_lr is not None:
+                group["lr"] = base_lr * scale
+            groups[key] = group
+        groups[key]["params"].append(param)
+    return [groups[k] for k in sorted(groups)]

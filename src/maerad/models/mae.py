@@ -1,0 +1,391 @@
+"""`MAE`: an N-D masked autoencoder whose encoder sees the visible tokens only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+from maerad.errors import CheckpointError, ConfigError, InputError
+from maerad.losses.reconstruction import (
+    LossKind,
+    NormPixMode,
+    denormalize_patches,
+    masked_reconstruction_loss,
+)
+from maerad.losses.reconstruction import normalize_patches as _normalize
+from maerad.masking.spec import MaskSpec
+from maerad.models.blocks import Activation, check_heads, init_mae_weights, make_blocks, make_norm
+from maerad.models.decoder import MAEDecoder
+from maerad.models.mask_input import hidden_indices, resolve_mask
+from maerad.models.output import MAEOutput
+from maerad.models.patch import PatchEmbed, PatchGeometry, patchify, unpatchify
+from maerad.models.pos_embed import interpolate_pos_embed, sincos_pos_embed
+
+__all__ = ["MAE"]
+
+
+def _gather_tokens(tokens: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """``(B, L, W)`` gathered at ``(B, M)`` indices → ``(B, M, W)``."""
+    return torch.gather(tokens, 1, ids.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+
+
+class MAE(nn.Module):
+    """Masked autoencoder for 2D or 3D images with any number of channels (MRI sequences).
+
+    The encoder (timm blocks, fused SDPA attention) runs on the visible tokens plus a class token;
+    the decoder re-inserts mask tokens and predicts pixel patches; the head runs on hidden tokens
+    only. Weights are initialised as in MAE: fixed sin-cos position tables, xavier-uniform linear
+    layers (the patch projection treated as a linear layer), ``normal(0.02)`` class and mask tokens.
+
+    Args:
+        spatial_dims: 2 or 3.
+        img_size: image size per axis (int = same for every axis).
+        patch_size: patch size per axis, anisotropic allowed, e.g. ``(4, 16, 16)``.
+        in_chans: channels (sequences).
+        embed_dim, depth, num_heads, mlp_ratio, qkv_bias: encoder.
+        decoder_embed_dim, decoder_depth, decoder_num_heads: decoder (MAE's names).
+        decoder_mlp_ratio: decoder MLP ratio (default: ``mlp_ratio``).
+        norm_eps: LayerNorm epsilon (MAE/timm 1e-6; Hugging Face checkpoints carry their own).
+        act: MLP activation, ``"gelu"`` or ``"gelu_tanh"``.
+        mask_ratio: fraction of hidden tokens for random masking, ``K = int(L * (1 - mask_ratio))``.
+        norm_pix_loss: reconstruct per-patch normalised pixels.
+        norm_pix_mode: ``"per_channel"`` (default, never mixes sequences) or ``"joint"`` (MAE / HF).
+        loss_type: ``"l2"`` or ``"l1"``.
+        drop_path_rate: encoder stochastic depth (fine-tuning).
+        decoder: a replacement decoder (then the ``decoder_*`` arguments are unused): a module called
+            as ``decoder(latent (B, 1+K, D), ids_keep (B, K), ids_hidden (B, M) | None)`` returning
+            ``(B, M, P)`` predictions for ``ids_hidden`` (or ``(B, L, P)`` for ``None``), like
+            :class:`MAEDecoder`.
+
+    Raises:
+        ConfigError: an inconsistent configuration (sizes, heads, ratios); the message names it.
+
+    Examples::
+
+        >>> import torch
+        >>> from maerad.models import MAE
+        >>> model = MAE(img_size=32, patch_size=8, in_chans=2, embed_dim=32, depth=2, num_heads=4,
+        ...             decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2, norm_pix_loss=True)
+        >>> out = model(torch.randn(3, 2, 32, 32))
+        >>> out.loss.shape, out.pred.shape, out.mask.shape, int(out.mask[0].sum())
+        (torch.Size([]), torch.Size([3, 16, 128]), torch.Size([3, 16]), 12)
+    """
+
+    def __init__(
+        self,
+        *,
+        spatial_dims: int = 2,
+        img_size: int | Sequence[int] = 224,
+        patch_size: int | Sequence[int] = 16,
+        in_chans: int = 3,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        decoder_embed_dim: int = 512,
+        decoder_depth: int = 8,
+        decoder_num_heads: int = 16,
+        decoder_mlp_ratio: float | None = None,
+        norm_eps: float = 1e-6,
+        act: Activation = "gelu",
+        mask_ratio: float = 0.75,
+        norm_pix_loss: bool = False,
+        norm_pix_mode: NormPixMode = "per_channel",
+        loss_type: LossKind = "l2",
+        drop_path_rate: float = 0.0,
+        decoder: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.geometry = PatchGeometry.create(spatial_dims, img_size, patch_size)
+        if in_chans < 1:
+            raise ConfigError(f"in_chans must be >= 1, got {in_chans}")
+        check_heads(embed_dim, num_heads, "encoder (embed_dim / num_heads)")
+        if not 0.0 <= mask_ratio < 1.0:
+            raise ConfigError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
+        if norm_pix_mode not in ("per_channel", "joint"):
+            raise ConfigError(f"norm_pix_mode must be 'per_channel' or 'joint', got {norm_pix_mode!r}")
+        if loss_type not in ("l2", "l1"):
+            raise ConfigError(f"loss_type must be 'l2' or 'l1', got {loss_type!r}")
+        if norm_pix_loss and self.geometry.patch_volume < 2:
+            raise ConfigError("norm_pix_loss needs patches of at least 2 voxels")
+        self.in_chans = in_chans
+        self.embed_dim = embed_dim
+        self.mask_ratio = mask_ratio
+        self.norm_pix_loss = norm_pix_loss
+        self.norm_pix_mode: NormPixMode = norm_pix_mode
+        self.loss_type: LossKind = loss_type
+
+        self.patch_embed: nn.Module = self._make_patch_embed()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        table = sincos_pos_embed(self.grid, embed_dim, cls_token=True)
+        self.pos_embed = nn.Parameter(table.unsqueeze(0), requires_grad=False)
+        self.blocks = make_blocks(
+            embed_dim,
+            depth,
+            num_heads,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias,
+            norm_eps=norm_eps,
+            act=act,
+            drop_path_rate=drop_path_rate,
+        )
+        self.norm = make_norm(embed_dim, norm_eps)
+        check_heads(decoder_embed_dim, decoder_num_heads, "decoder (decoder_embed_dim / decoder_num_heads)")
+        self.decoder: nn.Module = MAEDecoder(
+            grid=self.grid,
+            embed_dim=embed_dim,
+            patch_dim=self.patch_dim,
+            decoder_embed_dim=decoder_embed_dim,
+            decoder_depth=decoder_depth,
+            decoder_num_heads=decoder_num_heads,
+            mlp_ratio=mlp_ratio if decoder_mlp_ratio is None else decoder_mlp_ratio,
+            qkv_bias=qkv_bias,
+            norm_eps=norm_eps,
+            act=act,
+        )
+        self._init_weights()
+        if decoder is not None:  # a user decoder keeps its own initialisation
+            self.decoder = decoder
+
+    # -- construction -------------------------------------------------------------------------------
+    def _make_patch_embed(self) -> nn.Module:
+        """The token embedder: ``(x (B, C, *S), ids_keep (B, K) | None) → (B, K, D)``."""
+        return PatchEmbed(self.geometry, self.in_chans, self.embed_dim)
+
+    def _init_weights(self) -> None:
+        self.apply(init_mae_weights)
+        if isinstance(self.patch_embed, PatchEmbed):
+            weight = self.patch_embed.proj.weight
+            nn.init.xavier_uniform_(weight.view(weight.shape[0], -1))
+            if self.patch_embed.proj.bias is not None:
+                nn.init.zeros_(self.patch_embed.proj.bias)
+        nn.init.normal_(self.cls_token, std=0.02)
+        if isinstance(self.decoder, MAEDecoder):
+            nn.init.normal_(self.decoder.mask_token, std=0.02)
+
+    # -- geometry -----------------------------------------------------------------------------------
+    @property
+    def grid(self) -> tuple[int, ...]:
+        """Token grid shape."""
+        return self.geometry.grid
+
+    @property
+    def num_tokens(self) -> int:
+        return self.geometry.num_tokens
+
+    @property
+    def patch_dim(self) -> int:
+        """``P = prod(patch_size) * in_chans``."""
+        return self.geometry.patch_dim(self.in_chans)
+
+    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, *img_size)`` → ``(B, L, P)`` channel-last patches."""
+        return patchify(x, self.geometry.patch_size)
+
+    def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
+        """``(B, L, P)`` → ``(B, C, *img_size)``."""
+        return unpatchify(patches, self.geometry.patch_size, self.grid, self.in_chans)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        expected = (self.in_chans, *self.geometry.img_size)
+        if x.ndim != 2 + self.geometry.spatial_dims or tuple(x.shape[1:]) != expected:
+            raise InputError(
+                f"expected input of shape (B, {', '.join(map(str, expected))}), got {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise InputError(f"expected a floating-point image, got {x.dtype}")
+
+    # -- encoder ------------------------------------------------------------------------------------
+    def forward_encoder(self, x: torch.Tensor, ids_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Encode the visible tokens.
+
+        Args:
+            x: ``(B, C, *img_size)``.
+            ids_keep: ``(B, K)`` visible token indices; ``None`` = every token (no masking).
+
+        Returns:
+            ``(B, 1 + K, D)``: class token first, final LayerNorm applied.
+        """
+        return self._encode_tokens(self.patch_embed(x, ids_keep), ids_keep)
+
+    def _encode_tokens(self, tokens: torch.Tensor, ids_keep: torch.Tensor | None) -> torch.Tensor:
+        """Add positions and the class token to embedded tokens ``(B, K, D)``, run the blocks."""
+        pos = self.pos_embed[:, 1:]
+        tokens = tokens + (pos if ids_keep is None else pos[0][ids_keep])
+        cls = (self.cls_token + self.pos_embed[:, :1]).expand(tokens.shape[0], -1, -1)
+        h = torch.cat([cls, tokens], dim=1)
+        for block in self.blocks:
+            h = block(h)
+        return self.norm(h)  # type: ignore[no-any-return]
+
+    def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-token features without masking: ``(B, C, *img_size)`` → ``(B, 1 + L, D)`` (class first)."""
+        self._check_input(x)
+        return self.forward_encoder(x)
+
+    def forward_features(self, x: torch.Tensor, pool: Literal["avg", "cls"] = "avg") -> torch.Tensor:
+        """Global features for fine-tuning / linear probing, no masking.
+
+        Args:
+            x: ``(B, C, *img_size)``.
+            pool: ``"avg"`` (mean of the patch tokens, MAE's fine-tuning default) or ``"cls"``.
+
+        Returns:
+            ``(B, D)``.
+        """
+        tokens = self.forward_tokens(x)
+        if pool == "avg":
+            return tokens[:, 1:].mean(dim=1)
+        if pool == "cls":
+            return tokens[:, 0]
+        raise ConfigError(f"pool must be 'avg' or 'cls', got {pool!r}")
+
+    # -- pre-training forward -----------------------------------------------------------------------
+    def forward(
+        self,
+        x: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        mask: MaskSpec | torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        mask_ratio: float | None = None,
+        token_weights: torch.Tensor | None = None,
+        voxel_weights: torch.Tensor | None = None,
+        return_full_pred: bool = False,
+    ) -> MAEOutput:
+        """Mask, encode, decode and compute the reconstruction loss over the hidden tokens.
+
+        Args:
+            x: ``(B, C, *img_size)``.
+            noise: ``(B, L)`` scores, the ``K`` lowest stay visible (Hugging Face ViTMAE's ``noise``).
+            mask: a :class:`MaskSpec` or a ``(B, L)`` bool tensor (``True`` = hidden, same count per row).
+            generator: random source when neither ``noise`` nor ``mask`` is given.
+            mask_ratio: per-call override of the model's ratio (random / noise masking).
+            token_weights: ``(B, L)`` per-token loss weights (e.g. ``foreground_token_weights``).
+            voxel_weights: ``(B, 1 or C, *img_size)`` per-voxel loss weights (e.g. a foreground mask).
+            return_full_pred: also apply the head to visible tokens (``pred_full``, HF's ``logits``).
+
+        Returns:
+            :class:`MAEOutput`.
+        """
+        self._check_input(x)
+        batch = x.shape[0]
+        spec = resolve_mask(
+            batch_size=batch,
+            grid=self.grid,
+            device=x.device,
+            mask_ratio=self.mask_ratio if mask_ratio is None else mask_ratio,
+            noise=noise,
+            mask=mask,
+            generator=generator,
+        )
+        ids_hidden = hidden_indices(spec)
+        latent = self.forward_encoder(x, spec.ids_keep)
+        pred_full: torch.Tensor | None = None
+        if return_full_pred:
+            pred_full = self.decoder(latent, spec.ids_keep, None)
+            pred_hidden = _gather_tokens(pred_full, ids_hidden)
+        else:
+            pred_hidden = self.decoder(latent, spec.ids_keep, ids_hidden)
+        target = _gather_tokens(self.patchify(x), ids_hidden)
+        if self.norm_pix_loss:
+            target = _normalize(target, self.in_chans, self.norm_pix_mode)
+        loss = masked_reconstruction_loss(
+            pred_hidden,
+            target,
+            kind=self.loss_type,
+            token_weights=None if token_weights is None else self._token_weights(token_weights, ids_hidden),
+            element_weights=None if voxel_weights is None else self._voxel_weights(voxel_weights, ids_hidden),
+        )
+        return MAEOutput(
+            loss=loss,
+            pred_hidden=pred_hidden,
+            ids_hidden=ids_hidden,
+            mask=spec.mask,
+            ids_keep=spec.ids_keep,
+            ids_restore=spec.ids_restore,
+            latent=latent,
+            pred_full=pred_full,
+        )
+
+    def _token_weights(self, weights: torch.Tensor, ids_hidden: torch.Tensor) -> torch.Tensor:
+        if weights.shape != (ids_hidden.shape[0], self.num_tokens):
+            raise InputError(
+                f"token_weights must be ({ids_hidden.shape[0]}, {self.num_tokens}), "
+                f"got {tuple(weights.shape)}"
+            )
+        return torch.gather(weights, 1, ids_hidden)
+
+    def _voxel_weights(self, weights: torch.Tensor, ids_hidden: torch.Tensor) -> torch.Tensor:
+        batch = ids_hidden.shape[0]
+        if (
+            weights.ndim != 2 + self.geometry.spatial_dims
+            or weights.shape[0] != batch
+            or weights.shape[1] not in (1, self.in_chans)
+            or tuple(weights.shape[2:]) != self.geometry.img_size
+        ):
+            raise InputError(
+                f"voxel_weights must be (B, 1 or {self.in_chans}, "
+                f"{', '.join(map(str, self.geometry.img_size))}), "
+                f"got {tuple(weights.shape)}"
+            )
+        weights = weights.to(torch.get_default_dtype()).expand(-1, self.in_chans, *self.geometry.img_size)
+        return _gather_tokens(self.patchify(weights), ids_hidden)
+
+    def reconstruct(self, x: torch.Tensor, output: MAEOutput) -> torch.Tensor:
+        """The reconstructed image: original voxels at visible tokens, predictions at hidden tokens
+        (mapped back to intensities with each true patch's statistics when ``norm_pix_loss``).
+        Differentiable with respect to ``output.pred_hidden`` (for image-space losses).
+
+        Args:
+            x: ``(B, C, *img_size)`` the input of the forward pass.
+            output: its :class:`MAEOutput`.
+
+        Returns:
+            ``(B, C, *img_size)``.
+        """
+        self._check_input(x)
+        patches = self.patchify(x)
+        pred = output.pred_hidden
+        if self.norm_pix_loss:
+            pred = denormalize_patches(
+                pred, _gather_tokens(patches, output.ids_hidden), self.in_chans, self.norm_pix_mode
+            )
+        index = output.ids_hidden.unsqueeze(-1).expand(-1, -1, patches.shape[-1])
+        return self.unpatchify(patches.scatter(1, index, pred.to(patches.dtype)))
+
+    # -- encoder export -----------------------------------------------------------------------------
+    def encoder_state_dict(self) -> dict[str, torch.Tensor]:
+        """The encoder's weights only (no ``decoder.*``), detached, for fine-tuning."""
+        return {k: v.detach() for k, v in self.state_dict().items() if not k.startswith("decoder.")}
+
+    def load_encoder_state_dict(
+        self, state: Mapping[str, torch.Tensor], *, source_grid: Sequence[int] | None = None
+    ) -> None:
+        """Load encoder weights (e.g. from :meth:`encoder_state_dict` or ``load_timm_vit``).
+
+        A ``pos_embed`` for another grid is resampled when ``source_grid`` names that grid.
+
+        Raises:
+            CheckpointError: missing or unexpected encoder keys, or mismatched shapes.
+        """
+        state = dict(state)
+        pos = state.get("pos_embed")
+        if pos is not None and source_grid is not None and pos.shape != self.pos_embed.shape:
+            state["pos_embed"] = interpolate_pos_embed(pos, source_grid, self.grid)
+        own = {k for k in self.state_dict() if not k.startswith("decoder.")}
+        missing = sorted(own - set(state))
+        unexpected = sorted(set(state) - own)
+        if missing or unexpected:
+            raise CheckpointError(
+                f"encoder weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}"
+            )
+        try:
+            self.load_state_dict(state, strict=False)
+        except RuntimeError as exc:
+            detail = " ".join(str(exc).split())
+            raise CheckpointError(f"encoder weights do not fit the model: {detail}") from None

@@ -1,0 +1,222 @@
+"""`MAEP`: a pyramid MAE (HiViT-style) whose early stages work inside each token.
+
+Each token (patch) is split into ``4`` cells per axis. Stage 1 embeds every cell (a convolution with
+kernel = stride = patch/4 restricted to the token, i.e. a linear map of the cell's voxels) and runs
+per-cell MLP blocks; a 2×(×2) cell merge gives stage 2 (patch/2) and another merge gives the token
+embedding at stride = patch, which enters the ordinary transformer. Nothing mixes information
+between tokens before the transformer, so masking still drops whole tokens and the stages run on
+visible tokens only. For a 16×16 patch the stages have strides 4, 8 and 16; for an anisotropic
+``(4, 16, 16)`` patch the strides are ``(1, 4, 4)``, ``(2, 8, 8)`` and ``(4, 16, 16)``.
+
+Without masking, :meth:`MAEP.forward_pyramid` returns the three feature maps for dense tasks.
+(A Hiera-style mask-unit variant is not implemented.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from timm.layers.mlp import Mlp
+from torch import nn
+
+from maerad.errors import ConfigError
+from maerad.models.blocks import make_norm
+from maerad.models.mae import MAE
+from maerad.models.patch import PatchGeometry
+
+__all__ = ["MAEP", "PyramidStem"]
+
+CELLS = 4  # cells per token axis at stage 1 (two 2× merges reach the token)
+
+
+class _MLPBlock(nn.Module):
+    """Pre-norm residual MLP over the last axis (no attention, so nothing crosses cells)."""
+
+    def __init__(self, dim: int, mlp_ratio: float, eps: float) -> None:
+        super().__init__()
+        self.norm = make_norm(dim, eps)
+        self.mlp = Mlp(dim, hidden_features=max(1, int(dim * mlp_ratio)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mlp(self.norm(x))  # type: ignore[no-any-return]
+
+
+class _CellMerge(nn.Module):
+    """Merge 2 cells per axis: ``(B, K, *cells, C)`` → ``(B, K, *cells/2, C_out)`` (LN + linear)."""
+
+    def __init__(self, spatial_dims: int, dim_in: int, dim_out: int, eps: float) -> None:
+        super().__init__()
+        self.spatial_dims = spatial_dims
+        self.norm = make_norm(dim_in * 2**spatial_dims, eps)
+        self.reduce = nn.Linear(dim_in * 2**spatial_dims, dim_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nd = self.spatial_dims
+        cells = x.shape[2 : 2 + nd]
+        split: list[int] = []
+        for c in cells:
+            split += [c // 2, 2]
+        x = x.reshape(*x.shape[:2], *split, x.shape[-1])
+        perm = [0, 1, *(2 + 2 * i for i in range(nd)), *(3 + 2 * i for i in range(nd)), 2 + 2 * nd]
+        x = x.permute(perm).reshape(*x.shape[:2], *(c // 2 for c in cells), -1)
+        return self.reduce(self.norm(x))  # type: ignore[no-any-return]
+
+
+def _cells_to_map(cells: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
+    """``(B, L, *cells, C)`` → dense ``(B, C, *(grid * cells))``."""
+    nd = len(grid)
+    per = cells.shape[2 : 2 + nd]
+    x = cells.reshape(cells.shape[0], *grid, *per, cells.shape[-1])
+    perm = [0, 1 + 2 * nd]
+    for i in range(nd):
+        perm += [1 + i, 1 + nd + i]
+    return x.permute(perm).reshape(
+        cells.shape[0], cells.shape[-1], *(g * c for g, c in zip(grid, per, strict=True))
+    )
+
+
+class PyramidStem(nn.Module):
+    """Per-token pyramid embedding: stage 1 (patch/4) → stage 2 (patch/2) → token (patch).
+
+    Args:
+        geometry: image/patch geometry; every patch side must be divisible by 4.
+        in_chans: input channels.
+        embed_dim: token width ``D``.
+        stage_dims: widths of stages 1 and 2 (default ``(D // 4, D // 2)``).
+        stage_depths: MLP blocks in stages 1 and 2.
+        mlp_ratio: MLP ratio of the stage blocks.
+        norm_eps: LayerNorm epsilon.
+    """
+
+    def __init__(
+        self,
+        geometry: PatchGeometry,
+        in_chans: int,
+        embed_dim: int,
+        stage_dims: Sequence[int] | None = None,
+        stage_depths: Sequence[int] = (2, 2),
+        mlp_ratio: float = 4.0,
+        norm_eps: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        if any(p % CELLS for p in geometry.patch_size):
+            raise ConfigError(
+                f"MAE-P needs every patch side divisible by {CELLS}, got patch_size {geometry.patch_size}"
+            )
+        dims = (
+            tuple(stage_dims) if stage_dims is not None else (max(1, embed_dim // 4), max(1, embed_dim // 2))
+        )
+        depths = tuple(stage_depths)
+        if len(dims) != 2 or len(depths) != 2 or min(dims) < 1 or min(depths) < 0:
+            raise ConfigError(
+                f"stage_dims / stage_depths must be two positive / non-negative ints, got {dims}, {depths}"
+            )
+        self.geometry = geometry
+        self.in_chans = in_chans
+        self.stage_dims = dims
+        nd = geometry.spatial_dims
+        self.cell_size = tuple(p // CELLS for p in geometry.patch_size)
+        self.stem = nn.Linear(in_chans * math.prod(self.cell_size), dims[0])
+        self.stage1 = nn.Sequential(*(_MLPBlock(dims[0], mlp_ratio, norm_eps) for _ in range(depths[0])))
+        self.merge1 = _CellMerge(nd, dims[0], dims[1], norm_eps)
+        self.stage2 = nn.Sequential(*(_MLPBlock(dims[1], mlp_ratio, norm_eps) for _ in range(depths[1])))
+        self.merge2 = _CellMerge(nd, dims[1], embed_dim, norm_eps)
+
+    def _cells(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, *img)`` → ``(B, L, *[4]*nd, prod(cell_size) * C)`` (channel-last inside a cell)."""
+        nd = self.geometry.spatial_dims
+        split: list[int] = []
+        for g, s in zip(self.geometry.grid, self.cell_size, strict=True):
+            split += [g, CELLS, s]
+        x = x.reshape(x.shape[0], x.shape[1], *split)
+        # axes: 0 batch, 1 chans, then (g, n, s) triples at 2+3i, 3+3i, 4+3i
+        perm = [
+            0,
+            *(2 + 3 * i for i in range(nd)),
+            *(3 + 3 * i for i in range(nd)),
+            *(4 + 3 * i for i in range(nd)),
+            1,
+        ]
+        x = x.permute(perm)
+        return x.reshape(x.shape[0], self.geometry.num_tokens, *([CELLS] * nd), -1)
+
+    def forward_stages(
+        self, x: torch.Tensor, ids_keep: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All stage outputs: ``(B, K, *[4]*nd, d1)``, ``(B, K, *[2]*nd, d2)``, ``(B, K, D)``."""
+        cells = self._cells(x)
+        if ids_keep is not None:
+            flat = cells.flatten(2)
+            flat = torch.gather(flat, 1, ids_keep.unsqueeze(-1).expand(-1, -1, flat.shape[-1]))
+            cells = flat.reshape(flat.shape[0], flat.shape[1], *cells.shape[2:])
+        s1 = self.stage1(self.stem(cells))
+        s2 = self.stage2(self.merge1(s1))
+        tokens = self.merge2(s2)
+        return s1, s2, tokens.reshape(tokens.shape[0], tokens.shape[1], -1)
+
+    def forward(self, x: torch.Tensor, ids_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, C, *img)`` → ``(B, K, D)`` token embeddings of the visible tokens (all if ``None``)."""
+        return self.forward_stages(x, ids_keep)[2]
+
+
+class MAEP(MAE):
+    """Pyramid MAE (HiViT-style stem + ViT encoder + MAE decoder); same interface as :class:`MAE`.
+
+    Args:
+        stage_dims: stage 1 / 2 widths (default ``(embed_dim // 4, embed_dim // 2)``).
+        stage_depths: MLP blocks per stage.
+        stage_mlp_ratio: MLP ratio of the stage blocks.
+        **kwargs: every :class:`MAE` argument.
+
+    Examples::
+
+        >>> import torch
+        >>> model = MAEP(img_size=32, patch_size=16, in_chans=1, embed_dim=32, depth=1, num_heads=2,
+        ...              decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
+        >>> out = model(torch.randn(2, 1, 32, 32))                  # masked pre-training step
+        >>> [tuple(f.shape) for f in model.forward_pyramid(torch.randn(2, 1, 32, 32))]
+        [(2, 8, 8, 8), (2, 16, 4, 4), (2, 32, 2, 2)]
+    """
+
+    _stem_args: tuple[Sequence[int] | None, tuple[int, ...], float, float]
+
+    def __init__(
+        self,
+        *,
+        stage_dims: Sequence[int] | None = None,
+        stage_depths: Sequence[int] = (2, 2),
+        stage_mlp_ratio: float = 4.0,
+        **kwargs: Any,
+    ) -> None:
+        # read by _make_patch_embed, which MAE.__init__ calls before nn.Module attributes exist
+        stem_args = (stage_dims, tuple(stage_depths), stage_mlp_ratio, float(kwargs.get("norm_eps", 1e-6)))
+        object.__setattr__(self, "_stem_args", stem_args)
+        super().__init__(**kwargs)
+
+    def _make_patch_embed(self) -> nn.Module:
+        stage_dims, stage_depths, mlp_ratio, eps = self._stem_args
+        return PyramidStem(
+            self.geometry, self.in_chans, self.embed_dim, stage_dims, stage_depths, mlp_ratio, eps
+        )
+
+    def forward_pyramid(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Multi-scale feature maps without masking, for dense downstream tasks.
+
+        Args:
+            x: ``(B, C, *img_size)``.
+
+        Returns:
+            ``[(B, d1, *img/(patch/4)), (B, d2, *img/(patch/2)), (B, D, *grid)]`` — strides
+            patch/4, patch/2 and patch (4, 8, 16 for 16-voxel patches); the last is the
+            transformer output (final norm applied, class token dropped).
+        """
+        self._check_input(x)
+        stem = self.patch_embed
+        assert isinstance(stem, PyramidStem)
+        s1, s2, tokens = stem.forward_stages(x)
+        h = self._encode_tokens(tokens, None)[:, 1:]  # (B, L, D)
+        last = h.transpose(1, 2).reshape(h.shape[0], h.shape[-1], *self.grid)
+        return [_cells_to_map(s1, self.grid), _cells_to_map(s2, self.grid), last]

@@ -1,0 +1,293 @@
+"""Anatomical-prior loss: measurements, priors, differentiability and optimisation into range."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from maerad.errors import ConfigError
+from maerad.losses.anatomy import (
+    SLAB_FACTOR,
+    SPEC_PRIORS,
+    AnatomicalPriorLoss,
+    AxisLength,
+    GatedRegion,
+    GaussianPrior,
+    PriorTerm,
+    RangePrior,
+    Volume,
+    contrast_difference,
+    contrast_ordering,
+    intensity_gated_mask,
+    label_masks,
+    mean_thickness,
+    principal_axis_lengths,
+    region_mean,
+    region_volume,
+    segmenter_masks,
+    spec_prior,
+    uterine_prior_loss,
+)
+
+
+def _coords(shape: tuple[int, ...], spacing: tuple[float, ...]) -> list[torch.Tensor]:
+    return list(
+        torch.meshgrid(
+            *((torch.arange(n) + 0.5) * s for n, s in zip(shape, spacing, strict=True)), indexing="ij"
+        )
+    )
+
+
+def ellipse(
+    shape: tuple[int, int], spacing: tuple[float, float], half_axes: tuple[float, float], angle: float = 0.0
+):
+    """A filled ellipse centred in the image, half axes in mm, rotated by ``angle`` (radians)."""
+    y, x = _coords(shape, spacing)
+    y = y - shape[0] * spacing[0] / 2
+    x = x - shape[1] * spacing[1] / 2
+    u = x * math.cos(angle) + y * math.sin(angle)
+    v = -x * math.sin(angle) + y * math.cos(angle)
+    return ((u / half_axes[0]) ** 2 + (v / half_axes[1]) ** 2 <= 1).float()[None]
+
+
+# -- measurements --------------------------------------------------------------------------------
+def test_volume_of_a_box_in_ml() -> None:
+    mask = torch.zeros(1, 10, 20, 20)
+    mask[0, 2:6, 5:15, 5:10] = 1  # 4 * 10 * 5 = 200 voxels of 2 * 1 * 0.5 mm = 200 mm³
+    assert float(region_volume(mask, (2.0, 1.0, 0.5))) == pytest.approx(0.2)
+    assert float(region_volume(mask[:, 3], (1.0, 0.5), slice_thickness=4.0)) == pytest.approx(
+        50 * 0.5 * 4 / 1000
+    )
+    with pytest.raises(ConfigError, match="slice_thickness"):
+        region_volume(mask[:, 3], (1.0, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("spacing", "angle"), [((0.5, 0.5), 0.0), ((0.5, 0.5), math.pi / 4), ((1.0, 0.25), 0.3)]
+)
+def test_major_axis_of_an_ellipse(spacing: tuple[float, float], angle: float) -> None:
+    shape = (int(100 / spacing[0]), int(100 / spacing[1]))
+    mask = ellipse(shape, spacing, (30.0, 10.0), angle)  # 60 x 20 mm
+    lengths = principal_axis_lengths(mask, spacing)
+    assert float(lengths[0, 0]) == pytest.approx(60.0, rel=0.02)
+    assert float(lengths[0, 1]) == pytest.approx(20.0, rel=0.04)
+
+
+def test_major_axis_of_an_ellipsoid() -> None:
+    spacing = (1.0, 0.5, 0.5)
+    z, y, x = _coords((60, 80, 80), spacing)
+    mask = ((((z - 30) / 25) ** 2 + ((y - 20) / 8) ** 2 + ((x - 20) / 12) ** 2) <= 1).float()[None]
+    lengths = principal_axis_lengths(mask, spacing)  # 2√5 σ for a solid ellipsoid
+    torch.testing.assert_close(lengths[0], torch.tensor([50.0, 24.0, 16.0]), rtol=0.03, atol=0)
+
+
+def test_rod_length_is_exact_with_the_voxel_correction() -> None:
+    rod = torch.zeros(1, 3, 50)
+    rod[0, 1, 10:37] = 1  # 27 voxels of 2 mm
+    assert float(principal_axis_lengths(rod, (1.0, 2.0), factor=SLAB_FACTOR)[0, 0]) == pytest.approx(54.0)
+
+
+def test_thickness_of_an_annulus_and_a_shell() -> None:
+    y, x = _coords((200, 200), (0.5, 0.5))
+    r = ((y - 50) ** 2 + (x - 50) ** 2).sqrt()
+    annulus = ((r >= 20) & (r <= 28)).float()[None]  # 2·area/perimeter = 8 mm exactly
+    assert float(mean_thickness(annulus, (0.5, 0.5))) == pytest.approx(8.0, rel=0.03)
+    z, y, x = _coords((64, 64, 64), (1.0, 1.0, 1.0))
+    r = ((z - 32) ** 2 + (y - 32) ** 2 + (x - 32) ** 2).sqrt()
+    shell = ((r >= 20) & (r <= 26)).float()[None]  # 2·V/S = 2·(R³ − r³)/(3 (R² + r²)) ≈ 5.97 mm
+    expected = 2 * (26**3 - 20**3) / (3 * (26**2 + 20**2))
+    assert float(mean_thickness(shell, (1.0, 1.0, 1.0))) == pytest.approx(expected, rel=0.03)
+
+
+def test_region_mean_and_contrast() -> None:
+    image = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]])
+    a = torch.tensor([[[1.0, 1.0], [0.0, 0.0]]])
+    b = torch.tensor([[[0.0, 0.0], [1.0, 1.0]]])
+    assert float(region_mean(image, a)) == pytest.approx(1.5)
+    assert float(contrast_difference(image, a, b)) == pytest.approx(-2.0)
+
+
+def test_measurements_are_differentiable_gradcheck() -> None:
+    torch.manual_seed(0)
+    mask = torch.rand(1, 6, 7, dtype=torch.float64, requires_grad=True)
+    image = torch.rand(1, 6, 7, dtype=torch.float64, requires_grad=True)
+    sp = (1.5, 0.7)
+    assert torch.autograd.gradcheck(lambda m: principal_axis_lengths(m, sp), (mask,))
+    assert torch.autograd.gradcheck(lambda m: mean_thickness(m, sp), (mask,))
+    assert torch.autograd.gradcheck(lambda m: region_volume(m, sp, slice_thickness=3.0), (mask,))
+    assert torch.autograd.gradcheck(lambda i, m: contrast_difference(i, m, 1 - m), (image, mask))
+    prior = torch.rand(1, 6, 7, dtype=torch.float64)
+    assert torch.autograd.gradcheck(
+        lambda i: intensity_gated_mask(i, prior, threshold=0.5, temperature=0.2), (image,)
+    )
+    mask3 = torch.rand(1, 4, 5, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda m: principal_axis_lengths(m, (2.0, 1.0, 1.0)), (mask3,))
+    assert torch.autograd.gradcheck(lambda m: mean_thickness(m, (2.0, 1.0, 1.0)), (mask3,))
+
+
+# -- priors ----------------------------------------------------------------------------------------
+def test_range_prior_zero_inside_and_monotone_outside() -> None:
+    prior = spec_prior("uterine_length_premenopausal")
+    inside = torch.linspace(50.0, 100.0, 11)
+    assert torch.count_nonzero(prior.penalty(inside)) == 0
+    above = prior.penalty(torch.linspace(100.5, 200.0, 30))
+    below = prior.penalty(torch.linspace(49.5, 0.0, 30))
+    assert bool((above > 0).all() and (above.diff() > 0).all())
+    assert bool((below > 0).all() and (below.diff() > 0).all())
+    linear = RangePrior(0.0, 1.0, power=1, scale=0.5)
+    assert float(linear.penalty(torch.tensor(2.0))) == pytest.approx(2.0)
+
+
+def test_gaussian_prior() -> None:
+    prior = GaussianPrior(mean=70.0, std=10.0)
+    values = prior.penalty(torch.tensor([70.0, 80.0, 60.0, 90.0]))
+    torch.testing.assert_close(values, torch.tensor([0.0, 0.5, 0.5, 2.0]))
+
+
+def test_spec_table_and_overrides() -> None:
+    expected = {
+        "uterine_length_premenopausal": (50, 100),
+        "uterine_length_postmenopausal": (30, 80),
+        "cervical_length": (20, 45),
+        "endometrial_thickness_premenopausal": (2, 16),
+        "endometrial_thickness_postmenopausal": (0, 5),
+        "junctional_zone_thickness": (1, 12),
+        "ovarian_volume_premenopausal": (0, 20),
+        "ovarian_volume_postmenopausal": (0, 10),
+    }
+    assert {k: (e.low, e.high) for k, e in SPEC_PRIORS.items()} == expected
+    assert all(e.status == "ASSUMPTION" and e.spec == "SPEC §5.4" for e in SPEC_PRIORS.values())
+    assert spec_prior("endometrial_thickness_postmenopausal", high=4.0).high == 4.0  # SPEC §8 U13
+    with pytest.raises(ConfigError, match="cervical_length"):
+        spec_prior("cervix_length")
+    with pytest.raises(ConfigError):
+        RangePrior(5.0, 1.0)
+
+
+# -- composed loss ---------------------------------------------------------------------------------
+def test_loss_zero_in_range_and_growing_outside() -> None:
+    spacing = (1.0, 1.0)
+    loss_fn = AnatomicalPriorLoss(
+        [PriorTerm(AxisLength("uterus"), spec_prior("uterine_length_premenopausal"))]
+    )
+    image = torch.zeros(1, 1, 60, 200)
+    losses = []
+    for half in (35.0, 45.0, 60.0, 70.0, 80.0):  # lengths 70, 90, 120, 140, 160 mm
+        mask = ellipse((60, 200), spacing, (half, 12.0))
+        losses.append(float(loss_fn(image, {"uterus": mask}, spacing).loss))
+    assert losses[0] == 0.0 and losses[1] == 0.0
+    assert 0.0 < losses[2] < losses[3] < losses[4]
+
+
+def test_empty_regions_are_not_scored_and_missing_regions_raise() -> None:
+    loss_fn = AnatomicalPriorLoss([PriorTerm(AxisLength("cervix"), spec_prior("cervical_length"))])
+    out = loss_fn(torch.zeros(2, 1, 8, 8), {"cervix": torch.zeros(2, 8, 8)}, (1.0, 1.0))
+    assert float(out.loss) == 0.0 and not bool(out.valid["major_length[cervix]"].any())
+    with pytest.raises(ConfigError, match="cervix"):
+        loss_fn(torch.zeros(1, 1, 8, 8), {}, (1.0, 1.0))
+    with pytest.raises(ConfigError, match="unique"):
+        AnatomicalPriorLoss(
+            [PriorTerm(AxisLength("a"), RangePrior()), PriorTerm(AxisLength("a"), RangePrior())]
+        )
+
+
+def test_optimising_a_wrong_contrast_restores_the_ordering() -> None:
+    # SPEC §5.3: on T2W the junctional zone is darker than the outer myometrium
+    labels = torch.zeros(1, 16, 16, dtype=torch.long)
+    labels[0, 4:12, 4:8] = 1  # junctional zone
+    labels[0, 4:12, 8:12] = 2  # outer myometrium
+    regions = label_masks(labels, {"junctional_zone": 1, "outer_myometrium": 2})
+    image = torch.full((1, 1, 16, 16), 0.2)
+    image[0, 0][labels[0] == 1] = 0.7  # wrong: JZ brighter
+    image[0, 0][labels[0] == 2] = 0.4
+    image.requires_grad_(True)
+    loss_fn = AnatomicalPriorLoss([contrast_ordering("junctional_zone", "outer_myometrium", margin=0.1)])
+    before = loss_fn(image, regions, (1.0, 1.0)).values["contrast[junctional_zone<outer_myometrium]"].detach()
+    assert float(before) == pytest.approx(0.3)
+    opt = torch.optim.Adam([image], lr=0.02)
+    for _ in range(40):
+        opt.zero_grad()
+        loss_fn(image, regions, (1.0, 1.0)).loss.backward()
+        opt.step()
+    out = loss_fn(image, regions, (1.0, 1.0))
+    assert out.values["contrast[junctional_zone<outer_myometrium]"].item() <= -0.1
+    assert out.loss.item() == 0.0
+
+
+def test_optimising_a_too_long_reconstruction_brings_the_length_into_range() -> None:
+    # a gated "uterus" (bright voxels inside a region prior) 130 mm long; the prior wants 50-100 mm
+    spacing = (1.5, 1.5)
+    shape = (40, 140)
+    image = 0.1 + 0.8 * ellipse(shape, spacing, (65.0, 12.0))[:, None]
+    region_prior = torch.zeros(1, *shape)
+    region_prior[0, 8:32, 4:136] = 1.0
+    loss_fn = AnatomicalPriorLoss(
+        [PriorTerm(AxisLength("uterus"), spec_prior("uterine_length_premenopausal"))],
+        derived=[GatedRegion("uterus", within="uterus_prior", threshold=0.5, temperature=0.1)],
+    )
+    regions = {"uterus_prior": region_prior}
+    image.requires_grad_(True)
+    start = loss_fn(image, regions, spacing).values["major_length[uterus]"].item()
+    assert start > 110
+    opt = torch.optim.Adam([image], lr=0.05)
+    for _ in range(60):
+        opt.zero_grad()
+        loss_fn(image, regions, spacing).loss.backward()
+        opt.step()
+    end = loss_fn(image, regions, spacing).values["major_length[uterus]"]
+    assert 50.0 <= end.item() <= 100.0
+
+
+def test_optimising_a_soft_mask_shrinks_an_oversized_ovary() -> None:
+    spacing = (2.0, 1.0, 1.0)
+    logits = torch.full((1, 16, 32, 32), -6.0)
+    logits[0, 2:14, 4:28, 4:28] = 6.0  # ≈ 12·24·24·2 mm³ ≈ 13.8 mL … make it postmenopausal: ≤ 10 mL
+    logits.requires_grad_(True)
+    term = PriorTerm(Volume("ovary_left"), spec_prior("ovarian_volume_postmenopausal"))
+    loss_fn = AnatomicalPriorLoss([term])
+    image = torch.zeros(1, 1, 16, 32, 32)
+    assert loss_fn(image, {"ovary_left": logits.sigmoid()}, spacing).values["volume[ovary_left]"].item() > 13
+    opt = torch.optim.Adam([logits], lr=0.3)
+    for _ in range(40):
+        opt.zero_grad()
+        loss_fn(image, {"ovary_left": logits.sigmoid()}, spacing).loss.backward()
+        opt.step()
+    assert (
+        loss_fn(image, {"ovary_left": logits.sigmoid()}, spacing).values["volume[ovary_left]"].item() <= 10.0
+    )
+
+
+def test_segmenter_masks_carry_gradients_to_the_image() -> None:
+    seg = torch.nn.Conv2d(1, 3, 1).requires_grad_(False)
+    image = torch.randn(1, 1, 8, 8, requires_grad=True)
+    masks = segmenter_masks(seg, image, ["", "uterus", "cervix"])
+    assert set(masks) == {"uterus", "cervix"} and masks["uterus"].shape == (1, 8, 8)
+    region_volume(masks["uterus"], (1.0, 1.0), slice_thickness=1.0).sum().backward()
+    assert image.grad is not None and torch.count_nonzero(image.grad) > 0
+
+
+def test_uterine_prior_loss_on_a_plausible_2d_phantom_is_zero() -> None:
+    spacing = (0.5, 0.5)
+    shape = (120, 200)
+    uterus = ellipse(shape, spacing, (36.0, 20.0))  # 72 mm long
+    y, x = _coords(shape, spacing)
+    cervix = ((((y - 30) / 6) ** 2 + ((x - 80) / 14) ** 2) <= 1).float()[None]  # 28 mm
+    endo = ellipse(shape, spacing, (25.0, 4.0))  # 8 mm thick sheet
+    jz = ellipse(shape, spacing, (30.0, 9.0)) - endo
+    myo = uterus - endo - jz
+    image = (0.9 * endo + 0.2 * jz + 0.5 * myo)[:, None]
+    loss_fn = uterine_prior_loss(menopausal="pre", include_ovaries=False, contrast_margin=0.1)
+    regions = {
+        "uterus": uterus,
+        "cervix": cervix,
+        "endometrium": endo,
+        "junctional_zone": jz,
+        "outer_myometrium": myo,
+    }
+    out = loss_fn(image, regions, spacing)
+    assert float(out.loss) == 0.0, {k: float(v) for k, v in out.values.items()}
+    # postmenopausal: the same 8 mm endometrium is too thick (> 5 mm)
+    post = uterine_prior_loss(menopausal="post", include_ovaries=False)(image, regions, spacing)
+    assert float(post.penalties["thickness[endometrium]"]) > 0

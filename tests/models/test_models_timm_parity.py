@@ -1,0 +1,72 @@
+"""timm ViT → maerad encoder: identical features."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from timm.models.vision_transformer import VisionTransformer
+
+from maerad.errors import CheckpointError
+from maerad.models import MAE, load_timm_vit
+
+
+def _vit(**kw: object) -> VisionTransformer:
+    torch.manual_seed(0)
+    args: dict[str, object] = {
+        "img_size": 32,
+        "patch_size": 8,
+        "in_chans": 3,
+        "embed_dim": 32,
+        "depth": 2,
+        "num_heads": 4,
+        "num_classes": 5,
+        "qkv_bias": True,
+    }
+    args.update(kw)
+    vit = VisionTransformer(**args)  # type: ignore[arg-type]
+    with torch.no_grad():  # random everything, including norms and the (learned) position table
+        for p in vit.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return vit.eval()
+
+
+def _mae(img: int = 32) -> MAE:
+    return MAE(
+        img_size=img, patch_size=8, in_chans=3, embed_dim=32, depth=2, num_heads=4, decoder_embed_dim=16,
+        decoder_depth=1, decoder_num_heads=2,
+    ).eval()  # fmt: skip
+
+
+def test_features_equal_timm() -> None:
+    vit, mae = _vit(), _mae()
+    loaded = load_timm_vit(vit, model=mae)
+    assert not any(k.startswith("head") for k in loaded)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(mae.forward_tokens(x), vit.forward_features(x), atol=1e-5, rtol=1e-5)
+        pooled = vit.forward_head(vit.forward_features(x), pre_logits=True)  # class token
+        torch.testing.assert_close(mae.forward_features(x, pool="cls"), pooled, atol=1e-5, rtol=1e-5)
+
+
+def test_state_dict_source_and_no_embed_class() -> None:
+    vit, mae = _vit(no_embed_class=True), _mae()
+    load_timm_vit(vit.state_dict(), model=mae)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(mae.forward_tokens(x), vit.forward_features(x), atol=1e-5, rtol=1e-5)
+
+
+def test_resampled_into_a_larger_grid() -> None:
+    vit, mae = _vit(), _mae(img=48)
+    load_timm_vit(vit, model=mae)
+    assert mae.pos_embed.shape == (1, 1 + 36, 32)
+    assert torch.equal(mae.cls_token, vit.cls_token)
+
+
+def test_unsupported_features_are_refused() -> None:
+    with pytest.raises(CheckpointError, match="reg_token"):
+        load_timm_vit(_vit(reg_tokens=2))
+    with pytest.raises(CheckpointError, match="ls1"):
+        load_timm_vit(_vit(init_values=0.1))
+    with pytest.raises(CheckpointError, match="final norm"):
+        load_timm_vit(_vit(global_pool="avg"))
