@@ -28,6 +28,8 @@ _COMMAND_MODULES = (
     "report",
     "pretrain",
     "train_lesion",
+    "finetune",
+    "evaluate",
 )
 
 

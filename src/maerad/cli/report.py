@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maerad.atomic import write_text_atomic
+from maerad.cli.report_generate import add_generate_parser
 from maerad.errors import ConfigError
 from maerad.report.cross_check import check_report
 from maerad.report.render_fhir import render_fhir, with_snomed_codes
@@ -98,6 +99,7 @@ _ACTIONS: tuple[tuple[str, Callable[[Any], None]], ...] = (
     ("render", _add_render),
     ("validate", _add_validate),
     ("schema", _add_schema),
+    ("generate", add_generate_parser),
 )
 
 

@@ -1,0 +1,165 @@
+"""``ReportModel``: the trainable network of the report generator and its training losses.
+
+Parts: the image encoder (:mod:`.encoder`), term embeddings of the concept vocabulary
+(:mod:`.term_embeddings`), a projection of term embeddings and special tokens into the decoder width
+(the option vocabulary), field embeddings computed from the field ids and labels with the same text
+encoder, the decoder from the registry (:mod:`.pointer_decoder`), the alignment head
+(:mod:`.alignment`) — which also serves as the direct stage head — and a template head.
+
+:meth:`ReportModel.losses` computes, for a batch of plans (:mod:`.plans`):
+
+* ``pointer``: cross-entropy of the true option at every teacher-forced step (masked softmax);
+* ``regression``: smooth-L1 of the standardised numbers;
+* ``alignment``: the registered alignment loss between studies and their reports' concepts;
+* ``stage``: cross-entropy of the true headline value among its value set (alignment logits);
+* ``template``: cross-entropy of the study's template (only with several templates);
+* ``ontology``: the term embeddings' own loss (synonyms, graph smoothness).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from maerad.report.generation.alignment import AlignmentHead
+from maerad.report.generation.alignment_loss import ALIGNMENT_LOSSES
+from maerad.report.generation.config import GeneratorConfig
+from maerad.report.generation.encoder import ImageEncoder
+from maerad.report.generation.field_steps import SPECIALS, field_key
+from maerad.report.generation.plans import PlanBatch
+from maerad.report.generation.pointer_decoder import DECODERS, ReportDecoder
+from maerad.report.generation.term_embeddings import TermEmbeddings
+from maerad.report.generation.text_hashing import text_features
+from maerad.report.templates import ReportTemplate
+from maerad.terminology.graph import TermGraph
+
+__all__ = ["LOSS_NAMES", "ReportModel", "field_text", "gather_options"]
+
+LOSS_NAMES: tuple[str, ...] = ("pointer", "regression", "alignment", "stage", "template", "ontology")
+
+
+def field_text(template: ReportTemplate, field_id: str) -> str:
+    """The text a field is embedded from: its id in words and its English label."""
+    spec = template.field(field_id)
+    return f"{field_id.replace('_', ' ')} | {spec.label.en}"
+
+
+def gather_options(vocabulary: torch.Tensor, parts: torch.Tensor) -> torch.Tensor:
+    """Mean of vocabulary rows: ``vocabulary (V, d)``, ``parts (..., P)`` (−1 = padding) → ``(..., d)``."""
+    present = (parts >= 0).to(vocabulary.dtype)
+    rows = vocabulary[parts.clamp(min=0)] * present.unsqueeze(-1)
+    return rows.sum(dim=-2) / present.sum(dim=-1, keepdim=True).clamp(min=1.0)
+
+
+class ReportModel(nn.Module):
+    """The generator's network (see the module docstring).
+
+    Args:
+        config: the architecture.
+        templates: the templates of ``config.templates``, in that order.
+        graph: the terminology holding ``config.concept_ids``.
+    """
+
+    field_ids: torch.Tensor
+    field_offsets: torch.Tensor
+
+    def __init__(self, config: GeneratorConfig, templates: Sequence[ReportTemplate],
+                 graph: TermGraph) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = ImageEncoder(config.encoder)
+        width = self.encoder.width
+        self.terms = TermEmbeddings.from_graph(graph, config.concept_ids, dim=config.term_dim,
+                                               buckets=config.buckets, ngram_range=config.ngram_range,
+                                               smoothing=config.smoothing)
+        self.term_to_model = nn.Linear(config.term_dim, config.d_model)
+        self.specials = nn.Parameter(torch.randn(len(SPECIALS), config.d_model) * 0.02)
+        self.field_keys = [field_key(t, f.id) for t in templates for f in t.fields]
+        texts = [field_text(t, f.id) for t in templates for f in t.fields]
+        ids: list[int] = []
+        offsets: list[int] = []
+        for text in texts:
+            offsets.append(len(ids))
+            ids.extend(text_features(text, buckets=config.buckets, ngram_range=config.ngram_range))
+        self.register_buffer("field_ids", torch.tensor(ids, dtype=torch.long), persistent=False)
+        self.register_buffer("field_offsets", torch.tensor(offsets, dtype=torch.long), persistent=False)
+        self.field_proj = nn.Linear(config.term_dim, config.d_model)
+        self.decoder: ReportDecoder = DECODERS.get(config.decoder)(  # type: ignore[assignment]
+            d_model=config.d_model, image_dim=width, **config.decoder_kwargs)
+        self.align = AlignmentHead(width, config.term_dim, config.align_dim, temperature=config.temperature,
+                                   learn_temperature=config.learn_temperature)
+        self.template_head = nn.Linear(width, len(templates))
+
+    # ----------------------------------------------------------------------------------- pieces
+    def vocabulary(self) -> torch.Tensor:
+        """``(C + len(SPECIALS), d_model)``: concept rows then special tokens."""
+        return torch.cat([self.term_to_model(self.terms()), self.specials], dim=0)
+
+    def field_vectors(self) -> torch.Tensor:
+        """``(F, d_model)``: one row per field of every template (order of ``field_keys``)."""
+        return self.field_proj(self.terms.encode_texts(self.field_ids, self.field_offsets))  # type: ignore[no-any-return]
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, C, D, H, W)`` → tokens ``(B, L, w)`` and pooled ``(B, w)``."""
+        return self.encoder(x)  # type: ignore[no-any-return]
+
+    def template_logits(self, pooled: torch.Tensor) -> torch.Tensor:
+        """``(B, n_templates)``."""
+        return self.template_head(pooled)  # type: ignore[no-any-return]
+
+    def headline_logits(self, pooled: torch.Tensor, candidates: Sequence[int]) -> torch.Tensor:
+        """Direct stage head: ``(B, N)`` logits of the concepts ``candidates`` (vocabulary rows)."""
+        rows = torch.tensor(list(candidates), dtype=torch.long, device=pooled.device)
+        terms = self.align.embed_terms(self.terms()[rows])
+        return self.align.candidate_logits(self.align.embed_images(pooled), terms)
+
+    # ----------------------------------------------------------------------------------- losses
+    def losses(self, tokens: torch.Tensor, pooled: torch.Tensor, batch: PlanBatch, *,
+               alignment_loss: str = "info_nce", soft_labels: bool = True) -> dict[str, torch.Tensor]:
+        """The training losses of a batch (see the module docstring); each a scalar tensor."""
+        device = tokens.device
+        vocab = self.vocabulary()
+        fields = self.field_vectors()
+        memory = self.decoder.memory(tokens)
+        state = self.decoder.initial_state(pooled)
+        nll = torch.zeros((), device=device)
+        reg = torch.zeros((), device=device)
+        rows = torch.arange(tokens.shape[0], device=device)
+        for t in range(batch.field.shape[1]):
+            options = gather_options(vocab, batch.parts[:, t].to(device))
+            field = fields[batch.field[:, t].to(device)]
+            kind = batch.kind[:, t].to(device)
+            target = batch.target[:, t].to(device)
+            valid = batch.valid[:, t].to(device)
+            out = self.decoder.step(state, memory, field, kind, options, batch.mask[:, t].to(device))
+            picked = out.log_probs[rows, target]
+            nll = nll - torch.where(valid, picked, torch.zeros_like(picked)).sum()
+            has = batch.has_number[:, t].to(device)
+            number = batch.number[:, t].to(device)
+            if bool(has.any()):
+                reg = reg + F.smooth_l1_loss(out.number[has], number[has], reduction="sum")
+            new_state = self.decoder.advance(state, field, kind, options[rows, target], number, has)
+            state = torch.where(valid.unsqueeze(-1), new_state, state)
+        losses = {
+            "pointer": nll / batch.valid.sum().clamp(min=1).to(device),
+            "regression": reg / batch.has_number.sum().clamp(min=1).to(device),
+        }
+        terms = self.terms()
+        images = self.align.embed_images(pooled)
+        parts = batch.report_parts.to(device)
+        texts = self.align.embed_terms(gather_options(terms, parts))
+        keys = list(batch.keys) if soft_labels else None
+        losses["alignment"] = ALIGNMENT_LOSSES.get(alignment_loss)(images, texts, self.align.scale(), keys)
+        stage = [F.cross_entropy(self.headline_logits(pooled[i:i + 1], cands),
+                                 torch.tensor([target], device=device))
+                 for i, (cands, target) in enumerate(batch.headline) if target is not None and cands]
+        losses["stage"] = torch.stack(stage).mean() if stage else torch.zeros((), device=device)
+        if self.template_head.out_features > 1:
+            losses["template"] = F.cross_entropy(self.template_logits(pooled), batch.template.to(device))
+        else:
+            losses["template"] = torch.zeros((), device=device)
+        losses["ontology"] = self.terms.ontology_loss()
+        return losses

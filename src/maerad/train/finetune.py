@@ -1,0 +1,342 @@
+"""Few-label fine-tuning of the report generator (``maerad finetune``).
+
+The labelled cases are the **first N** study folders of the training split, in sorted folder order,
+whose metadata gives a ground-truth report (phantom cases, :mod:`maerad.report.generation.targets`);
+the other cases of the split are not used. Splits: a ``train`` / ``val`` / ``test`` sub-folder of
+``data`` when present; else a ``"split"`` entry per case in ``data/index.json``; else the sorted
+study folders cut into the first 60 % (train), the next 20 % (val) and the last 20 % (test, at least
+one case) — :func:`split_study_folders`.
+
+Losses (weights in ``loss_weights``): pointer cross-entropy, number regression, cross-modal
+alignment, direct stage head, template head and the ontology loss of the term embeddings
+(:class:`~maerad.report.generation.model.ReportModel`). AdamW with layer-wise lr decay on the
+encoder (:func:`maerad.models.param_groups_lrd`), warm-up + cosine schedule; a frozen encoder's
+features are computed once and cached. Deterministic with a seed (same seed and thread count → the
+same weights). The checkpoint (safetensors + JSON, atomic) holds the generator config that rebuilds it.
+
+Examples::
+
+    >>> from maerad.train.finetune import FinetuneConfig, finetune
+    >>> config = FinetuneConfig(data="phantom", labels=16, out="ft", time_budget_s=120)
+    >>> result = finetune(config)                                   # doctest: +SKIP
+    >>> report = result.generator.generate("phantom/case-0099")     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tqdm import tqdm
+
+from maerad.atomic import write_text_atomic
+from maerad.data.datasets import StudyDataset
+from maerad.data.study_folder import CASE_FILE
+from maerad.errors import ConfigError, InputError
+from maerad.models import param_groups_lrd
+from maerad.report.generation.cases import (
+    LabelledCase,
+    labelled_cases,
+    read_case_metadata,
+    split_study_folders,
+)
+from maerad.report.generation.config import EncoderSpec, GeneratorConfig
+from maerad.report.generation.encoder import pretrained_encoder
+from maerad.report.generation.field_steps import FieldWalker, field_key
+from maerad.report.generation.generator import ReportGenerator
+from maerad.report.generation.model import LOSS_NAMES
+from maerad.report.generation.numeric_heads import NumericStats
+from maerad.report.generation.plans import CasePlan, collate_plans, plan_case
+from maerad.report.generation.threads import single_thread
+from maerad.report.templates import get_template
+from maerad.terminology.consistency import ConsistencyChecker
+from maerad.terminology.graph import TermGraph
+from maerad.train.schedule import cosine_lr
+
+__all__ = ["FinetuneConfig", "FinetuneResult", "LabelledCase", "build_optimizer", "finetune",
+           "labelled_cases", "read_case_metadata", "split_study_folders"]
+
+class FinetuneConfig(BaseModel):
+    """Every knob of ``maerad finetune`` (see the module docstring for the data rules)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: str = Field("", description="folder of study folders (with optional train/val/test split)")
+    out: str = Field("maerad-finetune", description="output folder: checkpoint, config, log")
+    pretrained: str | None = Field(None, description="`maerad pretrain` checkpoint; None: from scratch")
+    labels: int = Field(16, ge=1, description="labelled cases used: the first N of the training split")
+    split: Literal["train", "val", "test", "all"] = "train"
+    templates: list[str] | None = Field(None, description="only cases of these template ids")
+    include_normal: bool = Field(True, description="normal controls as adnexa reports (O-RADS 1)")
+    sequences: list[str] | None = Field(None, description="channel order; default: pre-training's / common")
+    normalization: Literal["percentile", "zscore", "none"] = "percentile"
+    model: str = Field("mae_vit_tiny", description="encoder trained from scratch (without --pretrained)")
+    mode: Literal["2d", "3d"] = "3d"
+    patch_size: list[int] | None = None
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    freeze_encoder: bool = False
+    d_model: int = Field(128, ge=8)
+    term_dim: int = Field(128, ge=8)
+    buckets: int = Field(4096, ge=16)
+    align_dim: int = Field(64, ge=4)
+    decoder: str = "pointer"
+    decoder_kwargs: dict[str, Any] = Field(default_factory=dict)
+    alignment_loss: str = "info_nce"
+    soft_labels: bool = True
+    loss_weights: dict[str, float] = Field(default_factory=lambda: {
+        "pointer": 1.0, "regression": 1.0, "alignment": 0.5, "stage": 0.5, "template": 0.5, "ontology": 0.1})
+    skip_fields: list[str] = Field(default_factory=list)
+    rule_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    epochs: int = Field(20, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(1e-3, gt=0, description="peak lr of the heads; encoder groups scaled by layer decay")
+    layer_decay: float = Field(0.75, gt=0, le=1)
+    weight_decay: float = Field(0.05, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    min_lr: float = Field(0.0, ge=0)
+    bf16: bool = False
+    device: str = "cpu"
+    seed: int = 0
+    num_threads: int | None = Field(None, ge=1)
+    time_budget_s: float | None = Field(None, gt=0, description="stop (and save) after this wall-clock time")
+
+
+@dataclass
+class FinetuneResult:
+    """Summary of a fine-tuning run; ``generator`` is the trained generator (ready to ``generate``)."""
+
+    steps: int
+    losses: list[float]
+    checkpoint: Path
+    seconds: float
+    n_labelled: int
+    templates: list[str]
+    stopped_early: bool
+    generator: ReportGenerator
+    last_losses: dict[str, float] = field(default_factory=dict)
+
+
+def _sequences(config: FinetuneConfig, cases: Sequence[LabelledCase]) -> list[str]:
+    if config.sequences:
+        return list(config.sequences)
+    lists = []
+    for case in cases:
+        data = json.loads((case.folder / CASE_FILE).read_text(encoding="utf-8"))
+        lists.append([s for s in data.get("sequences", []) if isinstance(s, str)])
+    common = [s for s in lists[0] if all(s in other for other in lists[1:])]
+    if not common:
+        raise InputError("the labelled studies share no sequence; give --sequences")
+    return common
+
+
+def _encoder(config: FinetuneConfig, cases: Sequence[LabelledCase],
+             shape: tuple[int, int, int]) -> tuple[EncoderSpec, dict[str, torch.Tensor] | None]:
+    if config.pretrained:
+        return pretrained_encoder(config.pretrained, shape, config.sequences)
+    patch = config.patch_size or ([4, 16, 16] if config.mode == "3d" else [16, 16])
+    try:
+        spec = EncoderSpec(model=config.model, mode=config.mode, volume_shape=shape, patch_size=patch,
+                           sequences=_sequences(config, cases), normalization=config.normalization,
+                           model_kwargs=config.model_kwargs)
+    except ValidationError as exc:
+        raise ConfigError(f"encoder: {exc.errors()[0]['msg']}") from None
+    return spec, None
+
+
+def _plans(cases: Sequence[LabelledCase], templates: list[str], graph: TermGraph,
+           skip_fields: Sequence[str]) -> tuple[list[CasePlan], NumericStats, list[str]]:
+    tpls = [get_template(t) for t in templates]
+    concepts = sorted(graph)
+    concept_index = {c: i for i, c in enumerate(concepts)}
+    field_index = {k: i for i, k in enumerate(field_key(t, f.id) for t in tpls for f in t.fields)}
+    walkers = {t.id: FieldWalker(t, graph, concept_index, field_index, skip_fields) for t in tpls}
+    plans = [plan_case(c.targets, walkers[c.targets.template],
+                       template_index=templates.index(c.targets.template)) for c in cases]
+    numbers: dict[str, list[float]] = {}
+    for plan in plans:
+        for p in plan.steps:
+            if p.number is not None:
+                numbers.setdefault(field_key(p.step.template, p.step.field.id), []).append(p.number)
+    return plans, NumericStats.fit(numbers), concepts
+
+
+def build_optimizer(gen: ReportGenerator, config: FinetuneConfig) -> torch.optim.Optimizer:
+    """AdamW over the generator: encoder groups with layer-wise lr decay (``lr_scale``), the rest at
+    scale 1; no weight decay on 1-D parameters. A frozen encoder contributes no group."""
+    encoder = gen.model.encoder.mae
+    if config.freeze_encoder:
+        for p in gen.model.encoder.parameters():
+            p.requires_grad_(False)
+        groups: list[dict[str, Any]] = []
+    else:
+        groups = param_groups_lrd(encoder, weight_decay=config.weight_decay, layer_decay=config.layer_decay)
+    own = {id(p) for p in gen.model.encoder.parameters()}
+    rest = [p for p in gen.model.parameters() if p.requires_grad and id(p) not in own]
+    groups.append({"params": [p for p in rest if p.ndim > 1], "weight_decay": config.weight_decay,
+                   "lr_scale": 1.0})
+    groups.append({"params": [p for p in rest if p.ndim <= 1], "weight_decay": 0.0, "lr_scale": 1.0})
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999), foreach=True)
+
+
+def _autocast(enabled: bool, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+
+
+def _batches(n: int, batch_size: int, seed: int) -> Iterator[list[int]]:
+    gen = torch.Generator().manual_seed(seed)
+    size = min(batch_size, n)
+    while True:
+        order = torch.randperm(n, generator=gen).tolist()
+        for start in range(0, n - size + 1, size):
+            yield order[start:start + size]
+
+
+def finetune(config: FinetuneConfig, *, progress: bool = True,
+             log: Callable[[str], None] = print) -> FinetuneResult:
+    """Fine-tune a report generator as ``config`` says; writes ``<out>/checkpoint`` and ``<out>/log.jsonl``.
+
+    Raises:
+        ConfigError: bad settings (unknown decoder / loss / model, no labelled case, …).
+        InputError: unreadable data. CheckpointError: an unusable ``pretrained`` checkpoint.
+    """
+    threads = torch.get_num_threads()
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    try:
+        return _finetune(config, progress=progress, log=log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], None]) -> FinetuneResult:
+    t0 = time.perf_counter()
+    if not config.data:
+        raise ConfigError("no training data: give --data DIR")
+    unknown = sorted(set(config.loss_weights) - set(LOSS_NAMES))
+    if unknown:
+        raise ConfigError(f"loss_weights: unknown loss {', '.join(unknown)} (known: {', '.join(LOSS_NAMES)})")
+    from maerad.terminology.bundled import load_bundled
+
+    graph = load_bundled()
+    checker = ConsistencyChecker(graph)
+    folders = split_study_folders(config.data, config.split)
+    cases = labelled_cases(folders, limit=config.labels, templates=config.templates,
+                           include_normal=config.include_normal, graph=graph, checker=checker)
+    if not cases:
+        raise ConfigError(f"{config.data}: no labelled case in split {config.split!r} (phantom study folders "
+                          "carry their ground truth in case.json)")
+    if len(cases) < config.labels:
+        log(f"finetune: only {len(cases)} labelled cases in split {config.split!r} "
+            f"(asked for {config.labels})")
+    templates = sorted({c.targets.template for c in cases})
+    plans, stats, concepts = _plans(cases, templates, graph, config.skip_fields)
+    shape = tuple(json.loads((cases[0].folder / CASE_FILE).read_text(encoding="utf-8"))["shape"])
+    spec, encoder_state = _encoder(config, cases, (int(shape[0]), int(shape[1]), int(shape[2])))
+    gen_config = GeneratorConfig(
+        encoder=spec, templates=[get_template(t).key for t in templates], concept_ids=concepts,
+        d_model=config.d_model, term_dim=config.term_dim, buckets=config.buckets, align_dim=config.align_dim,
+        decoder=config.decoder, decoder_kwargs=config.decoder_kwargs, skip_fields=config.skip_fields,
+        numeric_stats=stats.to_dict(), rule_options=config.rule_options)
+    torch.manual_seed(config.seed)
+    gen = ReportGenerator.build(gen_config, graph)
+    if encoder_state is not None:
+        gen.model.encoder.load_pretrained(encoder_state)
+    device = torch.device(config.device)
+    gen.model.to(device).train()
+    dataset = StudyDataset([c.folder for c in cases], sequences=spec.sequences, mode="3d",
+                           normalization=spec.normalization)
+    optimizer = build_optimizer(gen, config)
+    cached = _cache_features(gen, dataset, config, device) if config.freeze_encoder else None
+    n = len(cases)
+    total = config.max_steps or config.epochs * max(1, n // min(config.batch_size, n))
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "config.json", config.model_dump_json(indent=2) + "\n")
+    log_path = out / "log.jsonl"
+    log_path.write_text("", encoding="utf-8")
+    losses: list[float] = []
+    parts: dict[str, float] = {}
+    stopped = False
+    batches = _batches(n, config.batch_size, config.seed)
+    bar = tqdm(total=total, disable=not progress, desc="finetune", unit="step", dynamic_ncols=True)
+    for step in range(total):
+        lr = cosine_lr(step, peak_lr=config.lr, total_steps=total, warmup_steps=config.warmup_steps,
+                       min_lr=config.min_lr)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * float(group.get("lr_scale", 1.0))
+        optimizer.zero_grad(set_to_none=True)
+        value, parts = _step(gen, config, dataset, cached, next(batches), plans, stats, device)
+        if not math.isfinite(value):
+            raise ConfigError(f"loss became {value} at step {step}; lower the learning rate")
+        with single_thread(device.type == "cpu"):  # many small parameters: one thread is faster
+            optimizer.step()
+        losses.append(value)
+        bar.update(1)
+        bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.1e}")
+        with log_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"step": step + 1, "loss": value, "lr": lr, **parts}) + "\n")
+        if config.time_budget_s is not None and time.perf_counter() - t0 > config.time_budget_s:
+            stopped = step + 1 < total
+            break
+    bar.close()
+    gen.model.eval()
+    checkpoint = gen.save(out / "checkpoint", step=len(losses), extra={
+        "finetune": config.model_dump(mode="json"), "n_labelled": n,
+        "labelled": [c.folder.name for c in cases],
+        "synthetic": all(c.targets.synthetic for c in cases)})
+    if stopped:
+        log(f"finetune: time budget of {config.time_budget_s:g} s reached after {len(losses)}/{total} steps")
+    return FinetuneResult(len(losses), losses, checkpoint, time.perf_counter() - t0, n, gen_config.templates,
+                          stopped, gen, parts)
+
+
+def _cache_features(gen: ReportGenerator, dataset: StudyDataset, config: FinetuneConfig,
+                    device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    gen.model.encoder.eval()
+    cached = []
+    with torch.no_grad():
+        for i in range(len(dataset)):
+            with _autocast(config.bf16, device):
+                tokens, pooled = gen.model.encode(dataset[i]["image"].unsqueeze(0).to(device))
+            cached.append((tokens.float(), pooled.float()))
+    return cached
+
+
+def _step(gen: ReportGenerator, config: FinetuneConfig, dataset: StudyDataset,
+          cached: list[tuple[torch.Tensor, torch.Tensor]] | None, index: list[int], plans: list[CasePlan],
+          stats: NumericStats, device: torch.device) -> tuple[float, dict[str, float]]:
+    """Forward and backward of one batch (gradients accumulated into the parameters).
+
+    The encoder runs with every thread; the decoder's many tiny operations run on one thread (CPU),
+    their gradient flows back into the encoder in a second backward call — the same gradients as
+    one backward pass.
+    """
+    batch = collate_plans([plans[i] for i in index], stats)
+    if cached is not None:
+        tokens, pooled = torch.cat([cached[i][0] for i in index]), torch.cat([cached[i][1] for i in index])
+    else:
+        x = torch.stack([dataset[i]["image"] for i in index]).to(device)
+        with _autocast(config.bf16, device):
+            tokens, pooled = gen.model.encode(x)
+    tokens_in = tokens.detach().float().requires_grad_(cached is None)
+    pooled_in = pooled.detach().float().requires_grad_(cached is None)
+    with single_thread(device.type == "cpu"), _autocast(config.bf16, device):
+        losses = gen.model.losses(tokens_in, pooled_in, batch, alignment_loss=config.alignment_loss,
+                                  soft_labels=config.soft_labels)
+        total = torch.zeros((), device=device)
+        for name, value in losses.items():
+            total = total + config.loss_weights.get(name, 0.0) * value
+        total.backward()  # type: ignore[no-untyped-call]
+    if cached is None and tokens_in.grad is not None and pooled_in.grad is not None:
+        grads = [tokens_in.grad.to(tokens.dtype), pooled_in.grad.to(pooled.dtype)]
+        torch.autograd.backward([tokens, pooled], grads)
+    return float(total.detach()), {k: float(v.detach()) for k, v in losses.items()}

@@ -1,0 +1,69 @@
+"""Teacher-forcing plans replay the ground truth exactly; batches pad correctly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers_generation import SMALL
+
+from maerad.data.phantom import generate_case
+from maerad.report.generation.field_steps import FieldWalker, field_key
+from maerad.report.generation.numeric_heads import NumericStats
+from maerad.report.generation.plans import collate_plans, plan_case
+from maerad.report.generation.targets import targets_from_metadata
+from maerad.terminology.bundled import load_bundled
+
+GRAPH = load_bundled()
+CASES = [("cervical", {"stage": "IIIC1r"}), ("cervical", {"stage": "IB2"}),
+         ("endometrial", {"stage": "IIIB"}), ("adnexal", {"score": 4}), ("pelvic_floor", {}), ("normal", {})]
+
+
+@pytest.mark.parametrize(("kind", "targets"), CASES)
+def test_replaying_the_plan_writes_the_true_report(kind: str, targets: dict[str, object]) -> None:
+    truth = targets_from_metadata(generate_case(kind, seed=4, config=SMALL, **targets).study.metadata,
+                                  graph=GRAPH)
+    assert truth is not None
+    walker = FieldWalker.for_template(truth.template, GRAPH)
+    plan = plan_case(truth, walker, template_index=0)
+    walk = walker.start()
+    for planned in plan.steps:  # the recorded targets, fed back through the walker
+        walk, step = walker.next_step(walk)
+        assert step is not None and step.field.id == planned.step.field.id
+        assert step.options[planned.target].allowed
+        walk = walker.apply(walk, step, planned.target, planned.number, exact=True)
+    walk, step = walker.next_step(walk)
+    assert step is None
+    stated = {k: v for k, v in truth.report.values().items() if not walker.template.field(k).derived}
+    assert walk.state.values() == stated
+    # the auxiliary targets: asserted concepts and the headline among its value set
+    assert plan.headline_target is not None
+    assert walker.concept_index[truth.headline] == plan.headline_candidates[plan.headline_target]
+    assert walker.concept_index[truth.headline] in plan.report_concepts
+
+
+def test_collate_pads_steps_options_and_standardises_numbers() -> None:
+    plans, walkers = [], {}
+    for kind, targets in CASES[:4]:
+        truth = targets_from_metadata(generate_case(kind, seed=4, config=SMALL, **targets).study.metadata,
+                                      graph=GRAPH)
+        assert truth is not None
+        walker = walkers.setdefault(truth.template, FieldWalker.for_template(truth.template, GRAPH))
+        plans.append(plan_case(truth, walker, template_index=0))
+    key = field_key(plans[0].steps[1].step.template, "max_diameter_mm")
+    stats = NumericStats({key: (40.0, 10.0)})
+    batch = collate_plans(plans, stats)
+    b, t = batch.field.shape
+    assert b == 4 and t == max(len(p.steps) for p in plans)
+    assert batch.valid.sum(dim=1).tolist() == [len(p.steps) for p in plans]
+    assert (batch.mask.any(dim=-1)).all()  # padding steps keep one option so the softmax is defined
+    for i, plan in enumerate(plans):
+        for j, planned in enumerate(plan.steps):
+            assert batch.mask[i, j, planned.target]
+            n = len(planned.step.options)
+            assert (batch.parts[i, j, n:] == -1).all()
+            if planned.step.field.id == "max_diameter_mm":
+                assert planned.number is not None
+                assert batch.number[i, j] == pytest.approx((planned.number - 40.0) / 10.0)
+                assert batch.has_number[i, j]
+    assert batch.has_number.sum() == sum(p.number is not None for plan in plans for p in plan.steps)
+    assert torch.equal(batch.valid, batch.valid & batch.mask.any(-1))

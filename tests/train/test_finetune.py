@@ -1,0 +1,149 @@
+"""Few-label fine-tuning: determinism, the label budget, splits, frozen / pre-trained encoders,
+layer-wise lr decay, bf16, the time budget and the checkpoint."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report" / "generation"))
+from helpers_generation import ENCODER, SEQUENCES, tiny_finetune_config, write_tiny_phantom
+
+from maerad.errors import ConfigError, InputError
+from maerad.report.generation.cases import split_study_folders
+from maerad.report.generation.config import GeneratorConfig
+from maerad.report.generation.generator import ReportGenerator
+from maerad.train.config import PretrainConfig
+from maerad.train.finetune import build_optimizer, finetune
+from maerad.train.pretrain import pretrain
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_phantom(tmp_path_factory.mktemp("ft-data") / "phantom", 12, seed=5)
+
+
+def _weights(gen: ReportGenerator) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in gen.model.state_dict().items()}
+
+
+def test_same_seed_same_weights(data: Path, tmp_path: Path) -> None:
+    runs = [finetune(tiny_finetune_config(data, tmp_path / name, seed=seed), progress=False, log=_quiet)
+            for name, seed in (("a", 3), ("b", 3), ("c", 4))]
+    a, b, c = (_weights(r.generator) for r in runs)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert runs[0].losses == runs[1].losses
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_first_n_labelled_cases_of_the_training_split(data: Path, tmp_path: Path) -> None:
+    result = finetune(tiny_finetune_config(data, tmp_path, labels=4), progress=False, log=_quiet)
+    state = json.loads((result.checkpoint / "state.json").read_text(encoding="utf-8"))
+    # 12 studies: train = the first 60 % (8), every phantom study is labelled (normal ones as adnexa)
+    assert state["extra"]["labelled"] == ["case-0000", "case-0001", "case-0002", "case-0003"]
+    assert result.n_labelled == 4 and state["extra"]["synthetic"] is True
+    assert state["extra"]["finetune"]["labels"] == 4
+    config = GeneratorConfig.model_validate(state["config"])  # everything needed to rebuild
+    assert config.encoder.sequences == SEQUENCES and config.encoder.volume_shape == (8, 32, 32)
+    assert ReportGenerator.from_checkpoint(result.checkpoint).config == config
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3] and {"pointer", "alignment", "regression"} <= set(log[0])
+
+
+def test_split_rules(data: Path, tmp_path: Path) -> None:
+    names = [[f.name for f in split_study_folders(data, s)] for s in ("train", "val", "test")]
+    assert [len(n) for n in names] == [8, 2, 2] and names[2] == ["case-0010", "case-0011"]
+    assert len(split_study_folders(data, "all")) == 12
+    index = json.loads((data / "index.json").read_text(encoding="utf-8"))
+    copy = tmp_path / "indexed"
+    copy.mkdir()
+    for i, case in enumerate(index["cases"]):
+        (copy / case["case"]).symlink_to(data / case["case"])
+        case["split"] = "test" if i % 3 == 0 else "train"
+    (copy / "index.json").write_text(json.dumps(index), encoding="utf-8")
+    assert [f.name for f in split_study_folders(copy, "test")] == ["case-0000", "case-0003", "case-0006",
+                                                                   "case-0009"]
+    (copy / "index.json").write_text("[1, 2]", encoding="utf-8")  # not the phantom's layout: fractions
+    assert [f.name for f in split_study_folders(copy, "test")] == ["case-0010", "case-0011"]
+    nested = tmp_path / "nested"
+    (nested / "test").mkdir(parents=True)
+    (nested / "test" / "case-0005").symlink_to(data / "case-0005")
+    assert [f.name for f in split_study_folders(nested, "test")] == ["case-0005"]
+    with pytest.raises(ConfigError, match="split"):
+        split_study_folders(data, "holdout")
+    with pytest.raises(InputError):
+        split_study_folders(tmp_path / "nothing", "train")
+
+
+def test_frozen_encoder_stays_fixed(data: Path, tmp_path: Path) -> None:
+    result = finetune(tiny_finetune_config(data, tmp_path, freeze_encoder=True, seed=2), progress=False,
+                      log=_quiet)
+    torch.manual_seed(2)
+    initial = ReportGenerator.build(result.generator.config)
+    before, after = _weights(initial), _weights(result.generator)
+    enc = [k for k in before if k.startswith("encoder.")]
+    heads = [k for k in before if not k.startswith("encoder.")]
+    assert enc and all(torch.equal(before[k], after[k]) for k in enc)
+    assert any(not torch.equal(before[k], after[k]) for k in heads)
+
+
+def test_pretrained_encoder_is_used(data: Path, tmp_path: Path) -> None:
+    config = PretrainConfig(data=str(data), out=str(tmp_path / "pre"), sequences=SEQUENCES,
+                            patch_size=[4, 16, 16], max_steps=1, batch_size=2, num_threads=1,
+                            model_kwargs={**ENCODER, "decoder_embed_dim": 16, "decoder_depth": 1,
+                                          "decoder_num_heads": 2})
+    pre = pretrain(config, progress=False, log=_quiet)
+    assert pre.checkpoint is not None
+    from maerad.train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(pre.checkpoint).model_state
+    result = finetune(tiny_finetune_config(data, tmp_path / "ft", pretrained=str(pre.checkpoint),
+                                           freeze_encoder=True), progress=False, log=_quiet)
+    own = result.generator.model.encoder.mae.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in state.items() if not k.startswith("decoder."))
+
+
+def test_layer_wise_lr_decay(data: Path, tmp_path: Path) -> None:
+    result = finetune(tiny_finetune_config(data, tmp_path, model_kwargs={**ENCODER, "depth": 3}, max_steps=1),
+                      progress=False, log=_quiet)
+    config = tiny_finetune_config(data, tmp_path, layer_decay=0.5)
+    groups = build_optimizer(result.generator, config).param_groups
+    enc_ids = {id(p) for p in result.generator.model.encoder.parameters()}
+    blocks = result.generator.model.encoder.mae.blocks
+    scale_of = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
+    depth_scales = [scale_of[id(next(iter(b.parameters())))] for b in blocks]
+    assert depth_scales == [0.5 ** 3, 0.5 ** 2, 0.5 ** 1]  # deeper blocks learn faster
+    assert scale_of[id(result.generator.model.encoder.mae.patch_embed.proj.weight)] == 0.5 ** 4
+    assert all(g["lr_scale"] == 1.0 for g in groups if not any(id(p) in enc_ids for p in g["params"]))
+    frozen = build_optimizer(result.generator, config.model_copy(update={"freeze_encoder": True}))
+    assert not any(id(p) in enc_ids for g in frozen.param_groups for p in g["params"])
+
+
+def test_bf16_and_time_budget(data: Path, tmp_path: Path) -> None:
+    result = finetune(tiny_finetune_config(data, tmp_path, bf16=True, max_steps=50, time_budget_s=0.001),
+                      progress=False, log=_quiet)
+    assert result.stopped_early and result.steps == 1
+    assert all(torch.isfinite(torch.tensor(result.losses)))
+    assert (result.checkpoint / "model.safetensors").is_file()
+
+
+def test_configuration_errors(data: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no labelled case"):
+        finetune(tiny_finetune_config(data, tmp_path, templates=["no-such-template"]), progress=False,
+                 log=_quiet)
+    with pytest.raises(ConfigError, match="loss_weights"):
+        finetune(tiny_finetune_config(data, tmp_path, loss_weights={"pointer": 1.0, "bogus": 1.0}),
+                 progress=False, log=_quiet)
+    with pytest.raises(InputError, match="no such folder"):
+        finetune(tiny_finetune_config(tmp_path / "missing", tmp_path), progress=False, log=_quiet)
+    with pytest.raises(ConfigError, match="decoder"):
+        finetune(tiny_finetune_config(data, tmp_path, decoder="no-such-decoder"), progress=False, log=_quiet)
