@@ -180,6 +180,9 @@ def evaluate_generations(truths: Sequence[Any], generations: Sequence[Any], *,
     same = [g.template.split("@")[0] == t.template for t, g in zip(truths, generations, strict=True)]
     metrics: dict[str, Any] = {"synthetic_data": synthetic, "n_test": len(truths),
                                **(extra or {}), "template_accuracy": sum(same) / len(same)}
+    # always present (null when the split holds no case of that template), so consumers need no guard
+    metrics.update({name: None for name in STAGE_METRICS.values()})
+    metrics["n_stage_cases"] = sum(t.template == "cervix-figo2018" for t in truths)
     details: dict[str, Any] = {"fields": {}}
     key_hits: list[float] = []
     key_totals: list[float] = []
