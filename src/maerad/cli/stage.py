@@ -15,6 +15,7 @@ from typing import Any
 
 from maerad.errors import ConfigError, FindingsError
 from maerad.report.rules import RULE_SYSTEMS, evaluate
+from maerad.strict_json import parse_json
 
 __all__ = ["add_parser", "read_findings", "run"]
 
@@ -68,31 +69,7 @@ def read_findings(path: str) -> object:
         raise FindingsError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise FindingsError(f"{source}: cannot read findings file ({exc.strerror or exc})") from None
-    if not text.strip():
-        raise FindingsError(f"{source}: empty file, expected a JSON object of findings")
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
-    except json.JSONDecodeError as exc:
-        raise FindingsError(
-            f"{source}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    except _DuplicateKeyError as exc:
-        raise FindingsError(f"{source}: field {exc.args[0]!r} appears more than once") from None
-    except RecursionError:
-        raise FindingsError(f"{source}: JSON nested too deeply") from None
-
-
-class _DuplicateKeyError(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(key)
-        result[key] = value
-    return result
+    return parse_json(text, source=source, expected="a JSON object of findings")
 
 
 def _parse_options(items: list[str]) -> dict[str, str]:

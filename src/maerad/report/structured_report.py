@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from maerad.atomic import write_text_atomic
 from maerad.errors import FindingsError
 from maerad.report.templates.model import Value
+from maerad.strict_json import parse_json
 
 __all__ = [
     "FLAG_KINDS",
@@ -140,17 +141,7 @@ class StructuredReport(_Frozen):
         Raises:
             FindingsError: malformed JSON or an invalid report, in one line.
         """
-        if not text.strip():
-            raise FindingsError(f"{source}: empty, expected a JSON object (a structured report)")
-        try:
-            data = json.loads(text, object_pairs_hook=_no_duplicates)
-        except json.JSONDecodeError as exc:
-            raise FindingsError(f"{source}: malformed JSON at line {exc.lineno} column {exc.colno}: "
-                                f"{exc.msg}") from None
-        except _DuplicateKeyError as exc:
-            raise FindingsError(f"{source}: key {exc.args[0]!r} appears more than once") from None
-        except RecursionError:
-            raise FindingsError(f"{source}: JSON nested too deeply") from None
+        data = parse_json(text, source=source, expected="a JSON object (a structured report)")
         return cls.from_data(data, source=source)
 
 
@@ -180,19 +171,6 @@ def _show(value: object) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-class _DuplicateKeyError(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(key)
-        result[key] = value
-    return result
 
 
 def read_report(path: str | os.PathLike[str]) -> StructuredReport:
