@@ -15,8 +15,8 @@ from typing import Any
 
 __all__ = ["add_parser", "run"]
 
-_FLAGS = ("pretrained", "data", "labels", "out", "epochs", "max_steps", "batch_size", "lr", "seed", "model",
-          "mode", "device", "split", "time_budget_s", "num_threads")
+_FLAGS = ("pretrained", "data", "labels", "out", "epochs", "max_steps", "batch_size", "lr", "balance", "seed",
+          "model", "mode", "device", "split", "time_budget_s", "num_threads")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--max-steps", type=int, dest="max_steps")
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--lr", type=float, help="peak learning rate of the heads")
+    p.add_argument("--balance", type=float,
+                   help="class balancing of the pointer loss, 0 (off) to 1 (inverse option frequency)")
     p.add_argument("--model", help="encoder model name when training from scratch (e.g. mae_vit_tiny)")
     p.add_argument("--mode", choices=("2d", "3d"), help="encoder on 3D volumes or 2D slice stacks")
     p.add_argument("--split", choices=("train", "val", "test", "all"), help="split to train on")

@@ -57,12 +57,17 @@ _UNITS = {"1": "", "deg": "°"}
 
 @dataclass(frozen=True)
 class TermUse:
-    """A terminology term written in a rendered report: the field, the concept, the text, the subject."""
+    """A terminology term written in a rendered report.
+
+    ``text`` is the concept's preferred term; ``written`` is how the report writes it, which differs
+    only by a stage suffix (``IIIC1r``; in Chinese before the final 期: ``IIIC1r期``).
+    """
 
     field: str
     concept: str
     text: str
     subject: str | None
+    written: str = ""
 
 
 def _check_lang(lang: str) -> Language:
@@ -88,6 +93,14 @@ def _suffix(spec: FieldSpec, value: str, report: StructuredReport, graph: TermGr
     return rule.values.get(key, rule.default or "")
 
 
+def _written(term: str, suffix: str, lang: str) -> str:
+    # Chinese stage terms end in 期 ("stage"); the r / p or molecular suffix belongs to the stage
+    # designation, before 期 (IIIC1r期), as Chinese reports write it.
+    if suffix and lang == "zh" and term.endswith("期"):
+        return f"{term[:-1]}{suffix}期"
+    return term + suffix
+
+
 def field_text(spec: FieldSpec, value: Value, report: StructuredReport, graph: TermGraph, lang: str) -> str:
     """The value of one field as written in the report (without its label)."""
     words = _WORDS[_check_lang(lang)]
@@ -101,8 +114,9 @@ def field_text(spec: FieldSpec, value: Value, report: StructuredReport, graph: T
     if spec.type == "text":
         return str(value)
     items = value if isinstance(value, list) else [value]
-    return words["list"].join(concept_term(graph, str(c), lang) + _suffix(spec, str(c), report, graph)
-                              for c in items)
+    written = [_written(concept_term(graph, str(c), lang), _suffix(spec, str(c), report, graph), lang)
+               for c in items]
+    return words["list"].join(written)
 
 
 def term_uses(report: StructuredReport, lang: str = "en", *, template: ReportTemplate | None = None,
@@ -116,7 +130,9 @@ def term_uses(report: StructuredReport, lang: str = "en", *, template: ReportTem
         if spec.type != "concept" or value is None:
             continue
         for cid in value if isinstance(value, list) else [value]:
-            uses.append(TermUse(spec.id, str(cid), concept_term(graph, str(cid), lang), spec.scope or None))
+            term = concept_term(graph, str(cid), lang)
+            written = _written(term, _suffix(spec, str(cid), report, graph), lang)
+            uses.append(TermUse(spec.id, str(cid), term, spec.scope or None, written))
     return uses
 
 

@@ -54,7 +54,7 @@ from maerad.report.generation.field_steps import FieldWalker, field_key
 from maerad.report.generation.generator import ReportGenerator
 from maerad.report.generation.model import LOSS_NAMES
 from maerad.report.generation.numeric_heads import NumericStats
-from maerad.report.generation.plans import CasePlan, collate_plans, plan_case
+from maerad.report.generation.plans import CasePlan, collate_plans, option_weights, plan_case
 from maerad.report.generation.threads import single_thread
 from maerad.report.templates import get_template
 from maerad.terminology.consistency import ConsistencyChecker
@@ -93,6 +93,8 @@ class FinetuneConfig(BaseModel):
     soft_labels: bool = True
     loss_weights: dict[str, float] = Field(default_factory=lambda: {
         "pointer": 1.0, "regression": 1.0, "alignment": 0.5, "stage": 0.5, "template": 0.5, "ontology": 0.1})
+    balance: float = Field(0.0, ge=0.0, le=1.0, description="class balancing of the pointer loss: weight "
+                           "(n / (k * count)) ** balance per true option (0: off, 1: inverse frequency)")
     skip_fields: list[str] = Field(default_factory=list)
     rule_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     epochs: int = Field(20, ge=1)
@@ -256,6 +258,7 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
                            normalization=spec.normalization)
     optimizer = build_optimizer(gen, config)
     cached = _cache_features(gen, dataset, config, device) if config.freeze_encoder else None
+    weights = option_weights(plans, config.balance) if config.balance > 0 else None
     n = len(cases)
     total = config.max_steps or config.epochs * max(1, n // min(config.batch_size, n))
     out = Path(config.out)
@@ -274,7 +277,7 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
         for group in optimizer.param_groups:
             group["lr"] = lr * float(group.get("lr_scale", 1.0))
         optimizer.zero_grad(set_to_none=True)
-        value, parts = _step(gen, config, dataset, cached, next(batches), plans, stats, device)
+        value, parts = _step(gen, config, dataset, cached, next(batches), plans, stats, weights, device)
         if not math.isfinite(value):
             raise ConfigError(f"loss became {value} at step {step}; lower the learning rate")
         with single_thread(device.type == "cpu"):  # many small parameters: one thread is faster
@@ -313,14 +316,15 @@ def _cache_features(gen: ReportGenerator, dataset: StudyDataset, config: Finetun
 
 def _step(gen: ReportGenerator, config: FinetuneConfig, dataset: StudyDataset,
           cached: list[tuple[torch.Tensor, torch.Tensor]] | None, index: list[int], plans: list[CasePlan],
-          stats: NumericStats, device: torch.device) -> tuple[float, dict[str, float]]:
+          stats: NumericStats, weights: dict[tuple[str, str, str], float] | None,
+          device: torch.device) -> tuple[float, dict[str, float]]:
     """Forward and backward of one batch (gradients accumulated into the parameters).
 
     The encoder runs with every thread; the decoder's many tiny operations run on one thread (CPU),
     their gradient flows back into the encoder in a second backward call — the same gradients as
     one backward pass.
     """
-    batch = collate_plans([plans[i] for i in index], stats)
+    batch = collate_plans([plans[i] for i in index], stats, weights)
     if cached is not None:
         tokens, pooled = torch.cat([cached[i][0] for i in index]), torch.cat([cached[i][1] for i in index])
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,28 @@ def test_losses_are_finite_and_reach_every_part() -> None:
         grads = [p.grad for p in module.parameters() if p.requires_grad]  # type: ignore[attr-defined]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), name
     assert gen.model.align.logit_scale.grad is not None  # learnable temperature
+
+
+def test_pointer_loss_is_the_weighted_mean_of_the_step_losses() -> None:
+    gen = tiny_generator(0, templates=["cervix-figo2018@1.0.0"])
+    case = generate_case("cervical", seed=1, config=SMALL)
+    truth = targets_from_metadata(case.study.metadata, graph=gen.graph)
+    assert truth is not None
+    batch = collate_plans([plan_case(truth, gen.walkers[gen.config.templates[0]], template_index=0)],
+                          NumericStats())
+    with torch.no_grad():
+        tokens, pooled = gen.model.encode(study_tensor(case.study, gen.spec))
+
+        def pointer(weight: torch.Tensor) -> float:
+            return float(gen.model.losses(tokens, pooled, replace(batch, weight=weight))["pointer"])
+
+        ones = batch.weight
+        one_hot = [torch.zeros_like(ones).index_fill_(1, torch.tensor([j]), 1.0) for j in (0, 3)]
+        step_losses = [pointer(w) for w in one_hot]
+        assert step_losses[0] != pytest.approx(step_losses[1])
+        mixed = pointer(3.0 * one_hot[0] + 1.0 * one_hot[1])
+        assert mixed == pytest.approx((3 * step_losses[0] + step_losses[1]) / 4, rel=1e-5)
+        assert pointer(2.5 * ones) == pytest.approx(pointer(ones), rel=1e-5)  # only relative weights count
 
 
 def test_generator_memorises_two_studies(tiny_data: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from helpers_generation import SMALL
 from maerad.data.phantom import generate_case
 from maerad.report.generation.field_steps import FieldWalker, field_key
 from maerad.report.generation.numeric_heads import NumericStats
-from maerad.report.generation.plans import collate_plans, plan_case
+from maerad.report.generation.plans import CasePlan, collate_plans, option_weights, plan_case
 from maerad.report.generation.targets import targets_from_metadata
 from maerad.terminology.bundled import load_bundled
 
@@ -67,3 +67,28 @@ def test_collate_pads_steps_options_and_standardises_numbers() -> None:
                 assert batch.has_number[i, j]
     assert batch.has_number.sum() == sum(p.number is not None for plan in plans for p in plan.steps)
     assert torch.equal(batch.valid, batch.valid & batch.mask.any(-1))
+
+
+def _normal_plan(status: str) -> CasePlan:
+    truth = targets_from_metadata({"kind": "normal", "anatomy": {"menopausal_status": status}}, graph=GRAPH)
+    assert truth is not None
+    return plan_case(truth, FieldWalker.for_template(truth.template, GRAPH), template_index=0)
+
+
+def test_option_weights_are_inverse_option_frequencies_per_field() -> None:
+    plans = [_normal_plan("premenopausal")] * 3 + [_normal_plan("postmenopausal")]
+    weights = option_weights(plans, 1.0)
+    key = field_key(plans[0].steps[0].step.template, "menopausal_status")
+    by_value = {v: w for (k, _, v), w in weights.items() if k == key}
+    # 4 steps, 2 distinct true options seen 3 and 1 times: 4 / (2·3) and 4 / (2·1)
+    assert by_value == {repr("MR:S020.premenopausal"): pytest.approx(2 / 3),
+                        repr("MR:S020.postmenopausal"): pytest.approx(2.0)}
+    assert 3 * by_value[repr("MR:S020.premenopausal")] + by_value[repr("MR:S020.postmenopausal")] == \
+        pytest.approx(4.0)  # every option of the field weighs the same in total
+    root = option_weights(plans, 0.5)
+    assert root[next(k for k in root if k[0] == key and "post" in k[2])] == pytest.approx(2.0 ** 0.5)
+    assert set(option_weights(plans, 0.0).values()) == {1.0}
+    batch = collate_plans(plans, NumericStats(), weights)
+    row = next(j for j, p in enumerate(plans[3].steps) if p.step.field.id == "menopausal_status")
+    assert batch.weight[3, row] == pytest.approx(2.0) and batch.weight[0, row] == pytest.approx(2 / 3)
+    assert torch.equal(collate_plans(plans, NumericStats()).weight, torch.ones_like(batch.weight))

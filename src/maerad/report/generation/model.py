@@ -8,7 +8,8 @@ encoder, the decoder from the registry (:mod:`.pointer_decoder`), the alignment 
 
 :meth:`ReportModel.losses` computes, for a batch of plans (:mod:`.plans`):
 
-* ``pointer``: cross-entropy of the true option at every teacher-forced step (masked softmax);
+* ``pointer``: cross-entropy of the true option at every teacher-forced step (masked softmax),
+  a weighted mean with the batch's step weights (class balancing, :func:`.plans.option_weights`);
 * ``regression``: smooth-L1 of the standardised numbers;
 * ``alignment``: the registered alignment loss between studies and their reports' concepts;
 * ``stage``: cross-entropy of the true headline value among its value set (alignment logits);
@@ -126,6 +127,7 @@ class ReportModel(nn.Module):
         memory = self.decoder.memory(tokens)
         state = self.decoder.initial_state(pooled)
         nll = torch.zeros((), device=device)
+        weight = torch.where(batch.valid, batch.weight, torch.zeros_like(batch.weight)).to(device)
         reg = torch.zeros((), device=device)
         rows = torch.arange(tokens.shape[0], device=device)
         for t in range(batch.field.shape[1]):
@@ -136,7 +138,7 @@ class ReportModel(nn.Module):
             valid = batch.valid[:, t].to(device)
             out = self.decoder.step(state, memory, field, kind, options, batch.mask[:, t].to(device))
             picked = out.log_probs[rows, target]
-            nll = nll - torch.where(valid, picked, torch.zeros_like(picked)).sum()
+            nll = nll - (weight[:, t] * torch.where(valid, picked, torch.zeros_like(picked))).sum()
             has = batch.has_number[:, t].to(device)
             number = batch.number[:, t].to(device)
             if bool(has.any()):
@@ -144,7 +146,7 @@ class ReportModel(nn.Module):
             new_state = self.decoder.advance(state, field, kind, options[rows, target], number, has)
             state = torch.where(valid.unsqueeze(-1), new_state, state)
         losses = {
-            "pointer": nll / batch.valid.sum().clamp(min=1).to(device),
+            "pointer": nll / weight.sum().clamp(min=1e-6),
             "regression": reg / batch.has_number.sum().clamp(min=1).to(device),
         }
         terms = self.terms()

@@ -36,7 +36,7 @@ from maerad.report.generation.pointer_decoder import KINDS
 from maerad.report.generation.targets import CaseTargets
 from maerad.report.templates.value_sets import value_set_members
 
-__all__ = ["CasePlan", "PlanBatch", "PlannedStep", "collate_plans", "plan_case"]
+__all__ = ["CasePlan", "PlanBatch", "PlannedStep", "collate_plans", "option_weights", "plan_case"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,41 @@ def plan_case(targets: CaseTargets, walker: FieldWalker, *, template_index: int)
     return CasePlan(tuple(steps), template_index, tuple(concepts), candidates, target, key)
 
 
+def _option_key(planned: PlannedStep) -> tuple[str, str, str]:
+    option = planned.step.options[planned.target]
+    return (field_key(planned.step.template, planned.step.field.id), option.action, repr(option.value))
+
+
+def option_weights(plans: Sequence[CasePlan], power: float) -> dict[tuple[str, str, str], float]:
+    """Class-balancing weights of the pointer loss, from the true options of the labelled plans.
+
+    For a field with ``n`` teacher-forced steps over ``k`` distinct true options, a step whose true
+    option occurs ``c`` times gets ``(n / (k · c)) ** power``: ``power=1`` makes every option of the
+    field weigh the same in total (inverse frequency), ``0`` gives every step weight 1. Rare positive
+    findings ("parametrial invasion present") would otherwise be drowned by the common "absent".
+
+    >>> from maerad.terminology.bundled import load_bundled
+    >>> from maerad.report.generation.field_steps import FieldWalker
+    >>> from maerad.report.generation.targets import targets_from_metadata
+    >>> g = load_bundled()
+    >>> walker = FieldWalker.for_template("adnexa-orads-mri", g)
+    >>> meta = {"kind": "normal", "anatomy": {"menopausal_status": "premenopausal"}}
+    >>> plan = plan_case(targets_from_metadata(meta, graph=g), walker, template_index=0)
+    >>> set(option_weights([plan, plan], 1.0).values())       # one option per field: weight 1
+    {1.0}
+    """
+    counts: dict[tuple[str, str, str], int] = {}
+    for plan in plans:
+        for planned in plan.steps:
+            key = _option_key(planned)
+            counts[key] = counts.get(key, 0) + 1
+    per_field: dict[str, list[int]] = {}
+    for key, count in counts.items():
+        per_field.setdefault(key[0], []).append(count)
+    return {key: (sum(per_field[key[0]]) / (len(per_field[key[0]]) * count)) ** power
+            for key, count in counts.items()}
+
+
 @dataclass(frozen=True)
 class PlanBatch:
     """Padded tensors of a batch of plans (``B`` cases, ``T`` steps, ``O`` options, ``P`` parts).
@@ -128,6 +163,7 @@ class PlanBatch:
         valid: ``(B, T)`` bool, real (non-padding) steps.
         template: ``(B,)`` long; report_parts: ``(B, R)`` long (−1 padded) concepts of each report.
         headline: per case ``(candidate rows, true index or None)``; keys: soft-label keys.
+        weight: ``(B, T)`` float, pointer-loss weight of each step (:func:`option_weights`; 1 when none).
     """
 
     field: torch.Tensor
@@ -142,10 +178,13 @@ class PlanBatch:
     report_parts: torch.Tensor
     headline: tuple[tuple[tuple[int, ...], int | None], ...]
     keys: tuple[str, ...]
+    weight: torch.Tensor
 
 
-def collate_plans(plans: Sequence[CasePlan], stats: NumericStats) -> PlanBatch:
-    """Pad ``plans`` into a :class:`PlanBatch`; numbers are standardised with ``stats``."""
+def collate_plans(plans: Sequence[CasePlan], stats: NumericStats,
+                  weights: dict[tuple[str, str, str], float] | None = None) -> PlanBatch:
+    """Pad ``plans`` into a :class:`PlanBatch`; numbers are standardised with ``stats``; ``weights``
+    (from :func:`option_weights`) weigh the pointer loss of each step (options not in it: 1)."""
     b = len(plans)
     t = max(1, max(len(p.steps) for p in plans))
     o = max([len(s.step.options) for p in plans for s in p.steps] or [1])
@@ -160,6 +199,7 @@ def collate_plans(plans: Sequence[CasePlan], stats: NumericStats) -> PlanBatch:
     number = torch.zeros(b, t)
     has_number = torch.zeros(b, t, dtype=torch.bool)
     valid = torch.zeros(b, t, dtype=torch.bool)
+    weight = torch.ones(b, t)
     report_parts = torch.full((b, r), -1, dtype=torch.long)
     for i, plan in enumerate(plans):
         report_parts[i, : len(plan.report_concepts)] = torch.tensor(plan.report_concepts, dtype=torch.long)
@@ -167,6 +207,8 @@ def collate_plans(plans: Sequence[CasePlan], stats: NumericStats) -> PlanBatch:
             step = planned.step
             field[i, j], kind[i, j], target[i, j] = step.field_index, KINDS.index(step.kind), planned.target
             valid[i, j] = True
+            if weights:
+                weight[i, j] = weights.get(_option_key(planned), 1.0)
             mask[i, j, : len(step.options)] = torch.tensor(step.mask)
             for k, option in enumerate(step.options):
                 parts[i, j, k, : len(option.parts)] = torch.tensor(option.parts, dtype=torch.long)
@@ -177,4 +219,4 @@ def collate_plans(plans: Sequence[CasePlan], stats: NumericStats) -> PlanBatch:
     return PlanBatch(field, kind, target, parts, mask, number, has_number, valid,
                      torch.tensor([p.template_index for p in plans], dtype=torch.long), report_parts,
                      tuple((p.headline_candidates, p.headline_target) for p in plans),
-                     tuple(p.key for p in plans))
+                     tuple(p.key for p in plans), weight)
