@@ -45,6 +45,18 @@ def test_same_seed_same_weights(data: Path, tmp_path: Path) -> None:
     assert any(not torch.equal(a[k], c[k]) for k in a)
 
 
+def test_augmentation_is_seeded_and_changes_training(data: Path, tmp_path: Path) -> None:
+    runs = [finetune(tiny_finetune_config(data, tmp_path / name, seed=3, augment=augment, balance=0.5),
+                     progress=False, log=_quiet)
+            for name, augment in (("a", True), ("b", True), ("plain", False))]
+    assert runs[0].losses == runs[1].losses  # same seed: the same shifts and gains
+    assert runs[0].losses[0] != runs[2].losses[0]  # the first batch already sees augmented volumes
+    messages: list[str] = []
+    finetune(tiny_finetune_config(data, tmp_path / "frozen", augment=True, freeze_encoder=True, max_steps=1),
+             progress=False, log=messages.append)
+    assert any("augment has no effect with a frozen encoder" in m for m in messages)
+
+
 def test_first_n_labelled_cases_of_the_training_split(data: Path, tmp_path: Path) -> None:
     result = finetune(tiny_finetune_config(data, tmp_path, labels=4), progress=False, log=_quiet)
     state = json.loads((result.checkpoint / "state.json").read_text(encoding="utf-8"))

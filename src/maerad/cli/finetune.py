@@ -35,6 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--freeze-encoder", action="store_true", default=None, dest="freeze_encoder",
                    help="keep the encoder fixed (its features are computed once)")
     p.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
+    p.add_argument("--augment", action="store_true", default=None,
+                   help="random shifts and intensity gain / offset of the training volumes")
     p.add_argument("--seed", type=int)
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int, dest="max_steps")
@@ -78,7 +80,7 @@ def load_finetune_config(args: argparse.Namespace) -> Any:
         if not isinstance(loaded, dict):
             raise ConfigError(f"{args.config}: a config file must hold a JSON object")
         data.update(loaded)
-    for key in (*_FLAGS, "freeze_encoder", "bf16", "templates"):
+    for key in (*_FLAGS, "freeze_encoder", "bf16", "augment", "templates"):
         value = getattr(args, key, None)
         if value is not None:
             data[key] = value

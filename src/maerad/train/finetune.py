@@ -59,6 +59,7 @@ from maerad.report.generation.threads import single_thread
 from maerad.report.templates import get_template
 from maerad.terminology.consistency import ConsistencyChecker
 from maerad.terminology.graph import TermGraph
+from maerad.train.augment import augment_volumes
 from maerad.train.schedule import cosine_lr
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "LabelledCase", "build_optimizer", "finetune",
@@ -83,6 +84,8 @@ class FinetuneConfig(BaseModel):
     patch_size: list[int] | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     freeze_encoder: bool = False
+    augment: bool = Field(False, description="random shifts (±1 slice, ±8 px) and per-sequence intensity "
+                          "gain / offset of the training volumes (not with a frozen encoder)")
     d_model: int = Field(128, ge=8)
     term_dim: int = Field(128, ge=8)
     buckets: int = Field(4096, ge=16)
@@ -259,6 +262,9 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
     optimizer = build_optimizer(gen, config)
     cached = _cache_features(gen, dataset, config, device) if config.freeze_encoder else None
     weights = option_weights(plans, config.balance) if config.balance > 0 else None
+    if config.augment and config.freeze_encoder:
+        log("finetune: augment has no effect with a frozen encoder (its features are computed once)")
+    augmenter = torch.Generator().manual_seed(config.seed + 1) if config.augment else None
     n = len(cases)
     total = config.max_steps or config.epochs * max(1, n // min(config.batch_size, n))
     out = Path(config.out)
@@ -277,7 +283,8 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
         for group in optimizer.param_groups:
             group["lr"] = lr * float(group.get("lr_scale", 1.0))
         optimizer.zero_grad(set_to_none=True)
-        value, parts = _step(gen, config, dataset, cached, next(batches), plans, stats, weights, device)
+        value, parts = _step(gen, config, dataset, cached, next(batches), plans, stats, weights, augmenter,
+                             device)
         if not math.isfinite(value):
             raise ConfigError(f"loss became {value} at step {step}; lower the learning rate")
         with single_thread(device.type == "cpu"):  # many small parameters: one thread is faster
@@ -317,7 +324,7 @@ def _cache_features(gen: ReportGenerator, dataset: StudyDataset, config: Finetun
 def _step(gen: ReportGenerator, config: FinetuneConfig, dataset: StudyDataset,
           cached: list[tuple[torch.Tensor, torch.Tensor]] | None, index: list[int], plans: list[CasePlan],
           stats: NumericStats, weights: dict[tuple[str, str, str], float] | None,
-          device: torch.device) -> tuple[float, dict[str, float]]:
+          augmenter: torch.Generator | None, device: torch.device) -> tuple[float, dict[str, float]]:
     """Forward and backward of one batch (gradients accumulated into the parameters).
 
     The encoder runs with every thread; the decoder's many tiny operations run on one thread (CPU),
@@ -328,7 +335,8 @@ def _step(gen: ReportGenerator, config: FinetuneConfig, dataset: StudyDataset,
     if cached is not None:
         tokens, pooled = torch.cat([cached[i][0] for i in index]), torch.cat([cached[i][1] for i in index])
     else:
-        x = torch.stack([dataset[i]["image"] for i in index]).to(device)
+        x = torch.stack([dataset[i]["image"] for i in index])
+        x = (augment_volumes(x, augmenter) if augmenter is not None else x).to(device)
         with _autocast(config.bf16, device):
             tokens, pooled = gen.model.encode(x)
     tokens_in = tokens.detach().float().requires_grad_(cached is None)

@@ -65,6 +65,29 @@ def test_pointer_loss_is_the_weighted_mean_of_the_step_losses() -> None:
         assert pointer(2.5 * ones) == pytest.approx(pointer(ones), rel=1e-5)  # only relative weights count
 
 
+def test_decoder_state_reads_its_own_numbers_not_the_true_ones() -> None:
+    """Teacher forcing of numbers would let later fields be decided from the true tumour size, which
+    inference never has (exposure bias): by default the pointer loss must not depend on true numbers."""
+    gen = tiny_generator(0, templates=["cervix-figo2018@1.0.0"])
+    case = generate_case("cervical", seed=1, config=SMALL, stage="IB2")
+    truth = targets_from_metadata(case.study.metadata, graph=gen.graph)
+    assert truth is not None
+    batch = collate_plans([plan_case(truth, gen.walkers[gen.config.templates[0]], template_index=0)],
+                          NumericStats())
+    assert batch.has_number.any()
+    moved = replace(batch, number=batch.number + 5.0 * batch.has_number)
+    with torch.no_grad():
+        tokens, pooled = gen.model.encode(study_tensor(case.study, gen.spec))
+
+        def losses(b: Any, **kw: Any) -> dict[str, torch.Tensor]:
+            return gen.model.losses(tokens, pooled, b, **kw)
+
+        assert float(losses(moved)["pointer"]) == float(losses(batch)["pointer"])
+        assert float(losses(moved)["regression"]) != float(losses(batch)["regression"])
+        teacher = float(losses(batch, feed_true_numbers=True)["pointer"])
+        assert float(losses(moved, feed_true_numbers=True)["pointer"]) != pytest.approx(teacher)
+
+
 def test_generator_memorises_two_studies(tiny_data: Path, tmp_path: Path) -> None:
     config = tiny_finetune_config(tiny_data, tmp_path, labels=2, split="all", max_steps=80, batch_size=2,
                                   lr=1e-2, templates=["cervix-figo2018"])

@@ -119,8 +119,14 @@ class ReportModel(nn.Module):
 
     # ----------------------------------------------------------------------------------- losses
     def losses(self, tokens: torch.Tensor, pooled: torch.Tensor, batch: PlanBatch, *,
-               alignment_loss: str = "info_nce", soft_labels: bool = True) -> dict[str, torch.Tensor]:
-        """The training losses of a batch (see the module docstring); each a scalar tensor."""
+               alignment_loss: str = "info_nce", soft_labels: bool = True,
+               feed_true_numbers: bool = False) -> dict[str, torch.Tensor]:
+        """The training losses of a batch (see the module docstring); each a scalar tensor.
+
+        Choices are teacher-forced (the true option feeds the next step); numbers are not: the
+        decoder state reads the regression head's own detached prediction, as it will at inference,
+        unless ``feed_true_numbers``.
+        """
         device = tokens.device
         vocab = self.vocabulary()
         fields = self.field_vectors()
@@ -143,7 +149,11 @@ class ReportModel(nn.Module):
             number = batch.number[:, t].to(device)
             if bool(has.any()):
                 reg = reg + F.smooth_l1_loss(out.number[has], number[has], reduction="sum")
-            new_state = self.decoder.advance(state, field, kind, options[rows, target], number, has)
+            # The state reads the model's own (detached) number, as at inference: fed the true number,
+            # the decoder learns to decide later fields from it (tumour size → stromal ring, ...) and
+            # fails when its own estimate comes instead (exposure bias).
+            fed = number if feed_true_numbers else out.number.detach()
+            new_state = self.decoder.advance(state, field, kind, options[rows, target], fed, has)
             state = torch.where(valid.unsqueeze(-1), new_state, state)
         losses = {
             "pointer": nll / weight.sum().clamp(min=1e-6),
