@@ -1,0 +1,58 @@
+"""The pre-training experiment script: its summary statistics and its majority baseline."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report" / "generation"))
+from helpers_generation import write_tiny_phantom
+
+import bench_generation_experiment as experiment
+from maerad.report.generation.cases import labelled_cases, split_study_folders
+
+
+def _run(arm: str, seed: int, stage: float | None, key: float) -> dict[str, object]:
+    return {"arm": arm, "seed": seed, "stage_accuracy": stage, "key_field_accuracy": key, "size_mae_mm": None,
+            "train_stage_accuracy": 0.5, "train_key_field_accuracy": 0.9, "pretrain_s": 10.0,
+            "finetune_s": 20.0}
+
+
+def test_summary_is_mean_and_sample_sd_over_seeds() -> None:
+    runs = [_run("random", 0, 0.25, 0.8), _run("random", 1, 0.5, 0.9), _run("random", 2, 0.0, 0.7),
+            _run("scratch", 0, None, 0.6)]
+    summary = experiment.summarise(runs, ["random", "scratch"])
+    row = summary["random"]
+    assert row["n_seeds"] == 3
+    assert row["stage_accuracy"]["mean"] == pytest.approx(0.25)
+    assert row["stage_accuracy"]["sd"] == pytest.approx(statistics.stdev([0.25, 0.5, 0.0]))
+    assert row["key_field_accuracy"]["mean"] == pytest.approx(0.8)
+    assert summary["scratch"]["stage_accuracy"] == {"mean": None, "sd": None}  # no value: not a zero
+    assert summary["scratch"]["key_field_accuracy"] == {"mean": 0.6, "sd": 0.0}
+    text = experiment.table(summary)
+    assert "0.250 ± 0.250" in text and text.splitlines()[2].split()[2] == "-"
+
+
+def test_majority_baseline_scores_the_most_frequent_labelled_values(tmp_path: Path) -> None:
+    write_tiny_phantom(tmp_path / "train", 6, kind="cervical", seed=1)
+    write_tiny_phantom(tmp_path / "test", 5, kind="cervical", seed=2)
+    base = experiment.majority_baseline(tmp_path, labels=4)
+    train = labelled_cases(split_study_folders(tmp_path, "train"), limit=4)
+    test = labelled_cases(split_study_folders(tmp_path, "test"))
+    stage = Counter(c.targets.headline for c in train).most_common(1)[0][0]
+    assert base["majority_stage"] == stage and base["n_test"] == 5
+    assert base["stage_accuracy"] == sum(c.targets.headline == stage for c in test) / 5
+    assert 0.0 <= base["key_field_accuracy"] <= 1.0
+
+
+@pytest.mark.slow
+def test_quick_run_end_to_end(tmp_path: Path) -> None:
+    argv = ["--work", str(tmp_path), "--quick", "--arms", "scratch", "random", "--threads", "1"]
+    assert experiment.main(argv) == 0
+    result = (tmp_path / "runs" / "random-s0" / "result.json")
+    assert result.exists() and (tmp_path / "runs" / "random-s0" / "pretrain_seconds.json").exists()
