@@ -19,8 +19,9 @@ Protocol (the same for every arm; only the encoder's initialisation differs):
   accuracies on the labelled training studies show how well each generator fits its own labels.
 
 Each run writes ``WORK/runs/<arm>-s<seed>/result.json`` and is skipped when that file exists, so an
-interrupted experiment continues where it stopped. The summary (mean ± sd over seeds) is printed as a
-table and written to ``benchmarks/results/generation_experiment.json``.
+interrupted experiment continues where it stopped (use a new ``WORK`` folder when changing the
+protocol: cached runs are not compared with the current settings). The summary (mean ± sd over
+seeds) is printed as a table and written to ``benchmarks/results/generation_experiment.json``.
 
 Usage::
 
@@ -136,10 +137,9 @@ def run_one(arm: str, seed: int, data: Path, work: Path, args: argparse.Namespac
     if arm != "scratch":
         pretrained, pretrain_s = pretrain_arm(arm, seed, data, run, args.pretrain_steps, args.threads)
     generator, finetune_s, ft = finetune_arm(arm, seed, data, run, pretrained, args)
-    scores = evaluate_checkpoint(None, data, split="test", out=run / "metrics.json", generator=generator,
-                                 threads=1, progress=False, n_bootstrap=200, text_metrics=False)
+    evaluate_checkpoint(None, data, split="test", out=run / "metrics.json", generator=generator, threads=1,
+                        progress=False, n_bootstrap=200, text_metrics=False)
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
-    del scores
     result = {"arm": arm, "seed": seed, "stage_accuracy": metrics["stage_accuracy"],
               "key_field_accuracy": metrics["key_field_accuracy"], "size_mae_mm": metrics.get("size_mae_mm"),
               "n_test": metrics["n_test"], "pretrain_s": round(pretrain_s, 1),
