@@ -15,5 +15,5 @@ def test_readme_python_example_runs() -> None:
     exec(compile(blocks[0], str(README), "exec"), namespace)
     case = namespace["case"]
     assert case.outputs["figo2018"].stage == "IIB"  # type: ignore[attr-defined]
-    loss = namespace["mae"](namespace["x"], mask=namespace["spec"]).loss  # type: ignore[operator]
+    loss = namespace["mae"](namespace["x"], mask=namespace["spec"]).loss.detach()  # type: ignore[operator]
     assert 0.0 < float(loss) < 10.0  # norm-pix loss on normalised input: order 1
