@@ -9,7 +9,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -63,35 +62,15 @@ def load_finetune_config(args: argparse.Namespace) -> Any:
     Raises:
         ConfigError: unreadable config file, unknown key or invalid value (named).
     """
-    from pydantic import ValidationError
-
-    from maerad.errors import ConfigError
-    from maerad.train.config import apply_overrides
+    from maerad.train.config import apply_overrides, read_config_file, validate_config
     from maerad.train.finetune import FinetuneConfig
 
-    data: dict[str, Any] = {}
-    if args.config is not None:
-        try:
-            loaded = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{args.config}: no such config file") from None
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{args.config}: not valid JSON ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{args.config}: a config file must hold a JSON object")
-        data.update(loaded)
+    data = read_config_file(args.config) if args.config is not None else {}
     for key in (*_FLAGS, "freeze_encoder", "bf16", "augment", "templates"):
         value = getattr(args, key, None)
         if value is not None:
             data[key] = value
-    data = apply_overrides(data, args.set)
-    try:
-        return FinetuneConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        raise ConfigError(f"finetune config field {where!r}: {err['msg']} "
-                          f"(got {err.get('input')!r})") from None
+    return validate_config(FinetuneConfig, apply_overrides(data, args.set), "finetune config")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,13 +6,15 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from maerad.errors import ConfigError
 
-__all__ = ["PretrainConfig", "apply_overrides", "load_pretrain_config"]
+__all__ = ["PretrainConfig", "apply_overrides", "load_pretrain_config", "read_config_file", "validate_config"]
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
 class PretrainConfig(BaseModel):
@@ -71,26 +73,38 @@ def load_pretrain_config(
     Raises:
         ConfigError: unreadable file, malformed JSON, unknown key or invalid value (named).
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            loaded = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{p}: no such config file") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{p}: not valid JSON ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: a config file must hold a JSON object")
-        data.update(loaded)
+    data = read_config_file(path) if path is not None else {}
     data.update({k: v for k, v in fields.items() if v is not None})
-    data = apply_overrides(data, overrides)
+    return validate_config(PretrainConfig, apply_overrides(data, overrides))
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object in config file ``path``.
+
+    Raises:
+        ConfigError: missing or unreadable file, malformed JSON, or not a JSON object.
+    """
+    p = Path(path)
     try:
-        return PretrainConfig.model_validate(data)
+        loaded = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{p}: a config file must hold a JSON object")
+    return loaded
+
+
+def validate_config(model: type[ConfigT], data: dict[str, Any], what: str = "config") -> ConfigT:
+    """``model`` validated from ``data``; the first error becomes a one-line :class:`ConfigError`
+    naming the field (``<what> field 'lr': ...``)."""
+    try:
+        return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "config"
-        raise ConfigError(f"config field {where!r}: {err['msg']} (got {err.get('input')!r})") from None
+        raise ConfigError(f"{what} field {where!r}: {err['msg']} (got {err.get('input')!r})") from None
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
