@@ -109,7 +109,8 @@ def finetune_arm(arm: str, seed: int, data: Path, run: Path, pretrained: str | N
         data=str(data), out=str(run / "finetune"), pretrained=pretrained, labels=args.labels, split="train",
         model="mae_vit_tiny", mode="3d", patch_size=PATCH, model_kwargs=encoder_kwargs(),
         max_steps=args.finetune_steps, batch_size=8, lr=1e-3, layer_decay=0.75, balance=args.balance,
-        augment=not args.no_augment, seed=seed, num_threads=args.threads,
+        augment=not args.no_augment, tissue_supervision=args.tissue or args.tissue_summary,
+        tissue_summary=args.tissue_summary, seed=seed, num_threads=args.threads,
     )
     t0 = time.perf_counter()
     result = finetune(config, progress=True, log=print)
@@ -246,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--finetune-steps", type=int, default=400)
     p.add_argument("--balance", type=float, default=0.0, help="class balancing of the pointer loss")
     p.add_argument("--no-augment", action="store_true", help="fine-tune without augmentation")
+    p.add_argument("--tissue", action="store_true",
+                   help="tissue supervision: the labelled studies' label maps as an auxiliary target")
+    p.add_argument("--tissue-summary", action="store_true",
+                   help="tissue supervision, and the predicted tissue volumes / contacts feed the decoder")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--pretrain-only", action="store_true", help="only pre-train the encoders (cached)")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (not a result)")

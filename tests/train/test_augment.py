@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from maerad.train.augment import augment_volumes, shift_volume
+from maerad.train.augment import augment_study_batch, augment_volumes, shift_volume
 
 
 def _blob() -> torch.Tensor:
@@ -58,3 +58,19 @@ def test_augment_shifts_differ_between_studies_and_stay_in_range() -> None:
         assert idx.abs().max() <= 3 and abs(float(idx[0])) <= 1
         centres.append(tuple(idx.round().tolist()))
     assert len(set(centres)) > 1
+
+
+def test_label_maps_move_with_their_study() -> None:
+    x = torch.zeros(3, 2, 6, 24, 24)
+    labels = torch.zeros(3, 6, 24, 24, dtype=torch.long)
+    x[:, :, 2:4, 10:14, 10:14] = 1.0
+    labels[:, 2:4, 10:14, 10:14] = 100
+    images, moved = augment_study_batch(x, labels, torch.Generator().manual_seed(5), gain=0.0, offset=0.0)
+    assert moved is not None and moved.dtype == labels.dtype
+    # the images are those of augment_volumes with the same generator state
+    assert torch.equal(images, augment_volumes(x, torch.Generator().manual_seed(5), gain=0.0, offset=0.0))
+    for i in range(3):
+        assert torch.equal(images[i, 0] > 0, moved[i] == 100)  # the label still covers the blob
+    assert any(not torch.equal(moved[i], labels[i]) for i in range(3))  # and it did move
+    with pytest.raises(ValueError, match="do not match"):
+        augment_study_batch(x, labels[:, :5], torch.Generator())

@@ -159,3 +159,52 @@ def test_configuration_errors(data: Path, tmp_path: Path) -> None:
         finetune(tiny_finetune_config(tmp_path / "missing", tmp_path), progress=False, log=_quiet)
     with pytest.raises(ConfigError, match="decoder"):
         finetune(tiny_finetune_config(data, tmp_path, decoder="no-such-decoder"), progress=False, log=_quiet)
+
+
+def test_tissue_supervision(data: Path, tmp_path: Path) -> None:
+    from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS
+
+    only_tissue = {"tissue": 1.0}
+    result = finetune(tiny_finetune_config(data, tmp_path / "t", tissue_supervision=True, augment=True,
+                                           loss_weights=only_tissue, max_steps=25, lr=3e-3),
+                      progress=False, log=_quiet)
+    assert result.losses[-1] < 0.7 * result.losses[0]  # the head learns the label maps' tissue shares
+    config = result.generator.config
+    assert config.tissue_groups == PHANTOM_TISSUE_GROUPS
+    loaded = ReportGenerator.from_checkpoint(result.checkpoint)
+    assert loaded.model.tissue_head is not None and loaded.config == config
+    head = result.generator.model.tissue_head
+    assert head is not None and torch.equal(loaded.model.tissue_head.proj.weight, head.proj.weight)
+    # the tissue gradient reaches the encoder: with it on, the encoder ends elsewhere
+    on = finetune(tiny_finetune_config(data, tmp_path / "on", tissue_supervision=True), progress=False,
+                  log=_quiet)
+    off = finetune(tiny_finetune_config(data, tmp_path / "off"), progress=False, log=_quiet)
+    assert off.generator.model.tissue_head is None and off.last_losses["tissue"] == 0.0
+    assert on.last_losses["tissue"] > 0.0
+    a, b = _weights(on.generator), _weights(off.generator)
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("encoder."))
+    # a frozen encoder: targets are cached with the features and the head is still trained
+    frozen = finetune(tiny_finetune_config(data, tmp_path / "frozen", tissue_supervision=True,
+                                           freeze_encoder=True), progress=False, log=_quiet)
+    assert frozen.last_losses["tissue"] > 0.0
+
+
+def test_tissue_supervision_errors(data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    with pytest.raises(ConfigError, match="in tissue groups"):
+        finetune(tiny_finetune_config(data, tmp_path, tissue_supervision=True,
+                                      tissue_groups={"a": [100], "b": [100, 33]}), progress=False, log=_quiet)
+    copy = tmp_path / "unlabelled"
+    shutil.copytree(data, copy)
+    (copy / "case-0000" / "labels.nii.gz").unlink()
+    case = json.loads((copy / "case-0000" / "case.json").read_text(encoding="utf-8"))
+    case["labels"], case["label_names"] = None, {}
+    (copy / "case-0000" / "case.json").write_text(json.dumps(case), encoding="utf-8")
+    with pytest.raises(InputError, match="case-0000: has no label map"):
+        finetune(tiny_finetune_config(copy, tmp_path / "u", tissue_supervision=True), progress=False,
+                 log=_quiet)
+    messages: list[str] = []
+    finetune(tiny_finetune_config(data, tmp_path / "m", tissue_groups={"a": [100]}, max_steps=1),
+             progress=False, log=messages.append)
+    assert any("unused without tissue_supervision" in m for m in messages)

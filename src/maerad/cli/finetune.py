@@ -36,6 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
     p.add_argument("--augment", action="store_true", default=None,
                    help="random shifts and intensity gain / offset of the training volumes")
+    p.add_argument("--tissue-supervision", action="store_true", default=None, dest="tissue_supervision",
+                   help="auxiliary loss: image tokens predict the tissue-group shares of the "
+                   "studies' label maps")
+    p.add_argument("--tissue-summary", action="store_true", default=None, dest="tissue_summary",
+                   help="with --tissue-supervision: predicted tissue volumes and contacts feed the decoder")
     p.add_argument("--seed", type=int)
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int, dest="max_steps")
@@ -66,7 +71,8 @@ def load_finetune_config(args: argparse.Namespace) -> Any:
     from maerad.train.finetune import FinetuneConfig
 
     data = read_config_file(args.config) if args.config is not None else {}
-    for key in (*_FLAGS, "freeze_encoder", "bf16", "augment", "templates"):
+    for key in (*_FLAGS, "freeze_encoder", "bf16", "augment", "tissue_supervision", "tissue_summary",
+                "templates"):
         value = getattr(args, key, None)
         if value is not None:
             data[key] = value

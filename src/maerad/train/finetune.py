@@ -8,11 +8,14 @@ study folders cut into the first 60 % (train), the next 20 % (val) and the last 
 one case) — :func:`split_study_folders`.
 
 Losses (weights in ``loss_weights``): pointer cross-entropy, number regression, cross-modal
-alignment, direct stage head, template head and the ontology loss of the term embeddings
-(:class:`~maerad.report.generation.model.ReportModel`). AdamW with layer-wise lr decay on the
-encoder (:func:`maerad.models.param_groups_lrd`), warm-up + cosine schedule; a frozen encoder's
-features are computed once and cached. Deterministic with a seed (same seed and thread count → the
-same weights). The checkpoint (safetensors + JSON, atomic) holds the generator config that rebuilds it.
+alignment, direct stage head, template head, the ontology loss of the term embeddings
+(:class:`~maerad.report.generation.model.ReportModel`) and, with ``tissue_supervision``, the tissue
+loss: every image token predicts its share of each tissue group of the labelled studies' label maps
+(:mod:`maerad.report.generation.tissue`; the label maps move with the augmentation shifts). AdamW
+with layer-wise lr decay on the encoder (:func:`maerad.models.param_groups_lrd`), warm-up + cosine
+schedule; a frozen encoder's features are computed once and cached. Deterministic with a seed
+(same seed and thread count → the same weights). The checkpoint (safetensors + JSON, atomic) holds
+the generator config that rebuilds it.
 
 Examples::
 
@@ -56,10 +59,11 @@ from maerad.report.generation.model import LOSS_NAMES
 from maerad.report.generation.numeric_heads import NumericStats
 from maerad.report.generation.plans import CasePlan, collate_plans, option_weights, plan_case
 from maerad.report.generation.threads import single_thread
+from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS, check_tissue_groups, token_composition
 from maerad.report.templates import get_template
 from maerad.terminology.consistency import ConsistencyChecker
 from maerad.terminology.graph import TermGraph
-from maerad.train.augment import augment_volumes
+from maerad.train.augment import augment_study_batch
 from maerad.train.schedule import cosine_lr
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "LabelledCase", "build_optimizer", "finetune",
@@ -95,7 +99,14 @@ class FinetuneConfig(BaseModel):
     alignment_loss: str = "info_nce"
     soft_labels: bool = True
     loss_weights: dict[str, float] = Field(default_factory=lambda: {
-        "pointer": 1.0, "regression": 1.0, "alignment": 0.5, "stage": 0.5, "template": 0.5, "ontology": 0.1})
+        "pointer": 1.0, "regression": 1.0, "alignment": 0.5, "stage": 0.5, "template": 0.5, "ontology": 0.1,
+        "tissue": 1.0})
+    tissue_supervision: bool = Field(False, description="auxiliary loss: every image token predicts its "
+                                     "share of each tissue group in the labelled studies' label maps")
+    tissue_groups: dict[str, list[int]] | None = Field(None, description="tissue-group name -> label "
+                                                       "values (None: the phantom's groups)")
+    tissue_summary: bool = Field(False, description="with tissue_supervision: the predicted tissue volumes "
+                                 "and contacts also feed the decoder's start and the stage / template heads")
     balance: float = Field(0.0, ge=0.0, le=1.0, description="class balancing of the pointer loss: weight "
                            "(n / (k * count)) ** balance per true option (0: off, 1: inverse frequency)")
     skip_fields: list[str] = Field(default_factory=list)
@@ -226,6 +237,9 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
     t0 = time.perf_counter()
     if not config.data:
         raise ConfigError("no training data: give --data DIR")
+    check_tissue_groups(_tissue_groups(config))
+    if (config.tissue_groups is not None or config.tissue_summary) and not config.tissue_supervision:
+        log("finetune: tissue_groups / tissue_summary are unused without tissue_supervision")
     unknown = sorted(set(config.loss_weights) - set(LOSS_NAMES))
     if unknown:
         raise ConfigError(f"loss_weights: unknown loss {', '.join(unknown)} (known: {', '.join(LOSS_NAMES)})")
@@ -250,7 +264,8 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
         encoder=spec, templates=[get_template(t).key for t in templates], concept_ids=concepts,
         d_model=config.d_model, term_dim=config.term_dim, buckets=config.buckets, align_dim=config.align_dim,
         decoder=config.decoder, decoder_kwargs=config.decoder_kwargs, skip_fields=config.skip_fields,
-        numeric_stats=stats.to_dict(), rule_options=config.rule_options)
+        numeric_stats=stats.to_dict(), rule_options=config.rule_options, tissue_groups=_tissue_groups(config),
+        tissue_summary=config.tissue_supervision and config.tissue_summary)
     torch.manual_seed(config.seed)
     gen = ReportGenerator.build(gen_config, graph)
     if encoder_state is not None:
@@ -258,9 +273,11 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
     device = torch.device(config.device)
     gen.model.to(device).train()
     dataset = StudyDataset([c.folder for c in cases], sequences=spec.sequences, mode="3d",
-                           normalization=spec.normalization)
+                           normalization=spec.normalization, with_labels=config.tissue_supervision)
+    groups = list(gen_config.tissue_groups.values())
+    tissue = _Tissue(groups, spec.token_shape) if groups else None
     optimizer = build_optimizer(gen, config)
-    cached = _cache_features(gen, dataset, config, device) if config.freeze_encoder else None
+    cached = _cache_features(gen, dataset, config, device, tissue) if config.freeze_encoder else None
     weights = option_weights(plans, config.balance) if config.balance > 0 else None
     if config.augment and config.freeze_encoder:
         log("finetune: augment has no effect with a frozen encoder (its features are computed once)")
@@ -284,7 +301,7 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
             group["lr"] = lr * float(group.get("lr_scale", 1.0))
         optimizer.zero_grad(set_to_none=True)
         value, parts = _step(gen, config, dataset, cached, next(batches), plans, stats, weights, augmenter,
-                             device)
+                             tissue, device)
         if not math.isfinite(value):
             raise ConfigError(f"loss became {value} at step {step}; lower the learning rate")
         with single_thread(device.type == "cpu"):  # many small parameters: one thread is faster
@@ -309,22 +326,50 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
                           stopped, gen, parts)
 
 
+def _tissue_groups(config: FinetuneConfig) -> dict[str, list[int]]:
+    if not config.tissue_supervision:
+        return {}
+    return dict(config.tissue_groups) if config.tissue_groups is not None else dict(PHANTOM_TISSUE_GROUPS)
+
+
+@dataclass(frozen=True)
+class _Tissue:
+    """Tissue-supervision targets: the groups and the voxel block of one token."""
+
+    groups: list[list[int]]
+    token_shape: tuple[int, int, int]
+
+    def shares(self, labels: torch.Tensor) -> torch.Tensor:
+        return token_composition(labels, self.groups, self.token_shape)
+
+
+@dataclass(frozen=True)
+class _Cached:
+    """A frozen encoder's output for one study, and its tissue targets when supervised."""
+
+    tokens: torch.Tensor
+    pooled: torch.Tensor
+    shares: torch.Tensor | None
+
+
 def _cache_features(gen: ReportGenerator, dataset: StudyDataset, config: FinetuneConfig,
-                    device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+                    device: torch.device, tissue: _Tissue | None) -> list[_Cached]:
     gen.model.encoder.eval()
     cached = []
     with torch.no_grad():
         for i in range(len(dataset)):
+            item = dataset[i]
             with _autocast(config.bf16, device):
-                tokens, pooled = gen.model.encode(dataset[i]["image"].unsqueeze(0).to(device))
-            cached.append((tokens.float(), pooled.float()))
+                tokens, pooled = gen.model.encode(item["image"].unsqueeze(0).to(device))
+            shares = tissue.shares(item["labels"].unsqueeze(0)) if tissue is not None else None
+            cached.append(_Cached(tokens.float(), pooled.float(), shares))
     return cached
 
 
-def _step(gen: ReportGenerator, config: FinetuneConfig, dataset: StudyDataset,
-          cached: list[tuple[torch.Tensor, torch.Tensor]] | None, index: list[int], plans: list[CasePlan],
-          stats: NumericStats, weights: dict[tuple[str, str, str], float] | None,
-          augmenter: torch.Generator | None, device: torch.device) -> tuple[float, dict[str, float]]:
+def _step(gen: ReportGenerator, config: FinetuneConfig, dataset: StudyDataset, cached: list[_Cached] | None,
+          index: list[int], plans: list[CasePlan], stats: NumericStats,
+          weights: dict[tuple[str, str, str], float] | None, augmenter: torch.Generator | None,
+          tissue: _Tissue | None, device: torch.device) -> tuple[float, dict[str, float]]:
     """Forward and backward of one batch (gradients accumulated into the parameters).
 
     The encoder runs with every thread; the decoder's many tiny operations run on one thread (CPU),
@@ -332,18 +377,26 @@ def _step(gen: ReportGenerator, config: FinetuneConfig, dataset: StudyDataset,
     one backward pass.
     """
     batch = collate_plans([plans[i] for i in index], stats, weights)
+    shares: torch.Tensor | None = None
     if cached is not None:
-        tokens, pooled = torch.cat([cached[i][0] for i in index]), torch.cat([cached[i][1] for i in index])
+        tokens = torch.cat([cached[i].tokens for i in index])
+        pooled = torch.cat([cached[i].pooled for i in index])
+        if tissue is not None:
+            shares = torch.cat([s for s in (cached[i].shares for i in index) if s is not None])
     else:
-        x = torch.stack([dataset[i]["image"] for i in index])
-        x = (augment_volumes(x, augmenter) if augmenter is not None else x).to(device)
+        items = [dataset[i] for i in index]
+        x = torch.stack([item["image"] for item in items])
+        labels = torch.stack([item["labels"] for item in items]) if tissue is not None else None
+        if augmenter is not None:
+            x, labels = augment_study_batch(x, labels, augmenter)
+        shares = tissue.shares(labels) if tissue is not None and labels is not None else None
         with _autocast(config.bf16, device):
-            tokens, pooled = gen.model.encode(x)
+            tokens, pooled = gen.model.encode(x.to(device))
     tokens_in = tokens.detach().float().requires_grad_(cached is None)
     pooled_in = pooled.detach().float().requires_grad_(cached is None)
     with single_thread(device.type == "cpu"), _autocast(config.bf16, device):
         losses = gen.model.losses(tokens_in, pooled_in, batch, alignment_loss=config.alignment_loss,
-                                  soft_labels=config.soft_labels)
+                                  soft_labels=config.soft_labels, tissue=shares)
         total = torch.zeros((), device=device)
         for name, value in losses.items():
             total = total + config.loss_weights.get(name, 0.0) * value

@@ -15,6 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from maerad.errors import ConfigError
+from maerad.report.generation.tissue import check_tissue_groups
+
 __all__ = ["EncoderSpec", "GeneratorConfig"]
 
 
@@ -57,6 +60,12 @@ class EncoderSpec(BaseModel):
         return len(self.sequences)
 
     @property
+    def token_shape(self) -> tuple[int, int, int]:
+        """The voxel block ``(d, h, w)`` of one token: the patch in 3D, ``(1, ph, pw)`` in 2D."""
+        p = self.patch_size
+        return (p[0], p[1], p[2]) if self.mode == "3d" else (1, p[0], p[1])
+
+    @property
     def img_size(self) -> tuple[int, ...]:
         """The encoder's input size: the volume in 3D, one slice ``(H, W)`` in 2D."""
         return tuple(self.volume_shape) if self.mode == "3d" else tuple(self.volume_shape[1:])
@@ -78,6 +87,10 @@ class GeneratorConfig(BaseModel):
         rule_options: options per rule system used when checking generated reports.
         max_leaves: decoding search budget (complete reports checked before giving up).
         stage_flag: add a flag when the direct stage head disagrees with the rule engines.
+        tissue_groups: tissue-group name → label values; when given, a tissue head predicts each
+            token's group shares (tissue supervision, :mod:`.tissue`); empty: no tissue head.
+        tissue_summary: add the predicted shares' volumes and contacts (:class:`.tissue.TissueSummary`)
+            to the pooled study feature (needs ``tissue_groups``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -100,3 +113,15 @@ class GeneratorConfig(BaseModel):
     rule_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     max_leaves: int = Field(64, ge=1)
     stage_flag: bool = True
+    tissue_groups: dict[str, list[int]] = Field(default_factory=dict)
+    tissue_summary: bool = False
+
+    @model_validator(mode="after")
+    def _groups(self) -> GeneratorConfig:
+        try:
+            check_tissue_groups(self.tissue_groups)
+        except ConfigError as exc:  # pydantic reports ValueErrors
+            raise ValueError(str(exc)) from None
+        if self.tissue_summary and not self.tissue_groups:
+            raise ValueError("tissue_summary needs tissue_groups (the summary reads the tissue head)")
+        return self

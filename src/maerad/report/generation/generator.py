@@ -214,6 +214,7 @@ class ReportGenerator:
         with autocast:
             tokens, pooled = self.model.encode(x)
         tokens, pooled = tokens.float(), pooled.float()
+        pooled = self.model.study_feature(tokens, pooled)
         with single_thread(x.device.type == "cpu"):
             chosen = self._template(template, pooled)
             walker = self.walkers[chosen.key]

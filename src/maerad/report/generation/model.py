@@ -14,7 +14,9 @@ encoder, the decoder from the registry (:mod:`.pointer_decoder`), the alignment 
 * ``alignment``: the registered alignment loss between studies and their reports' concepts;
 * ``stage``: cross-entropy of the true headline value among its value set (alignment logits);
 * ``template``: cross-entropy of the study's template (only with several templates);
-* ``ontology``: the term embeddings' own loss (synonyms, graph smoothness).
+* ``ontology``: the term embeddings' own loss (synonyms, graph smoothness);
+* ``tissue``: with tissue groups in the config and target shares given, the KL divergence of the
+  tissue head's per-token group shares (tissue supervision, :mod:`.tissue`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from maerad.errors import ConfigError
 from maerad.report.generation.alignment import AlignmentHead
 from maerad.report.generation.alignment_loss import ALIGNMENT_LOSSES
 from maerad.report.generation.config import GeneratorConfig
@@ -34,12 +37,14 @@ from maerad.report.generation.plans import PlanBatch
 from maerad.report.generation.pointer_decoder import DECODERS, ReportDecoder
 from maerad.report.generation.term_embeddings import TermEmbeddings
 from maerad.report.generation.text_hashing import text_features
+from maerad.report.generation.tissue import TissueHead, TissueSummary, tissue_loss
 from maerad.report.templates import ReportTemplate
 from maerad.terminology.graph import TermGraph
 
 __all__ = ["LOSS_NAMES", "ReportModel", "field_text", "gather_options"]
 
-LOSS_NAMES: tuple[str, ...] = ("pointer", "regression", "alignment", "stage", "template", "ontology")
+LOSS_NAMES: tuple[str, ...] = ("pointer", "regression", "alignment", "stage", "template", "ontology",
+                               "tissue")
 
 
 def field_text(template: ReportTemplate, field_id: str) -> str:
@@ -93,6 +98,9 @@ class ReportModel(nn.Module):
         self.align = AlignmentHead(width, config.term_dim, config.align_dim, temperature=config.temperature,
                                    learn_temperature=config.learn_temperature)
         self.template_head = nn.Linear(width, len(templates))
+        groups = config.tissue_groups
+        self.tissue_head = TissueHead(width, len(groups)) if groups else None
+        self.tissue_summary = TissueSummary(len(groups) + 1, width) if config.tissue_summary else None
 
     # ----------------------------------------------------------------------------------- pieces
     def vocabulary(self) -> torch.Tensor:
@@ -117,17 +125,39 @@ class ReportModel(nn.Module):
         terms = self.align.embed_terms(self.terms()[rows])
         return self.align.candidate_logits(self.align.embed_images(pooled), terms)
 
+    def study_feature(self, tokens: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """The study feature the decoder starts from and the stage / template / alignment heads read:
+        the pooled tokens, plus the tissue summary (:class:`.tissue.TissueSummary`) when configured."""
+        if self.tissue_summary is None:
+            return pooled
+        shares = torch.softmax(self.tissue_logits(tokens).float(), dim=-1)
+        summary: torch.Tensor = self.tissue_summary(shares)
+        return pooled + summary.to(pooled.dtype)
+
+    def tissue_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, L, n_groups + 1)`` tissue-group logits per token (softmax: predicted shares).
+
+        Raises:
+            ConfigError: the generator has no tissue head (no ``tissue_groups`` in its config).
+        """
+        if self.tissue_head is None:
+            raise ConfigError("this generator has no tissue head (trained without tissue supervision)")
+        return self.tissue_head(tokens)  # type: ignore[no-any-return]
+
     # ----------------------------------------------------------------------------------- losses
     def losses(self, tokens: torch.Tensor, pooled: torch.Tensor, batch: PlanBatch, *,
                alignment_loss: str = "info_nce", soft_labels: bool = True,
-               feed_true_numbers: bool = False) -> dict[str, torch.Tensor]:
+               feed_true_numbers: bool = False,
+               tissue: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The training losses of a batch (see the module docstring); each a scalar tensor.
 
         Choices are teacher-forced (the true option feeds the next step); numbers are not: the
         decoder state reads the regression head's own detached prediction, as it will at inference,
-        unless ``feed_true_numbers``.
+        unless ``feed_true_numbers``. ``tissue``: target group shares ``(B, L, n_groups + 1)``
+        (:func:`.tissue.token_composition`) for the ``tissue`` loss; without them that loss is 0.
         """
         device = tokens.device
+        pooled = self.study_feature(tokens, pooled)
         vocab = self.vocabulary()
         fields = self.field_vectors()
         memory = self.decoder.memory(tokens)
@@ -174,4 +204,8 @@ class ReportModel(nn.Module):
         else:
             losses["template"] = torch.zeros((), device=device)
         losses["ontology"] = self.terms.ontology_loss()
+        if tissue is not None and self.tissue_head is not None:
+            losses["tissue"] = tissue_loss(self.tissue_head(tokens), tissue.to(device))
+        else:
+            losses["tissue"] = torch.zeros((), device=device)
         return losses
