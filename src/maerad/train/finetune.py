@@ -276,6 +276,10 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
                            normalization=spec.normalization, with_labels=config.tissue_supervision)
     groups = list(gen_config.tissue_groups.values())
     tissue = _Tissue(groups, spec.token_shape) if groups else None
+    summary = gen.model.tissue_summary
+    if tissue is not None and summary is not None:  # standardise the summary's inputs on the true shares
+        summary.fit_normalization(torch.cat([tissue.shares(dataset[i]["labels"].unsqueeze(0))
+                                             for i in range(len(dataset))]))
     optimizer = build_optimizer(gen, config)
     cached = _cache_features(gen, dataset, config, device, tissue) if config.freeze_encoder else None
     weights = option_weights(plans, config.balance) if config.balance > 0 else None

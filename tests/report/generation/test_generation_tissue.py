@@ -90,3 +90,29 @@ def test_generator_with_tissue_head_predicts_shares() -> None:
     gen = ReportGenerator.build(config)
     tokens = torch.randn(2, 5, gen.model.encoder.width)
     assert gen.model.tissue_logits(tokens).shape == (2, 5, 3)
+
+
+def test_group_order_is_canonical_and_survives_json() -> None:
+    config = tiny_config().model_copy(update={"tissue_groups": {}})
+    data = {**config.model_dump(), "tissue_groups": {"tumour": [100], "bladder": [20, 21], "cervix": [33]}}
+    validated = GeneratorConfig.model_validate(data)
+    assert list(validated.tissue_groups) == ["bladder", "cervix", "tumour"]  # the head's output order
+    again = GeneratorConfig.model_validate_json(validated.model_dump_json())
+    assert list(again.tissue_groups) == list(validated.tissue_groups)
+
+
+def test_summary_standardises_with_the_fitted_statistics() -> None:
+    from maerad.report.generation.tissue import TissueSummary, tissue_statistics
+
+    gen = torch.Generator().manual_seed(0)
+    shares = torch.softmax(torch.randn(6, 10, 3, generator=gen) * 3, dim=-1)
+    summary = TissueSummary(3, width=8)
+    assert torch.equal(summary(shares), torch.zeros(6, 8))  # zero-initialised output layer
+    summary.fit_normalization(shares)
+    stats = tissue_statistics(shares)
+    assert torch.allclose(summary.mean, stats.mean(0)) and torch.allclose(summary.std, stats.std(0))
+    one = TissueSummary(3, width=8)
+    one.fit_normalization(shares[:1])
+    assert torch.equal(one.std, torch.ones_like(one.std))  # one study: no spread to divide by
+    state = summary.state_dict()
+    assert "mean" in state and "std" in state  # saved with the generator

@@ -88,7 +88,8 @@ class GeneratorConfig(BaseModel):
         max_leaves: decoding search budget (complete reports checked before giving up).
         stage_flag: add a flag when the direct stage head disagrees with the rule engines.
         tissue_groups: tissue-group name → label values; when given, a tissue head predicts each
-            token's group shares (tissue supervision, :mod:`.tissue`); empty: no tissue head.
+            token's group shares (tissue supervision, :mod:`.tissue`); empty: no tissue head. Kept
+            sorted by name: the head's outputs are in this order, which must survive a JSON round trip.
         tissue_summary: add the predicted shares' volumes and contacts (:class:`.tissue.TissueSummary`)
             to the pooled study feature (needs ``tissue_groups``).
     """
@@ -122,6 +123,7 @@ class GeneratorConfig(BaseModel):
             check_tissue_groups(self.tissue_groups)
         except ConfigError as exc:  # pydantic reports ValueErrors
             raise ValueError(str(exc)) from None
+        self.tissue_groups = dict(sorted(self.tissue_groups.items()))
         if self.tissue_summary and not self.tissue_groups:
             raise ValueError("tissue_summary needs tissue_groups (the summary reads the tissue head)")
         return self

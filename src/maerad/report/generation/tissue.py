@@ -139,17 +139,36 @@ def tissue_statistics(shares: torch.Tensor) -> torch.Tensor:
 
 
 class TissueSummary(nn.Module):
-    """A small MLP from :func:`tissue_statistics` to the encoder width; its last layer starts at zero,
-    so a new summary leaves the pooled feature unchanged until it has learned something."""
+    """A small MLP from standardised :func:`tissue_statistics` to the encoder width.
+
+    The statistics are standardised per feature with a fixed mean and standard deviation (buffers,
+    saved with the model) that :meth:`fit_normalization` sets from the labelled studies' true shares:
+    their scales differ by orders of magnitude (the tumour fills a few tokens, "other" hundreds), and a
+    per-sample LayerNorm would leave the small, decisive ones nearly invisible. The last layer starts at
+    zero, so a new summary leaves the pooled feature unchanged until it has learned something.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, n_classes: int, width: int, hidden: int = 128) -> None:
         super().__init__()
         n_in = n_classes + n_classes * (n_classes + 1) // 2
+        self.register_buffer("mean", torch.zeros(n_in))
+        self.register_buffer("std", torch.ones(n_in))
         out = nn.Linear(hidden, width)
         nn.init.zeros_(out.weight)
         nn.init.zeros_(out.bias)
-        self.mlp = nn.Sequential(nn.LayerNorm(n_in), nn.Linear(n_in, hidden), nn.GELU(), out)
+        self.mlp = nn.Sequential(nn.Linear(n_in, hidden), nn.GELU(), out)
+
+    @torch.no_grad()
+    def fit_normalization(self, shares: torch.Tensor) -> None:
+        """Set the standardisation from true token shares ``(N, L, G)`` of N studies (N ≥ 2)."""
+        stats = tissue_statistics(shares.float())
+        self.mean.copy_(stats.mean(dim=0))
+        if len(stats) > 1:  # one study has no spread: keep unit scale
+            self.std.copy_(stats.std(dim=0).clamp(min=1e-3))
 
     def forward(self, shares: torch.Tensor) -> torch.Tensor:
         """``(B, L, G)`` token shares → ``(B, width)``."""
-        return self.mlp(tissue_statistics(shares))  # type: ignore[no-any-return]
+        return self.mlp((tissue_statistics(shares) - self.mean) / self.std)  # type: ignore[no-any-return]
