@@ -188,8 +188,8 @@ def test_tissue_supervision(data: Path, tmp_path: Path) -> None:
                                            freeze_encoder=True), progress=False, log=_quiet)
     assert frozen.last_losses["tissue"] > 0.0
     # the summary's standardisation is fitted on the labelled studies' true shares and saved
-    summed = finetune(tiny_finetune_config(data, tmp_path / "sum", tissue_supervision=True, tissue_summary=True,
-                                           max_steps=1), progress=False, log=_quiet)
+    summed = finetune(tiny_finetune_config(data, tmp_path / "sum", tissue_supervision=True,
+                                           tissue_summary=True, max_steps=1), progress=False, log=_quiet)
     summary = summed.generator.model.tissue_summary
     assert summary is not None and float(summary.std.min()) > 0 and bool((summary.mean != 0).any())
     reloaded = ReportGenerator.from_checkpoint(summed.checkpoint).model.tissue_summary
