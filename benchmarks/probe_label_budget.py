@@ -172,7 +172,8 @@ def _size_mae(xtr: torch.Tensor, ytr: Sequence[float | None], xte: torch.Tensor,
         ab = torch.cat([a, torch.ones(len(a), 1, dtype=a.dtype)], dim=1)
         reg = lam * torch.eye(ab.shape[1], dtype=a.dtype)
         reg[-1, -1] = 0.0
-        return torch.linalg.solve(ab.T @ ab + reg, ab.T @ b)
+        solution: torch.Tensor = torch.linalg.solve(ab.T @ ab + reg, ab.T @ b)
+        return solution
 
     def mae(w: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> float:
         return float((torch.cat([a, torch.ones(len(a), 1, dtype=a.dtype)], dim=1) @ w - b).abs().mean())

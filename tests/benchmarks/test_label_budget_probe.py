@@ -1,4 +1,4 @@
-"""The label-budget ceiling probe: its linear probes recover what is learnable and nothing more."""
+"""The ceiling probes (label budget, decoder on ground-truth features): their fits and quick runs."""
 
 from __future__ import annotations
 
@@ -48,3 +48,12 @@ def test_quick_run_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     assert probe.main(["--quick", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "SYNTHETIC" in out and "token 4x16x16" in out and "token 2x8x8" in out
+
+
+@pytest.mark.slow
+def test_decoder_oracle_quick_run(capsys: pytest.CaptureFixture[str]) -> None:
+    import probe_decoder_oracle
+
+    assert probe_decoder_oracle.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC" in out and "key fields" in out

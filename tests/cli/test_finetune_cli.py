@@ -34,7 +34,8 @@ def test_finetune_writes_a_checkpoint(data: Path, tmp_path: Path, capsys: pytest
     out = tmp_path / "ft"
     status = main(["finetune", "--config", str(config), "--data", str(data), "--labels", "3",
                    "--out", str(out), "--max-steps", "2", "--seed", "7", "--freeze-encoder", "--bf16",
-                   "--num-threads", "1", "--balance", "0.5", "--set", "lr=0.002", "--no-progress"])
+                   "--num-threads", "1", "--balance", "0.5", "--set", "lr=0.002", "--tissue-supervision",
+                   "--tissue-summary", "--no-progress"])
     assert status == 0
     printed = capsys.readouterr().out
     assert "finetune: 2 steps on 3 labelled studies" in printed and str(out / "checkpoint") in printed
@@ -42,6 +43,8 @@ def test_finetune_writes_a_checkpoint(data: Path, tmp_path: Path, capsys: pytest
     settings = state["extra"]["finetune"]
     assert settings["lr"] == 0.002 and settings["seed"] == 7 and settings["freeze_encoder"] is True
     assert settings["bf16"] is True and settings["labels"] == 3 and settings["balance"] == 0.5
+    assert settings["tissue_supervision"] is True and settings["tissue_summary"] is True
+    assert state["config"]["tissue_summary"] is True and "tumour_cervix" in state["config"]["tissue_groups"]
     assert json.loads((out / "config.json").read_text(encoding="utf-8"))["max_steps"] == 2
 
 
@@ -49,6 +52,7 @@ def test_finetune_writes_a_checkpoint(data: Path, tmp_path: Path, capsys: pytest
     (["--labels", "0"], "labels"),
     (["--set", "no_such_key=1"], "no_such_key"),
     (["--balance", "1.5"], "balance"),
+    (["--tissue-supervision", "--set", 'tissue_groups={"a": [100], "b": [100]}'], "tissue groups"),
     (["--pretrained", "/no/such/checkpoint"], "checkpoint"),
 ])
 def test_user_errors_are_one_line_exit_2(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],

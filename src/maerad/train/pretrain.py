@@ -33,6 +33,7 @@ from maerad.train.checkpoint import load_checkpoint, save_checkpoint
 from maerad.train.config import PretrainConfig
 from maerad.train.data_order import MicroBatchOrder
 from maerad.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
+from maerad.train.optim import adamw
 from maerad.train.recon_figure import masked_image, save_reconstruction_figure
 from maerad.train.schedule import cosine_lr, scaled_lr
 
@@ -121,7 +122,7 @@ def _pretrain(
     peak_lr = config.lr if config.lr is not None else scaled_lr(config.base_lr, effective_batch)
     total_steps = config.max_steps or max(1, config.epochs * order.batches_per_epoch // config.accum_steps)
     groups = param_groups_lrd(model, weight_decay=config.weight_decay, layer_decay=1.0)
-    optimizer = torch.optim.AdamW(groups, lr=peak_lr, betas=config.betas)
+    optimizer = adamw(groups, lr=peak_lr, betas=config.betas)
 
     start_step = 0
     if resume:
