@@ -6,7 +6,8 @@ field, points into the allowed concepts (term embeddings learned from the ontolo
 template / terminology mask applied before the softmax; numbers come from a regression head; the rule
 engines derive stage / score / grades. Cross-modal alignment (InfoNCE with learnable temperature and
 soft labels) ties image features to term embeddings and doubles as a direct stage head whose
-disagreement with the rule engines becomes a flag. Decoders and alignment losses are plug-ins
+disagreement with the rule engines becomes a flag. Optional tissue supervision (:mod:`.tissue`) makes
+image tokens predict their tissue-group shares from label maps. Decoders and alignment losses are plug-ins
 (:data:`DECODERS`, :data:`ALIGNMENT_LOSSES`). See ``docs/generation.md``.
 
 Examples::
@@ -27,12 +28,21 @@ from maerad.report.generation.numeric_constraints import NUMERIC_CONSTRAINTS
 from maerad.report.generation.pointer_decoder import DECODERS, PointerDecoder, ReportDecoder
 from maerad.report.generation.targets import CaseTargets, headline_field, targets_from_metadata
 from maerad.report.generation.term_embeddings import TermEmbeddings
+from maerad.report.generation.tissue import (
+    PHANTOM_TISSUE_GROUPS,
+    TissueHead,
+    TissueSummary,
+    tissue_loss,
+    tissue_statistics,
+    token_composition,
+)
 
 __all__ = [
     "ALIGNMENT_LOSSES",
     "CHECKPOINT_KIND",
     "DECODERS",
     "NUMERIC_CONSTRAINTS",
+    "PHANTOM_TISSUE_GROUPS",
     "AlignmentHead",
     "CaseTargets",
     "DecodeResult",
@@ -47,6 +57,8 @@ __all__ = [
     "ReportDecoder",
     "ReportGenerator",
     "TermEmbeddings",
+    "TissueHead",
+    "TissueSummary",
     "beam_decode",
     "greedy_decode",
     "headline_field",
@@ -55,4 +67,7 @@ __all__ = [
     "split_study_folders",
     "symmetric_info_nce",
     "targets_from_metadata",
+    "tissue_loss",
+    "tissue_statistics",
+    "token_composition",
 ]
