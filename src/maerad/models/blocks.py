@@ -1,4 +1,4 @@
-"""Transformer blocks (timm's ``Block`` with fused SDPA attention) and MAE weight initialisation."""
+"""Transformer blocks (timm's ``Block`` with maerad's fused-qkv SDPA attention) and MAE weight init."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from maerad.errors import ConfigError
+from maerad.models.attention import SelfAttention
 
 __all__ = ["Activation", "check_heads", "init_mae_weights", "make_blocks", "make_norm"]
 
@@ -39,7 +40,8 @@ def make_blocks(
     act: Activation = "gelu",
     drop_path_rate: float = 0.0,
 ) -> nn.ModuleList:
-    """``depth`` pre-norm transformer blocks of width ``dim`` (timm ``Block``; fused SDPA attention).
+    """``depth`` pre-norm transformer blocks of width ``dim`` (timm ``Block`` with
+    :class:`~maerad.models.attention.SelfAttention`: fused q/k/v, SDPA).
 
     Args:
         dim: token width.
@@ -66,7 +68,7 @@ def make_blocks(
     if not 0.0 <= drop_path_rate < 1.0:
         raise ConfigError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
     rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
-    return nn.ModuleList(
+    blocks = nn.ModuleList(
         Block(
             dim,
             num_heads,
@@ -78,6 +80,9 @@ def make_blocks(
         )
         for rate in rates
     )
+    for block in blocks:  # same parameters and names; a cheaper backward pass (maerad.models.attention)
+        block.attn = SelfAttention(dim, num_heads, qkv_bias=qkv_bias)
+    return blocks
 
 
 def init_mae_weights(module: nn.Module) -> None:

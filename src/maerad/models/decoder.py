@@ -166,10 +166,11 @@ def block_for_queries(block: Block, seq: torch.Tensor, positions: torch.Tensor) 
     q = F.linear(torch.gather(normed, 1, index), weight[:attn_dim], None if bias is None else bias[:attn_dim])
     kv = F.linear(normed, weight[attn_dim:], None if bias is None else bias[attn_dim:])
     q = q.reshape(batch, -1, heads, head_dim).transpose(1, 2)
-    k, v = kv.reshape(batch, num_tokens, 2, heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+    k, v = kv.view(batch, num_tokens, 2, heads, head_dim).unbind(2)  # see maerad.models.attention
     dropout = float(attn.attn_drop.p) if attn.training else 0.0
-    out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+    out = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2), dropout_p=dropout)
     out = out.transpose(1, 2).reshape(batch, -1, attn_dim)
-    out = attn.proj_drop(attn.proj(attn.norm(out)))
+    norm = getattr(attn, "norm", None)  # timm < 1.0 attention has no output norm
+    out = attn.proj_drop(attn.proj(out if norm is None else norm(out)))
     x = torch.gather(seq, 1, index) + block.drop_path1(block.ls1(out))
     return x + block.drop_path2(block.ls2(block.mlp(block.norm2(x))))  # type: ignore[no-any-return]
