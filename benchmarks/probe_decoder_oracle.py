@@ -25,80 +25,45 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from maerad.atomic import write_text_atomic
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from probe_label_budget import TEST_SEED, TRAIN_SEED, _frozen, key_fields, phantom_studies, save_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "decoder_oracle_probe.json"
-TRAIN_SEED, TEST_SEED = 300, 302
-TOKEN_SHAPE = (4, 16, 16)
+GRID = {"token 4x16x16": (4, 16, 16)}
 TEMPLATE = "cervix-figo2018"
 LOSS_WEIGHTS = {"pointer": 1.0, "regression": 1.0, "alignment": 0.5, "stage": 0.5}
-
-
-def phantom_cases(n: int, seed: int, graph: Any, checker: Any) -> list[tuple[Any, torch.Tensor]]:
-    """``(targets, true token shares (L, G))`` of ``n`` cervical phantom studies."""
-    from maerad.data.phantom import generate_case
-    from maerad.report.generation.targets import targets_from_metadata
-    from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS, token_composition
-
-    groups = [PHANTOM_TISSUE_GROUPS[k] for k in sorted(PHANTOM_TISSUE_GROUPS)]
-    out = []
-    for i in tqdm(range(n), desc=f"phantom seed {seed}", unit="study"):
-        case = generate_case("cervical", seed=seed, index=i)
-        targets = targets_from_metadata(case.study.metadata, graph=graph, checker=checker)
-        if targets is None or case.study.labels is None:
-            continue
-        labels = torch.from_numpy(case.study.labels.astype(np.int64)).unsqueeze(0)
-        out.append((targets, token_composition(labels, groups, TOKEN_SHAPE)[0]))
-    return out
-
-
-def _frozen(value: object) -> str:
-    return json.dumps(sorted(value) if isinstance(value, list) else value)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from maerad.report.generation.config import EncoderSpec, GeneratorConfig
     from maerad.report.generation.decoding import greedy_decode
-    from maerad.report.generation.field_steps import FieldWalker, field_key
     from maerad.report.generation.generator import ReportGenerator
-    from maerad.report.generation.numeric_heads import NumericStats
-    from maerad.report.generation.plans import collate_plans, plan_case
+    from maerad.report.generation.plans import collate_plans, plan_targets
     from maerad.report.generation.scorer import ModelScorer
     from maerad.report.generation.targets import headline_field
     from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS, TissueSummary
     from maerad.report.templates import get_template
     from maerad.terminology.bundled import load_bundled
-    from maerad.terminology.consistency import ConsistencyChecker
     from maerad.train.schedule import cosine_lr
 
+    (grid,) = GRID
+    train = [(t, shares[grid]) for t, shares in phantom_studies(args.labels, TRAIN_SEED, GRID)]
+    test = [(t, shares[grid]) for t, shares in phantom_studies(args.n_test, TEST_SEED, GRID)]
     graph = load_bundled()
-    checker = ConsistencyChecker(graph)
-    train = phantom_cases(args.labels, TRAIN_SEED, graph, checker)
-    test = phantom_cases(args.n_test, TEST_SEED, graph, checker)
     template = get_template(TEMPLATE)
-    concepts = sorted(graph)
-    concept_index = {c: i for i, c in enumerate(concepts)}
-    field_index = {field_key(template, f.id): i for i, f in enumerate(template.fields)}
-    walker = FieldWalker(template, graph, concept_index, field_index, [])
-    plans = [plan_case(t, walker, template_index=0) for t, _ in train]
-    numbers: dict[str, list[float]] = {}
-    for plan in plans:
-        for p in plan.steps:
-            if p.number is not None:
-                numbers.setdefault(field_key(p.step.template, p.step.field.id), []).append(p.number)
-    stats = NumericStats.fit(numbers)
+    head = headline_field(template)
+    if head is None:
+        raise SystemExit(f"{TEMPLATE} has no headline field")
+    plans, stats, concepts = plan_targets([t for t, _ in train], [template.id], graph)
     # the encoder is never run: a minimal one keeps the generator config valid
     spec = EncoderSpec(volume_shape=(4, 16, 16), patch_size=[4, 16, 16], sequences=["t2w"],
                        model_kwargs={"depth": 1, "embed_dim": 96, "num_heads": 3})
@@ -106,7 +71,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                              numeric_stats=stats.to_dict())
     torch.manual_seed(args.seed)
     gen = ReportGenerator.build(config, graph)
-    model = gen.model
+    model, walker = gen.model, gen.walkers[template.key]
     summary = TissueSummary(len(PHANTOM_TISSUE_GROUPS) + 1, model.encoder.width)
     shares_tr = torch.stack([s for _, s in train])
     summary.fit_normalization(shares_tr)
@@ -127,11 +92,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         optimizer.step()
         losses.append(float(loss.detach()))  # type: ignore[union-attr]
     model.eval()
-    keys = [f.id for f in template.fields
-            if f.mandatory and not f.derived and f.type not in ("number", "text")]
-    head = headline_field(template)
-    if head is None:
-        raise SystemExit(f"{TEMPLATE} has no headline field")
+    keys = key_fields()
     majority = {k: Counter(_frozen(t.report.values().get(k)) for t, _ in train).most_common(1)[0][0]
                 for k in keys}
     majority_stage = Counter(str(t.headline) for t, _ in train).most_common(1)[0][0]
@@ -180,11 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                "note": "Decoder ceiling: the report decoder trained on ground-truth tissue statistics of "
                        "maerad's synthetic phantom; not clinical validation.",
                "protocol": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-               "machine": {"platform": platform.platform(), "torch": torch.__version__},
-               "seconds": round(time.perf_counter() - t0, 1), "result": row}
+               "result": row}
     if not args.quick:
-        write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
-        print(f"\nwrote {args.out}")
+        save_results(args.out, payload, t0)
     return 0
 
 

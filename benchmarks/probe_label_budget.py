@@ -45,33 +45,51 @@ GRIDS = {"token 4x16x16": (4, 16, 16), "token 2x8x8": (2, 8, 8)}
 STRENGTHS = (1e-3, 1e-2, 1e-1, 1.0)
 
 
-def phantom_features(n: int, seed: int) -> dict[str, Any]:
-    """Tissue statistics per grid and the ground-truth fields of ``n`` cervical phantom studies."""
+def phantom_studies(n: int, seed: int,
+                    grids: dict[str, tuple[int, int, int]]) -> list[tuple[Any, dict[str, torch.Tensor]]]:
+    """``n`` cervical phantom studies (``seed``, indices 0…n−1) with a ground truth: their targets and
+    the true token shares ``(L, G)`` of their label maps on each grid (groups sorted by name, as in a
+    generator config)."""
     from tqdm import tqdm
 
     from maerad.data.phantom import generate_case
     from maerad.report.generation.targets import targets_from_metadata
-    from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS, tissue_statistics, token_composition
+    from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS, token_composition
     from maerad.terminology.bundled import load_bundled
     from maerad.terminology.consistency import ConsistencyChecker
 
     graph = load_bundled()
     checker = ConsistencyChecker(graph)
-    groups = list(PHANTOM_TISSUE_GROUPS.values())
-    feats: dict[str, list[torch.Tensor]] = {g: [] for g in GRIDS}
-    fields: list[dict[str, Any]] = []
-    stages: list[str] = []
+    groups = [PHANTOM_TISSUE_GROUPS[k] for k in sorted(PHANTOM_TISSUE_GROUPS)]
+    studies = []
     for i in tqdm(range(n), desc=f"phantom seed {seed}", unit="study"):
         case = generate_case("cervical", seed=seed, index=i)
         targets = targets_from_metadata(case.study.metadata, graph=graph, checker=checker)
         if targets is None or case.study.labels is None:
             continue
         labels = torch.from_numpy(case.study.labels.astype(np.int64)).unsqueeze(0)
-        for name, grid in GRIDS.items():
-            feats[name].append(tissue_statistics(token_composition(labels, groups, grid))[0])
-        fields.append(dict(targets.report.values()))
-        stages.append(str(targets.headline))
-    return {"features": {k: torch.stack(v) for k, v in feats.items()}, "fields": fields, "stages": stages}
+        studies.append((targets, {name: token_composition(labels, groups, grid)[0]
+                                  for name, grid in grids.items()}))
+    return studies
+
+
+def phantom_features(n: int, seed: int) -> dict[str, Any]:
+    """Tissue statistics per grid and the ground-truth fields of ``n`` cervical phantom studies."""
+    from maerad.report.generation.tissue import tissue_statistics
+
+    studies = phantom_studies(n, seed, GRIDS)
+    return {"features": {g: tissue_statistics(torch.stack([shares[g] for _, shares in studies]))
+                         for g in GRIDS},
+            "fields": [dict(t.report.values()) for t, _ in studies],
+            "stages": [str(t.headline) for t, _ in studies]}
+
+
+def save_results(out: Path, payload: dict[str, Any], t0: float) -> None:
+    """Write ``payload`` with the machine and the elapsed seconds to ``out`` (atomically)."""
+    payload = {**payload, "machine": {"platform": platform.platform(), "torch": torch.__version__},
+               "seconds": round(time.perf_counter() - t0, 1)}
+    write_text_atomic(out, json.dumps(payload, indent=2) + "\n")
+    print(f"\nwrote {out}")
 
 
 def key_fields() -> list[str]:
@@ -223,11 +241,9 @@ def main(argv: list[str] | None = None) -> int:
                             "train_seed": TRAIN_SEED, "test_seed": TEST_SEED,
                             "n_test_scored": len(test["stages"]),
                             "grids": {k: list(v) for k, v in GRIDS.items()}},
-               "machine": {"platform": platform.platform(), "torch": torch.__version__},
-               "seconds": round(time.perf_counter() - t0, 1), "rows": rows}
+               "rows": rows}
     if not args.quick:
-        write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
-        print(f"\nwrote {args.out}")
+        save_results(args.out, payload, t0)
     return 0
 
 

@@ -53,16 +53,14 @@ from maerad.report.generation.cases import (
 )
 from maerad.report.generation.config import EncoderSpec, GeneratorConfig
 from maerad.report.generation.encoder import pretrained_encoder
-from maerad.report.generation.field_steps import FieldWalker, field_key
 from maerad.report.generation.generator import ReportGenerator
 from maerad.report.generation.model import LOSS_NAMES
 from maerad.report.generation.numeric_heads import NumericStats
-from maerad.report.generation.plans import CasePlan, collate_plans, option_weights, plan_case
+from maerad.report.generation.plans import CasePlan, collate_plans, option_weights, plan_targets
 from maerad.report.generation.threads import single_thread
 from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS, check_tissue_groups, token_composition
 from maerad.report.templates import get_template
 from maerad.terminology.consistency import ConsistencyChecker
-from maerad.terminology.graph import TermGraph
 from maerad.train.augment import augment_study_batch
 from maerad.train.schedule import cosine_lr
 
@@ -168,23 +166,6 @@ def _encoder(config: FinetuneConfig, cases: Sequence[LabelledCase],
     return spec, None
 
 
-def _plans(cases: Sequence[LabelledCase], templates: list[str], graph: TermGraph,
-           skip_fields: Sequence[str]) -> tuple[list[CasePlan], NumericStats, list[str]]:
-    tpls = [get_template(t) for t in templates]
-    concepts = sorted(graph)
-    concept_index = {c: i for i, c in enumerate(concepts)}
-    field_index = {k: i for i, k in enumerate(field_key(t, f.id) for t in tpls for f in t.fields)}
-    walkers = {t.id: FieldWalker(t, graph, concept_index, field_index, skip_fields) for t in tpls}
-    plans = [plan_case(c.targets, walkers[c.targets.template],
-                       template_index=templates.index(c.targets.template)) for c in cases]
-    numbers: dict[str, list[float]] = {}
-    for plan in plans:
-        for p in plan.steps:
-            if p.number is not None:
-                numbers.setdefault(field_key(p.step.template, p.step.field.id), []).append(p.number)
-    return plans, NumericStats.fit(numbers), concepts
-
-
 def build_optimizer(gen: ReportGenerator, config: FinetuneConfig) -> torch.optim.Optimizer:
     """AdamW over the generator: encoder groups with layer-wise lr decay (``lr_scale``), the rest at
     scale 1; no weight decay on 1-D parameters. A frozen encoder contributes no group."""
@@ -257,7 +238,7 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
         log(f"finetune: only {len(cases)} labelled cases in split {config.split!r} "
             f"(asked for {config.labels})")
     templates = sorted({c.targets.template for c in cases})
-    plans, stats, concepts = _plans(cases, templates, graph, config.skip_fields)
+    plans, stats, concepts = plan_targets([c.targets for c in cases], templates, graph, config.skip_fields)
     shape = tuple(json.loads((cases[0].folder / CASE_FILE).read_text(encoding="utf-8"))["shape"])
     spec, encoder_state = _encoder(config, cases, (int(shape[0]), int(shape[1]), int(shape[2])))
     gen_config = GeneratorConfig(
@@ -277,11 +258,13 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
     groups = list(gen_config.tissue_groups.values())
     tissue = _Tissue(groups, spec.token_shape) if groups else None
     summary = gen.model.tissue_summary
-    if tissue is not None and summary is not None:  # standardise the summary's inputs on the true shares
-        summary.fit_normalization(torch.cat([tissue.shares(dataset[i]["labels"].unsqueeze(0))
-                                             for i in range(len(dataset))]))
+    true_shares = None  # per study, un-augmented: for the summary's standardisation and a frozen cache
+    if tissue is not None and (summary is not None or config.freeze_encoder):
+        true_shares = [tissue.shares(dataset[i]["labels"].unsqueeze(0)) for i in range(len(dataset))]
+    if summary is not None and true_shares is not None:
+        summary.fit_normalization(torch.cat(true_shares))
     optimizer = build_optimizer(gen, config)
-    cached = _cache_features(gen, dataset, config, device, tissue) if config.freeze_encoder else None
+    cached = _cache_features(gen, dataset, config, device, true_shares) if config.freeze_encoder else None
     weights = option_weights(plans, config.balance) if config.balance > 0 else None
     if config.augment and config.freeze_encoder:
         log("finetune: augment has no effect with a frozen encoder (its features are computed once)")
@@ -357,16 +340,14 @@ class _Cached:
 
 
 def _cache_features(gen: ReportGenerator, dataset: StudyDataset, config: FinetuneConfig,
-                    device: torch.device, tissue: _Tissue | None) -> list[_Cached]:
+                    device: torch.device, shares: list[torch.Tensor] | None) -> list[_Cached]:
     gen.model.encoder.eval()
     cached = []
     with torch.no_grad():
         for i in range(len(dataset)):
-            item = dataset[i]
             with _autocast(config.bf16, device):
-                tokens, pooled = gen.model.encode(item["image"].unsqueeze(0).to(device))
-            shares = tissue.shares(item["labels"].unsqueeze(0)) if tissue is not None else None
-            cached.append(_Cached(tokens.float(), pooled.float(), shares))
+                tokens, pooled = gen.model.encode(dataset[i]["image"].unsqueeze(0).to(device))
+            cached.append(_Cached(tokens.float(), pooled.float(), None if shares is None else shares[i]))
     return cached
 
 

@@ -9,7 +9,13 @@ from helpers_generation import SMALL
 from maerad.data.phantom import generate_case
 from maerad.report.generation.field_steps import FieldWalker, field_key
 from maerad.report.generation.numeric_heads import NumericStats
-from maerad.report.generation.plans import CasePlan, collate_plans, option_weights, plan_case
+from maerad.report.generation.plans import (
+    CasePlan,
+    collate_plans,
+    option_weights,
+    plan_case,
+    plan_targets,
+)
 from maerad.report.generation.targets import targets_from_metadata
 from maerad.terminology.bundled import load_bundled
 
@@ -92,3 +98,17 @@ def test_option_weights_are_inverse_option_frequencies_per_field() -> None:
     row = next(j for j, p in enumerate(plans[3].steps) if p.step.field.id == "menopausal_status")
     assert batch.weight[3, row] == pytest.approx(2.0) and batch.weight[0, row] == pytest.approx(2 / 3)
     assert torch.equal(collate_plans(plans, NumericStats()).weight, torch.ones_like(batch.weight))
+
+
+def test_plan_targets_indexes_templates_and_fits_number_statistics() -> None:
+    truths = [targets_from_metadata(generate_case(kind, seed=4, config=SMALL, **kw).study.metadata,
+                                    graph=GRAPH) for kind, kw in CASES[:3]]
+    assert all(t is not None for t in truths)
+    templates = sorted({t.template for t in truths if t is not None})
+    plans, stats, concepts = plan_targets([t for t in truths if t is not None], templates, GRAPH)
+    assert concepts == sorted(GRAPH)
+    assert [p.template_index for p in plans] == [templates.index(t.template) for t in truths if t is not None]
+    sizes = [p.number for plan in plans for p in plan.steps
+             if p.number is not None and p.step.field.id == "max_diameter_mm"]
+    key = next(k for k in stats.stats if k.endswith("/max_diameter_mm"))
+    assert stats.stats[key][0] == pytest.approx(sum(sizes) / len(sizes))

@@ -125,13 +125,15 @@ class ReportModel(nn.Module):
         terms = self.align.embed_terms(self.terms()[rows])
         return self.align.candidate_logits(self.align.embed_images(pooled), terms)
 
-    def study_feature(self, tokens: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+    def study_feature(self, tokens: torch.Tensor, pooled: torch.Tensor,
+                      tissue_logits: torch.Tensor | None = None) -> torch.Tensor:
         """The study feature the decoder starts from and the stage / template / alignment heads read:
-        the pooled tokens, plus the tissue summary (:class:`.tissue.TissueSummary`) when configured."""
+        the pooled tokens, plus the tissue summary (:class:`.tissue.TissueSummary`) when configured.
+        ``tissue_logits``: the tissue head's output on ``tokens`` when already computed."""
         if self.tissue_summary is None:
             return pooled
-        shares = torch.softmax(self.tissue_logits(tokens).float(), dim=-1)
-        summary: torch.Tensor = self.tissue_summary(shares)
+        logits = self.tissue_logits(tokens) if tissue_logits is None else tissue_logits
+        summary: torch.Tensor = self.tissue_summary(torch.softmax(logits.float(), dim=-1))
         return pooled + summary.to(pooled.dtype)
 
     def tissue_logits(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -157,7 +159,8 @@ class ReportModel(nn.Module):
         (:func:`.tissue.token_composition`) for the ``tissue`` loss; without them that loss is 0.
         """
         device = tokens.device
-        pooled = self.study_feature(tokens, pooled)
+        tissue_logits = self.tissue_head(tokens) if self.tissue_head is not None else None
+        pooled = self.study_feature(tokens, pooled, tissue_logits)
         vocab = self.vocabulary()
         fields = self.field_vectors()
         memory = self.decoder.memory(tokens)
@@ -204,8 +207,8 @@ class ReportModel(nn.Module):
         else:
             losses["template"] = torch.zeros((), device=device)
         losses["ontology"] = self.terms.ontology_loss()
-        if tissue is not None and self.tissue_head is not None:
-            losses["tissue"] = tissue_loss(self.tissue_head(tokens), tissue.to(device))
+        if tissue is not None and tissue_logits is not None:
+            losses["tissue"] = tissue_loss(tissue_logits, tissue.to(device))
         else:
             losses["tissue"] = torch.zeros((), device=device)
         return losses

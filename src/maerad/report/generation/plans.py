@@ -34,9 +34,12 @@ from maerad.report.generation.field_steps import FieldStep, FieldWalker, field_k
 from maerad.report.generation.numeric_heads import NumericStats
 from maerad.report.generation.pointer_decoder import KINDS
 from maerad.report.generation.targets import CaseTargets
+from maerad.report.templates import get_template
 from maerad.report.templates.value_sets import value_set_members
+from maerad.terminology.graph import TermGraph
 
-__all__ = ["CasePlan", "PlanBatch", "PlannedStep", "collate_plans", "option_weights", "plan_case"]
+__all__ = ["CasePlan", "PlanBatch", "PlannedStep", "collate_plans", "option_weights", "plan_case",
+           "plan_targets"]
 
 
 @dataclass(frozen=True)
@@ -220,3 +223,23 @@ def collate_plans(plans: Sequence[CasePlan], stats: NumericStats,
                      torch.tensor([p.template_index for p in plans], dtype=torch.long), report_parts,
                      tuple((p.headline_candidates, p.headline_target) for p in plans),
                      tuple(p.key for p in plans), weight)
+
+
+def plan_targets(targets: Sequence[CaseTargets], templates: Sequence[str], graph: TermGraph,
+                 skip_fields: Sequence[str] = ()) -> tuple[list[CasePlan], NumericStats, list[str]]:
+    """Plans of many ground truths for a generator writing ``templates`` (ids, in its order), the
+    statistics of their numbers, and the concept vocabulary (every concept of ``graph``, sorted) the
+    plans index into — what fine-tuning needs before its first step."""
+    tpls = [get_template(t) for t in templates]
+    concepts = sorted(graph)
+    concept_index = {c: i for i, c in enumerate(concepts)}
+    field_index = {k: i for i, k in enumerate(field_key(t, f.id) for t in tpls for f in t.fields)}
+    walkers = {t.id: FieldWalker(t, graph, concept_index, field_index, skip_fields) for t in tpls}
+    ids = [t.id for t in tpls]
+    plans = [plan_case(t, walkers[t.template], template_index=ids.index(t.template)) for t in targets]
+    numbers: dict[str, list[float]] = {}
+    for plan in plans:
+        for p in plan.steps:
+            if p.number is not None:
+                numbers.setdefault(field_key(p.step.template, p.step.field.id), []).append(p.number)
+    return plans, NumericStats.fit(numbers), concepts
