@@ -113,7 +113,8 @@ def finetune_arm(arm: str, seed: int, data: Path, run: Path, pretrained: str | N
         model="mae_vit_tiny", mode="3d", patch_size=PATCH, model_kwargs=encoder_kwargs(),
         max_steps=args.finetune_steps, batch_size=8, lr=1e-3, layer_decay=0.75, balance=args.balance,
         augment=not args.no_augment, tissue_supervision=args.tissue or args.tissue_summary,
-        tissue_summary=args.tissue_summary, seed=seed, num_threads=args.threads,
+        tissue_summary=args.tissue_summary, tissue_segmenter=args.tissue_segmenter,
+        segmenter_steps=args.segmenter_steps, seed=seed, num_threads=args.threads,
     )
     t0 = time.perf_counter()
     result = finetune(config, progress=True, log=print)
@@ -254,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="tissue supervision: the labelled studies' label maps as an auxiliary target")
     p.add_argument("--tissue-summary", action="store_true",
                    help="tissue supervision, and the predicted tissue volumes / contacts feed the decoder")
+    p.add_argument("--tissue-segmenter", action="store_true",
+                   help="a voxel-level U-Net tissue segmenter, trained first on the labelled studies' label "
+                   "maps, feeds its predicted tissue volumes / contacts to the decoder")
+    p.add_argument("--segmenter-steps", type=int, default=800, help="training steps of the tissue segmenter")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--pretrain-only", action="store_true", help="only pre-train the encoders (cached)")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (not a result)")
@@ -262,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.n_train, args.n_test, args.labels = 8, 4, 8
         args.pretrain_steps, args.finetune_steps, args.seeds = 4, 4, args.seeds[:1]
+        args.segmenter_steps = 2
     data = make_data(args.work, args.n_train, args.n_test)
     if args.pretrain_only:  # pre-train every encoder first; fine-tuning runs reuse the checkpoints
         for seed in args.seeds:

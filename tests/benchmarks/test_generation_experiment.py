@@ -56,3 +56,12 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
     assert experiment.main(argv) == 0
     result = (tmp_path / "runs" / "random-s0" / "result.json")
     assert result.exists() and (tmp_path / "runs" / "random-s0" / "pretrain_seconds.json").exists()
+
+
+@pytest.mark.slow
+def test_quick_run_with_the_tissue_segmenter(tmp_path: Path) -> None:
+    argv = ["--work", str(tmp_path), "--quick", "--arms", "scratch", "--threads", "1", "--tissue-segmenter"]
+    assert experiment.main(argv) == 0
+    run = tmp_path / "runs" / "scratch-s0" / "finetune"
+    assert len((run / "segmenter_log.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+    assert '"tissue_segmenter": true' in (run / "config.json").read_text(encoding="utf-8")

@@ -54,6 +54,8 @@ def test_finetune_writes_a_checkpoint(data: Path, tmp_path: Path, capsys: pytest
     (["--balance", "1.5"], "balance"),
     (["--tissue-supervision", "--set", 'tissue_groups={"a": [100], "b": [100]}'], "tissue groups"),
     (["--pretrained", "/no/such/checkpoint"], "checkpoint"),
+    (["--tissue-segmenter", "--segmenter-steps", "0"], "segmenter_steps"),
+    (["--tissue-segmenter", "--set", "segmenter={\"cell\": [3, 8, 8]}"], "must divide the study grid"),
 ])
 def test_user_errors_are_one_line_exit_2(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                          argv: list[str], message: str) -> None:
@@ -65,3 +67,16 @@ def test_user_errors_are_one_line_exit_2(data: Path, tmp_path: Path, capsys: pyt
 def test_missing_data_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["finetune", "--out", str(tmp_path), "--no-progress"]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+def test_tissue_segmenter_flags(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "seg"
+    status = main(["finetune", "--data", str(data), "--labels", "3", "--out", str(out), "--max-steps", "1",
+                   "--batch-size", "2", "--num-threads", "1", "--tissue-segmenter", "--segmenter-steps", "2",
+                   "--set", "model_kwargs={\"depth\": 1, \"embed_dim\": 48, \"num_heads\": 3}",
+                   "--set", "segmenter={\"channels\": [4, 8]}", "--no-progress"])
+    assert status == 0, capsys.readouterr().err
+    state = json.loads((out / "checkpoint" / "state.json").read_text(encoding="utf-8"))
+    assert state["extra"]["finetune"]["tissue_segmenter"] is True
+    assert state["config"]["tissue_segmenter"]["channels"] == [4, 8] and state["config"]["tissue_summary"]
+    assert len((out / "segmenter_log.jsonl").read_text(encoding="utf-8").splitlines()) == 2

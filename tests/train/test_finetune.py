@@ -197,6 +197,34 @@ def test_tissue_supervision(data: Path, tmp_path: Path) -> None:
     assert not (summary.std == 1).all()
 
 
+def test_tissue_segmenter(data: Path, tmp_path: Path) -> None:
+    seg = {"channels": [4, 8]}
+    runs = [finetune(tiny_finetune_config(data, tmp_path / name, tissue_segmenter=True, segmenter=seg,
+                                          segmenter_steps=4, augment=True), progress=False, log=_quiet)
+            for name in ("a", "b")]
+    a, b = (_weights(r.generator) for r in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # deterministic, segmenter included
+    model = runs[0].generator.model
+    segmenter, summary = model.tissue_segmenter, model.tissue_summary
+    assert segmenter is not None and summary is not None and model.tissue_head is None
+    assert not any(p.requires_grad for p in segmenter.parameters())  # frozen after its own training
+    assert not (summary.std == 1).all()  # standardised with the segmenter's shares of the labelled studies
+    log = (tmp_path / "a" / "segmenter_log.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["step"] for line in log] == [1, 2, 3, 4]
+    loaded = ReportGenerator.from_checkpoint(runs[0].checkpoint)
+    assert loaded.model.tissue_segmenter is not None
+    assert torch.equal(loaded.model.tissue_segmenter.unet.head.weight, segmenter.unet.head.weight)
+    study = split_study_folders(data, "test")[0]
+    assert loaded.generate(study).fields  # the generator runs its segmenter at inference
+    # the segmenter's weights are not touched by the generator's optimizer
+    untrained = finetune(tiny_finetune_config(data, tmp_path / "c", tissue_segmenter=True, segmenter=seg,
+                                              segmenter_steps=4, augment=True, max_steps=1),
+                         progress=False, log=_quiet)
+    c = _weights(untrained.generator)
+    assert all(torch.equal(a[k], c[k]) for k in a if k.startswith("tissue_segmenter."))
+    assert any(not torch.equal(a[k], c[k]) for k in a if k.startswith("decoder."))
+
+
 def test_tissue_supervision_errors(data: Path, tmp_path: Path) -> None:
     import shutil
 

@@ -15,7 +15,7 @@ from typing import Any
 __all__ = ["add_parser", "run"]
 
 _FLAGS = ("pretrained", "data", "labels", "out", "epochs", "max_steps", "batch_size", "lr", "balance", "seed",
-          "model", "mode", "device", "split", "time_budget_s", "num_threads")
+          "model", "mode", "device", "split", "time_budget_s", "num_threads", "segmenter_steps")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,6 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    "studies' label maps")
     p.add_argument("--tissue-summary", action="store_true", default=None, dest="tissue_summary",
                    help="with --tissue-supervision: predicted tissue volumes and contacts feed the decoder")
+    p.add_argument("--tissue-segmenter", action="store_true", default=None, dest="tissue_segmenter",
+                   help="first train a voxel-level U-Net tissue segmenter on the label maps; its predicted "
+                   "tissue volumes and contacts feed the decoder")
+    p.add_argument("--segmenter-steps", type=int, dest="segmenter_steps",
+                   help="training steps of the tissue segmenter (default 800)")
     p.add_argument("--seed", type=int)
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int, dest="max_steps")
@@ -72,7 +77,7 @@ def load_finetune_config(args: argparse.Namespace) -> Any:
 
     data = read_config_file(args.config) if args.config is not None else {}
     for key in (*_FLAGS, "freeze_encoder", "bf16", "augment", "tissue_supervision", "tissue_summary",
-                "templates"):
+                "tissue_segmenter", "templates"):
         value = getattr(args, key, None)
         if value is not None:
             data[key] = value

@@ -34,6 +34,7 @@ from maerad.train.config import PretrainConfig
 from maerad.train.data_order import MicroBatchOrder
 from maerad.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
 from maerad.train.optim import adamw
+from maerad.train.precision import bf16_autocast
 from maerad.train.recon_figure import masked_image, save_reconstruction_figure
 from maerad.train.schedule import cosine_lr, scaled_lr
 
@@ -157,7 +158,7 @@ def _pretrain(
             sync = micro == config.accum_steps - 1
             # DDP: forward and backward of non-final micro-batches both inside no_sync (no all-reduce)
             with _no_sync(train_model, not sync):
-                with _autocast(config.bf16, info.device):
+                with bf16_autocast(config.bf16, info.device):
                     loss = train_model(x, mask=spec).loss / config.accum_steps
                 loss.backward()
             step_loss += float(loss.detach())
@@ -256,7 +257,7 @@ def _figure(
     # A fixed item and a fixed mask so figures of successive steps are comparable.
     x, spec = _micro_batch(dataset, [0], masking, geometry.grid, config, info, micro_batch=0)
     model.eval()
-    with torch.no_grad(), _autocast(config.bf16, info.device):
+    with torch.no_grad(), bf16_autocast(config.bf16, info.device):
         output = model(x, mask=spec)
         recon = model.reconstruct(x, output)
     model.train()
@@ -273,11 +274,6 @@ def _no_sync(model: nn.Module, skip_sync: bool) -> Iterator[None]:
     else:
         yield
 
-
-def _autocast(enabled: bool, device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def _append_log(path: Path, record: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from maerad.errors import ConfigError
+from maerad.report.generation.segmenter import SegmenterSpec
 from maerad.report.generation.tissue import check_tissue_groups
 
 __all__ = ["EncoderSpec", "GeneratorConfig"]
@@ -90,8 +91,11 @@ class GeneratorConfig(BaseModel):
         tissue_groups: tissue-group name → label values; when given, a tissue head predicts each
             token's group shares (tissue supervision, :mod:`.tissue`); empty: no tissue head. Kept
             sorted by name: the head's outputs are in this order, which must survive a JSON round trip.
+        tissue_head: with ``tissue_groups``, a per-token tissue head (:class:`.tissue.TissueHead`).
+        tissue_segmenter: a voxel-level tissue segmenter (:mod:`.segmenter`) over the same groups; when
+            given, the tissue summary reads its shares instead of the token head's.
         tissue_summary: add the predicted shares' volumes and contacts (:class:`.tissue.TissueSummary`)
-            to the pooled study feature (needs ``tissue_groups``).
+            to the pooled study feature (needs ``tissue_groups`` and a head or a segmenter).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -115,6 +119,8 @@ class GeneratorConfig(BaseModel):
     max_leaves: int = Field(64, ge=1)
     stage_flag: bool = True
     tissue_groups: dict[str, list[int]] = Field(default_factory=dict)
+    tissue_head: bool = True
+    tissue_segmenter: SegmenterSpec | None = None
     tissue_summary: bool = False
 
     @model_validator(mode="after")
@@ -126,4 +132,10 @@ class GeneratorConfig(BaseModel):
         self.tissue_groups = dict(sorted(self.tissue_groups.items()))
         if self.tissue_summary and not self.tissue_groups:
             raise ValueError("tissue_summary needs tissue_groups (the summary reads the tissue head)")
+        if self.tissue_summary and not (self.tissue_head or self.tissue_segmenter):
+            raise ValueError("tissue_summary needs a tissue head or a tissue segmenter to read")
+        if self.tissue_segmenter is not None:
+            if not self.tissue_groups:
+                raise ValueError("tissue_segmenter needs tissue_groups (its classes)")
+            self.tissue_segmenter.check_volume(self.encoder.volume_shape)
         return self

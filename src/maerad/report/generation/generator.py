@@ -213,8 +213,9 @@ class ReportGenerator:
                     else contextlib.nullcontext())
         with autocast:
             tokens, pooled = self.model.encode(x)
+            shares = self.model.segmenter_shares(x)
         tokens, pooled = tokens.float(), pooled.float()
-        pooled = self.model.study_feature(tokens, pooled)
+        pooled = self.model.study_feature(tokens, pooled, tissue_shares=shares)
         with single_thread(x.device.type == "cpu"):
             chosen = self._template(template, pooled)
             walker = self.walkers[chosen.key]

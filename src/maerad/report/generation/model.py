@@ -35,6 +35,7 @@ from maerad.report.generation.encoder import ImageEncoder
 from maerad.report.generation.field_steps import SPECIALS, field_key
 from maerad.report.generation.plans import PlanBatch
 from maerad.report.generation.pointer_decoder import DECODERS, ReportDecoder
+from maerad.report.generation.segmenter import TissueSegmenter
 from maerad.report.generation.term_embeddings import TermEmbeddings
 from maerad.report.generation.text_hashing import text_features
 from maerad.report.generation.tissue import TissueHead, TissueSummary, tissue_loss
@@ -99,7 +100,10 @@ class ReportModel(nn.Module):
                                    learn_temperature=config.learn_temperature)
         self.template_head = nn.Linear(width, len(templates))
         groups = config.tissue_groups
-        self.tissue_head = TissueHead(width, len(groups)) if groups else None
+        self.tissue_head = TissueHead(width, len(groups)) if groups and config.tissue_head else None
+        seg = config.tissue_segmenter
+        self.tissue_segmenter = (TissueSegmenter(seg, config.encoder.in_chans, len(groups) + 1)
+                                 if seg is not None else None)
         self.tissue_summary = TissueSummary(len(groups) + 1, width) if config.tissue_summary else None
 
     # ----------------------------------------------------------------------------------- pieces
@@ -126,15 +130,35 @@ class ReportModel(nn.Module):
         return self.align.candidate_logits(self.align.embed_images(pooled), terms)
 
     def study_feature(self, tokens: torch.Tensor, pooled: torch.Tensor,
-                      tissue_logits: torch.Tensor | None = None) -> torch.Tensor:
+                      tissue_logits: torch.Tensor | None = None,
+                      tissue_shares: torch.Tensor | None = None) -> torch.Tensor:
         """The study feature the decoder starts from and the stage / template / alignment heads read:
         the pooled tokens, plus the tissue summary (:class:`.tissue.TissueSummary`) when configured.
-        ``tissue_logits``: the tissue head's output on ``tokens`` when already computed."""
+
+        The summary reads ``tissue_shares`` ``(B, L, n_groups + 1)``, which a generator with a tissue
+        segmenter must give (:meth:`segmenter_shares` of the study); otherwise the tissue head's shares
+        (``tissue_logits``: its output on ``tokens`` when already computed).
+
+        Raises:
+            ConfigError: a segmenter-fed summary without ``tissue_shares``.
+        """
         if self.tissue_summary is None:
             return pooled
-        logits = self.tissue_logits(tokens) if tissue_logits is None else tissue_logits
-        summary: torch.Tensor = self.tissue_summary(torch.softmax(logits.float(), dim=-1))
+        if tissue_shares is None:
+            if self.tissue_segmenter is not None:
+                raise ConfigError("this generator's tissue summary reads its segmenter: pass tissue_shares "
+                                  "(segmenter_shares of the study)")
+            logits = self.tissue_logits(tokens) if tissue_logits is None else tissue_logits
+            tissue_shares = torch.softmax(logits.float(), dim=-1)
+        summary: torch.Tensor = self.tissue_summary(tissue_shares.float())
         return pooled + summary.to(pooled.dtype)
+
+    def segmenter_shares(self, x: torch.Tensor) -> torch.Tensor | None:
+        """``(B, L, n_groups + 1)`` cell shares of the tissue segmenter on the input ``x``
+        ``(B, C, D, H, W)``; None without a segmenter."""
+        if self.tissue_segmenter is None:
+            return None
+        return self.tissue_segmenter.shares(x)
 
     def tissue_logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, L, n_groups + 1)`` tissue-group logits per token (softmax: predicted shares).
@@ -150,17 +174,19 @@ class ReportModel(nn.Module):
     def losses(self, tokens: torch.Tensor, pooled: torch.Tensor, batch: PlanBatch, *,
                alignment_loss: str = "info_nce", soft_labels: bool = True,
                feed_true_numbers: bool = False,
-               tissue: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+               tissue: torch.Tensor | None = None,
+               tissue_shares: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The training losses of a batch (see the module docstring); each a scalar tensor.
 
         Choices are teacher-forced (the true option feeds the next step); numbers are not: the
         decoder state reads the regression head's own detached prediction, as it will at inference,
         unless ``feed_true_numbers``. ``tissue``: target group shares ``(B, L, n_groups + 1)``
         (:func:`.tissue.token_composition`) for the ``tissue`` loss; without them that loss is 0.
+        ``tissue_shares``: the segmenter's shares for the summary (see :meth:`study_feature`).
         """
         device = tokens.device
         tissue_logits = self.tissue_head(tokens) if self.tissue_head is not None else None
-        pooled = self.study_feature(tokens, pooled, tissue_logits)
+        pooled = self.study_feature(tokens, pooled, tissue_logits, tissue_shares)
         vocab = self.vocabulary()
         fields = self.field_vectors()
         memory = self.decoder.memory(tokens)

@@ -40,8 +40,8 @@ from torch import nn
 from maerad.data.phantom.labels import LABELS
 from maerad.errors import ConfigError
 
-__all__ = ["PHANTOM_TISSUE_GROUPS", "TissueHead", "TissueSummary", "check_tissue_groups", "tissue_loss",
-           "tissue_statistics", "token_composition"]
+__all__ = ["PHANTOM_TISSUE_GROUPS", "TissueHead", "TissueSummary", "check_tissue_groups", "group_fractions",
+           "tissue_loss", "tissue_statistics", "token_composition"]
 
 PHANTOM_TISSUE_GROUPS: dict[str, list[int]] = {
     "tumour_cervix": [LABELS["tumour_cervix"]],
@@ -81,15 +81,15 @@ def check_tissue_groups(groups: Mapping[str, Sequence[int]]) -> None:
             seen[value] = name
 
 
-def token_composition(labels: torch.Tensor, groups: Sequence[Sequence[int]],
-                      token_shape: Sequence[int]) -> torch.Tensor:
-    """The share of each tissue group in every token: ``(B, L, len(groups) + 1)``, rows sum to 1.
+def group_fractions(labels: torch.Tensor, groups: Sequence[Sequence[int]],
+                    block: Sequence[int]) -> torch.Tensor:
+    """The share of each tissue group in every ``block`` of voxels: ``(B, len(groups) + 1, d, h, w)``.
 
     Args:
         labels: integer label maps ``(B, D, H, W)``.
         groups: label values of each group; every other value is the last class (``other``).
-        token_shape: the voxel block of one token ``(d, h, w)``: the patch size in 3D, ``(1, ph, pw)``
-            for a 2D slice stack. Tokens are ordered slice-major as the encoder orders them.
+        block: the voxel block ``(bd, bh, bw)`` averaged into one output cell (``(1, 1, 1)``: a one-hot
+            map). A remainder of the grid that does not fill a whole block is dropped.
     """
     if labels.ndim != 4:
         raise ValueError(f"labels must be (B, D, H, W), got shape {tuple(labels.shape)}")
@@ -100,11 +100,23 @@ def token_composition(labels: torch.Tensor, groups: Sequence[Sequence[int]],
     labels = labels.long()
     inside = (labels >= 0) & (labels < top)
     group = torch.where(inside, lookup[labels.clamp(0, top - 1)], torch.full_like(labels, len(groups)))
-    kernel = tuple(int(k) for k in token_shape)
+    kernel = tuple(int(k) for k in block)
     # one group at a time: a one-hot of every group at once would hold (B, K, D, H, W) floats
-    shares = [F.avg_pool3d((group == k).unsqueeze(1).float(), kernel, kernel).flatten(1)
-              for k in range(len(groups) + 1)]
-    return torch.stack(shares, dim=-1)
+    return torch.cat([F.avg_pool3d((group == k).unsqueeze(1).float(), kernel, kernel)
+                      for k in range(len(groups) + 1)], dim=1)
+
+
+def token_composition(labels: torch.Tensor, groups: Sequence[Sequence[int]],
+                      token_shape: Sequence[int]) -> torch.Tensor:
+    """The share of each tissue group in every token: ``(B, L, len(groups) + 1)``, rows sum to 1.
+
+    Args:
+        labels: integer label maps ``(B, D, H, W)``.
+        groups: label values of each group; every other value is the last class (``other``).
+        token_shape: the voxel block of one token ``(d, h, w)``: the patch size in 3D, ``(1, ph, pw)``
+            for a 2D slice stack. Tokens are ordered slice-major as the encoder orders them.
+    """
+    return group_fractions(labels, groups, token_shape).flatten(2).transpose(1, 2)
 
 
 class TissueHead(nn.Module):
