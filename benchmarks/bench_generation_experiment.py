@@ -110,6 +110,7 @@ def finetune_arm(arm: str, seed: int, data: Path, run: Path, pretrained: str | N
 
     config = FinetuneConfig(
         data=str(data), out=str(run / "finetune"), pretrained=pretrained, labels=args.labels, split="train",
+        segmenter_from=trained_segmenter(run.parent, seed, args) if args.tissue_segmenter else None,
         model="mae_vit_tiny", mode="3d", patch_size=PATCH, model_kwargs=encoder_kwargs(),
         max_steps=args.finetune_steps, batch_size=8, lr=1e-3, layer_decay=0.75, balance=args.balance,
         augment=not args.no_augment, tissue_supervision=args.tissue or args.tissue_summary,
@@ -121,6 +122,24 @@ def finetune_arm(arm: str, seed: int, data: Path, run: Path, pretrained: str | N
     summary = {"steps": result.steps, "first_loss": result.losses[0], "final_loss": result.losses[-1],
                "n_labelled": result.n_labelled}
     return result.generator, time.perf_counter() - t0, summary
+
+
+def trained_segmenter(runs: Path, seed: int, args: argparse.Namespace) -> str | None:
+    """The checkpoint of a finished arm of this seed whose tissue segmenter was trained with the same
+    settings. The segmenter sees only the labelled studies, not the encoder, so the other arms of the
+    seed reuse it: every arm then reads the same segmenter, which isolates the encoder's effect and
+    saves the segmenter's training time."""
+    for arm in ARMS:
+        finished = runs / f"{arm}-s{seed}" / "finetune"
+        if not (finished.parent / "result.json").exists() or not (finished / "config.json").exists():
+            continue
+        settings = json.loads((finished / "config.json").read_text(encoding="utf-8"))
+        same = (settings.get("segmenter_steps") == args.segmenter_steps
+                and settings.get("labels") == args.labels
+                and settings.get("augment") == (not args.no_augment))
+        if settings.get("tissue_segmenter") and settings.get("segmenter_from") is None and same:
+            return str(finished / "checkpoint")
+    return None
 
 
 def run_one(arm: str, seed: int, data: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:

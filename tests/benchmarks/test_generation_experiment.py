@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 from collections import Counter
@@ -60,8 +61,13 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_quick_run_with_the_tissue_segmenter(tmp_path: Path) -> None:
-    argv = ["--work", str(tmp_path), "--quick", "--arms", "scratch", "--threads", "1", "--tissue-segmenter"]
+    argv = ["--work", str(tmp_path), "--quick", "--arms", "scratch", "random", "--threads", "1",
+            "--tissue-segmenter"]
     assert experiment.main(argv) == 0
-    run = tmp_path / "runs" / "scratch-s0" / "finetune"
-    assert len((run / "segmenter_log.jsonl").read_text(encoding="utf-8").splitlines()) == 2
-    assert '"tissue_segmenter": true' in (run / "config.json").read_text(encoding="utf-8")
+    first = tmp_path / "runs" / "scratch-s0" / "finetune"
+    assert len((first / "segmenter_log.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+    assert '"tissue_segmenter": true' in (first / "config.json").read_text(encoding="utf-8")
+    # the second arm of the seed reads the first arm's segmenter instead of training its own
+    second_config = tmp_path / "runs" / "random-s0" / "finetune" / "config.json"
+    second = json.loads(second_config.read_text(encoding="utf-8"))
+    assert second["segmenter_from"] == str(first / "checkpoint")

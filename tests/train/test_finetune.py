@@ -223,6 +223,21 @@ def test_tissue_segmenter(data: Path, tmp_path: Path) -> None:
     c = _weights(untrained.generator)
     assert all(torch.equal(a[k], c[k]) for k in a if k.startswith("tissue_segmenter."))
     assert any(not torch.equal(a[k], c[k]) for k in a if k.startswith("decoder."))
+    # a trained segmenter is reused by another run: same weights, no segmenter training
+    reused = finetune(tiny_finetune_config(data, tmp_path / "d", tissue_segmenter=True, segmenter=seg,
+                                           segmenter_from=str(runs[0].checkpoint), seed=9),
+                      progress=False, log=_quiet)
+    d = _weights(reused.generator)
+    assert all(torch.equal(a[k], d[k]) for k in a if k.startswith("tissue_segmenter."))
+    assert not (tmp_path / "d" / "segmenter_log.jsonl").exists()
+    with pytest.raises(ConfigError, match="segmenter spec"):
+        finetune(tiny_finetune_config(data, tmp_path / "e", tissue_segmenter=True,
+                                      segmenter={"channels": [4, 4]}, segmenter_from=str(runs[0].checkpoint)),
+                 progress=False, log=_quiet)
+    plain = finetune(tiny_finetune_config(data, tmp_path / "f", max_steps=1), progress=False, log=_quiet)
+    with pytest.raises(ConfigError, match="has no tissue segmenter"):
+        finetune(tiny_finetune_config(data, tmp_path / "g", tissue_segmenter=True, segmenter=seg,
+                                      segmenter_from=str(plain.checkpoint)), progress=False, log=_quiet)
 
 
 def test_tissue_supervision_errors(data: Path, tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 __all__ = ["add_parser", "run"]
 
 _FLAGS = ("pretrained", "data", "labels", "out", "epochs", "max_steps", "batch_size", "lr", "balance", "seed",
-          "model", "mode", "device", "split", "time_budget_s", "num_threads", "segmenter_steps")
+          "model", "mode", "device", "split", "time_budget_s", "num_threads", "segmenter_steps",
+          "segmenter_from")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,6 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    "tissue volumes and contacts feed the decoder")
     p.add_argument("--segmenter-steps", type=int, dest="segmenter_steps",
                    help="training steps of the tissue segmenter (default 800)")
+    p.add_argument("--segmenter-from", dest="segmenter_from", metavar="CKPT",
+                   help="reuse the trained tissue segmenter of this generator checkpoint (no training)")
     p.add_argument("--seed", type=int)
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int, dest="max_steps")

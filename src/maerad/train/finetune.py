@@ -113,6 +113,9 @@ class FinetuneConfig(BaseModel):
     segmenter: SegmenterSpec = Field(default_factory=SegmenterSpec, description="the tissue segmenter's "
                                      "U-Net channels, input pooling and summary cell")
     segmenter_steps: int = Field(800, ge=1, description="training steps of the tissue segmenter")
+    segmenter_from: str | None = Field(None, description="a generator checkpoint whose trained tissue "
+                                       "segmenter is reused instead of training one (same tissue groups, "
+                                       "segmenter spec, sequences, normalisation and study grid)")
     segmenter_batch_size: int = Field(4, ge=1)
     segmenter_lr: float = Field(2e-3, gt=0)
     segmenter_bf16: bool = Field(True, description="bfloat16 autocast for the tissue segmenter (its 3D "
@@ -233,6 +236,8 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
             and not config.tissue_segmenter):
         log("finetune: tissue_groups / tissue_summary are unused without tissue_supervision or "
             "tissue_segmenter")
+    if config.segmenter_from and not config.tissue_segmenter:
+        log("finetune: segmenter_from is unused without tissue_segmenter")
     unknown = sorted(set(config.loss_weights) - set(LOSS_NAMES))
     if unknown:
         raise ConfigError(f"loss_weights: unknown loss {', '.join(unknown)} (known: {', '.join(LOSS_NAMES)})")
@@ -348,6 +353,9 @@ def _segmenter_shares(gen: ReportGenerator, dataset: StudyDataset, groups: list[
     segmenter = gen.model.tissue_segmenter
     if segmenter is None:
         return None
+    if config.segmenter_from:
+        _reuse_segmenter(gen, config.segmenter_from)
+        return predict_shares(segmenter, dataset, device=device)
     log_path = out / "segmenter_log.jsonl"
     log_path.write_text("", encoding="utf-8")
     train_segmenter(segmenter, dataset, groups, steps=config.segmenter_steps,
@@ -357,6 +365,26 @@ def _segmenter_shares(gen: ReportGenerator, dataset: StudyDataset, groups: list[
     segmenter.requires_grad_(False)
     # float32, as the generator predicts at inference unless asked for bf16
     return predict_shares(segmenter, dataset, device=device)
+
+
+def _reuse_segmenter(gen: ReportGenerator, checkpoint: str) -> None:
+    """Copy the trained tissue segmenter of another generator checkpoint into ``gen`` (frozen)."""
+    source = ReportGenerator.from_checkpoint(checkpoint)
+    target, trained = gen.model.tissue_segmenter, source.model.tissue_segmenter
+    if target is None or trained is None:
+        raise ConfigError(f"segmenter_from {checkpoint}: that generator has no tissue segmenter")
+    mine, theirs = gen.config, source.config
+    checks = {"tissue groups": (mine.tissue_groups, theirs.tissue_groups),
+              "segmenter spec": (mine.tissue_segmenter, theirs.tissue_segmenter),
+              "sequences": (mine.encoder.sequences, theirs.encoder.sequences),
+              "normalisation": (mine.encoder.normalization, theirs.encoder.normalization),
+              "study grid": (mine.encoder.volume_shape, theirs.encoder.volume_shape)}
+    for name, (want, got) in checks.items():
+        if want != got:
+            raise ConfigError(f"segmenter_from {checkpoint}: its {name} ({got}) differ from this run's "
+                              f"({want})")
+    target.load_state_dict(trained.state_dict())
+    target.requires_grad_(False)
 
 
 @dataclass(frozen=True)
