@@ -19,6 +19,7 @@ Usage::
 
     python benchmarks/bench_report_latency.py                 # full run
     python benchmarks/bench_report_latency.py --quick         # 2 repeats, cervix template only
+    python benchmarks/bench_report_latency.py --tissue-segmenter   # with the voxel-level tissue segmenter
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from maerad.data.phantom import generate_case
 from maerad.data.study_folder import save_study
 from maerad.report.generation.config import EncoderSpec, GeneratorConfig
 from maerad.report.generation.generator import ReportGenerator
+from maerad.report.generation.segmenter import SegmenterSpec
 from maerad.report.generation.threads import torch_threads
+from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS
 from maerad.terminology.bundled import load_bundled
 
 RESULTS = Path(__file__).resolve().parent / "results" / "report_latency.json"
@@ -51,11 +54,16 @@ KIND = {"cervix-figo2018@1.0.0": "cervical", "endometrium-figo2009@1.0.0": "endo
 TARGET_S = 1.0
 
 
-def build(depth: int) -> ReportGenerator:
-    """The demo-size generator with random weights (seed 0)."""
+def build(depth: int, segmenter: bool = False) -> ReportGenerator:
+    """The demo-size generator with random weights (seed 0); optionally with the default voxel-level
+    tissue segmenter feeding the tissue summary (``--tissue-segmenter`` of ``maerad finetune``)."""
     spec = EncoderSpec(model="mae_vit_tiny", volume_shape=(24, 128, 128), patch_size=[4, 16, 16],
                        sequences=SEQUENCES, model_kwargs={"depth": depth})
-    config = GeneratorConfig(encoder=spec, templates=TEMPLATES, concept_ids=sorted(load_bundled()))
+    tissue: dict[str, Any] = {}
+    if segmenter:
+        tissue = {"tissue_groups": PHANTOM_TISSUE_GROUPS, "tissue_head": False,
+                  "tissue_segmenter": SegmenterSpec(), "tissue_summary": True}
+    config = GeneratorConfig(encoder=spec, templates=TEMPLATES, concept_ids=sorted(load_bundled()), **tissue)
     torch.manual_seed(0)
     return ReportGenerator.build(config)
 
@@ -123,15 +131,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--depth", type=int, default=12, help="encoder blocks (mae_vit_tiny has 12)")
     parser.add_argument("--quick", action="store_true", help="2 repeats, cervix template only")
+    parser.add_argument("--tissue-segmenter", action="store_true",
+                        help="the generator also runs the default voxel-level tissue segmenter")
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
     templates = TEMPLATES[:1] if args.quick else TEMPLATES
-    gen = build(args.depth)
+    gen = build(args.depth, args.tissue_segmenter)
     settings: list[int | None] = [None, 1] if torch.get_num_threads() > 1 else [None]
     rows = [row for threads in settings for row in run(gen, repeats, templates, threads)]
     encoder = {str(t or torch.get_num_threads()): encode_split(gen, repeats, t) for t in settings}
     print(f"report generation latency, default 3D phantom study 24×128×128 × 4 sequences, "
-          f"mae_vit_tiny depth {args.depth}, median of {repeats} (load average {os.getloadavg()[0]:.1f} "
+          f"mae_vit_tiny depth {args.depth}{' + tissue segmenter' if args.tissue_segmenter else ''}, "
+          f"median of {repeats} (load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores)")
     header = f"{'template':<28}{'prec':<6}{'thr':>4}{'study s':>9}{'folder s':>10}{'leaves':>8}"
     print(f"{header}  <= {TARGET_S:g} s")
@@ -143,13 +154,15 @@ def main() -> None:
         print(f"encoder alone, {threads} thread(s): fp32 {times['fp32']:.3f} s, bf16 {times['bf16']:.3f} s")
     result = {
         "benchmark": "report_latency", "target_s": TARGET_S, "repeats": repeats, "depth": args.depth,
+        "tissue_segmenter": args.tissue_segmenter,
         "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
         "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg()), "encoder_median_s": encoder,
         "rows": rows,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"written {RESULTS}")
+    out = RESULTS.with_name("report_latency_segmenter.json") if args.tissue_segmenter else RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"written {out}")
 
 
 if __name__ == "__main__":

@@ -355,7 +355,7 @@ def _segmenter_shares(gen: ReportGenerator, dataset: StudyDataset, groups: list[
         return None
     if config.segmenter_from:
         _reuse_segmenter(gen, config.segmenter_from)
-        return predict_shares(segmenter, dataset, device=device)
+        return predict_shares(segmenter, dataset, device=device, progress=progress)
     log_path = out / "segmenter_log.jsonl"
     log_path.write_text("", encoding="utf-8")
     train_segmenter(segmenter, dataset, groups, steps=config.segmenter_steps,
@@ -364,7 +364,7 @@ def _segmenter_shares(gen: ReportGenerator, dataset: StudyDataset, groups: list[
                     device=device, progress=progress, log_path=log_path)
     segmenter.requires_grad_(False)
     # float32, as the generator predicts at inference unless asked for bf16
-    return predict_shares(segmenter, dataset, device=device)
+    return predict_shares(segmenter, dataset, device=device, progress=progress)
 
 
 def _reuse_segmenter(gen: ReportGenerator, checkpoint: str) -> None:

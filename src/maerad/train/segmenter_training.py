@@ -103,12 +103,13 @@ def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: S
 
 @torch.no_grad()
 def predict_shares(segmenter: TissueSegmenter, dataset: StudyDataset, *, bf16: bool = False,
-                   device: torch.device | str = "cpu") -> list[torch.Tensor]:
+                   device: torch.device | str = "cpu", progress: bool = False) -> list[torch.Tensor]:
     """The segmenter's cell shares ``(1, L, n_classes)`` of every study of ``dataset`` (float32, CPU)."""
     device = torch.device(device)
     segmenter.to(device).eval()
     out = []
-    for i in range(len(dataset)):
+    for i in tqdm(range(len(dataset)), disable=not progress, desc="tissue shares", unit="study",
+                  dynamic_ncols=True):
         with bf16_autocast(bf16, device):
             logits = segmenter(dataset[i]["image"].unsqueeze(0).to(device))
         out.append(segmenter.shares_from_logits(logits).float().cpu())

@@ -7,8 +7,9 @@ template / terminology mask applied before the softmax; numbers come from a regr
 engines derive stage / score / grades. Cross-modal alignment (InfoNCE with learnable temperature and
 soft labels) ties image features to term embeddings and doubles as a direct stage head whose
 disagreement with the rule engines becomes a flag. Optional tissue supervision (:mod:`.tissue`) makes
-image tokens predict their tissue-group shares from label maps. Decoders and alignment losses are plug-ins
-(:data:`DECODERS`, :data:`ALIGNMENT_LOSSES`). See ``docs/generation.md``.
+image tokens predict their tissue-group shares from label maps; an optional voxel-level tissue segmenter
+(:mod:`.segmenter`) measures tissue volumes and contacts for the decoder. Decoders and alignment losses
+are plug-ins (:data:`DECODERS`, :data:`ALIGNMENT_LOSSES`). See ``docs/generation.md``.
 
 Examples::
 
@@ -26,12 +27,14 @@ from maerad.report.generation.field_steps import FieldStep, FieldWalker, Option
 from maerad.report.generation.generator import CHECKPOINT_KIND, Generation, ReportGenerator
 from maerad.report.generation.numeric_constraints import NUMERIC_CONSTRAINTS
 from maerad.report.generation.pointer_decoder import DECODERS, PointerDecoder, ReportDecoder
+from maerad.report.generation.segmenter import SegmenterSpec, TissueSegmenter, segmentation_loss
 from maerad.report.generation.targets import CaseTargets, headline_field, targets_from_metadata
 from maerad.report.generation.term_embeddings import TermEmbeddings
 from maerad.report.generation.tissue import (
     PHANTOM_TISSUE_GROUPS,
     TissueHead,
     TissueSummary,
+    group_fractions,
     tissue_loss,
     tissue_statistics,
     token_composition,
@@ -56,13 +59,17 @@ __all__ = [
     "PointerDecoder",
     "ReportDecoder",
     "ReportGenerator",
+    "SegmenterSpec",
     "TermEmbeddings",
     "TissueHead",
+    "TissueSegmenter",
     "TissueSummary",
     "beam_decode",
     "greedy_decode",
+    "group_fractions",
     "headline_field",
     "labelled_cases",
+    "segmentation_loss",
     "soft_targets",
     "split_study_folders",
     "symmetric_info_nce",
