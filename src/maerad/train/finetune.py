@@ -11,7 +11,10 @@ Losses (weights in ``loss_weights``): pointer cross-entropy, number regression, 
 alignment, direct stage head, template head, the ontology loss of the term embeddings
 (:class:`~maerad.report.generation.model.ReportModel`) and, with ``tissue_supervision``, the tissue
 loss: every image token predicts its share of each tissue group of the labelled studies' label maps
-(:mod:`maerad.report.generation.tissue`; the label maps move with the augmentation shifts). AdamW
+(:mod:`maerad.report.generation.tissue`; the label maps move with the augmentation shifts). With
+``tissue_segmenter``, a voxel-level U-Net is first trained on the same label maps, then frozen; its
+predicted tissue volumes and contacts feed the tissue summary (:mod:`maerad.train.segmenter_training`,
+``segmenter_from`` reuses a trained one). AdamW
 with layer-wise lr decay on the encoder (:func:`maerad.models.param_groups_lrd`), warm-up + cosine
 schedule; a frozen encoder's features are computed once and cached. Deterministic with a seed
 (same seed and thread count → the same weights). The checkpoint (safetensors + JSON, atomic) holds
@@ -198,7 +201,6 @@ def build_optimizer(gen: ReportGenerator, config: FinetuneConfig) -> torch.optim
                    "lr_scale": 1.0})
     groups.append({"params": [p for p in rest if p.ndim <= 1], "weight_decay": 0.0, "lr_scale": 1.0})
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999), foreach=True)
-
 
 
 def _batches(n: int, batch_size: int, seed: int) -> Iterator[list[int]]:

@@ -275,7 +275,6 @@ def _no_sync(model: nn.Module, skip_sync: bool) -> Iterator[None]:
         yield
 
 
-
 def _append_log(path: Path, record: dict[str, Any]) -> None:
     with path.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")

@@ -34,7 +34,6 @@ from maerad.train.precision import bf16_autocast
 __all__ = ["predict_shares", "train_segmenter"]
 
 
-
 def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: Sequence[Sequence[int]], *,
                     steps: int, batch_size: int = 4, lr: float = 2e-3, weight_decay: float = 1e-4,
                     seed: int = 0, augment: bool = False, bf16: bool = False,
