@@ -255,6 +255,9 @@ def test_tissue_supervision_errors(data: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="case-0000: has no label map"):
         finetune(tiny_finetune_config(copy, tmp_path / "u", tissue_supervision=True), progress=False,
                  log=_quiet)
+    with pytest.raises(InputError, match="case-0000: has no label map"):
+        finetune(tiny_finetune_config(copy, tmp_path / "v", tissue_segmenter=True, segmenter_steps=1),
+                 progress=False, log=_quiet)
     messages: list[str] = []
     finetune(tiny_finetune_config(data, tmp_path / "m", tissue_groups={"a": [100]}, max_steps=1),
              progress=False, log=messages.append)

@@ -357,20 +357,20 @@ def _segmenter_shares(gen: ReportGenerator, dataset: StudyDataset, groups: list[
         return None
     if config.segmenter_from:
         _reuse_segmenter(gen, config.segmenter_from)
-        return predict_shares(segmenter, dataset, device=device, progress=progress)
-    log_path = out / "segmenter_log.jsonl"
-    log_path.write_text("", encoding="utf-8")
-    train_segmenter(segmenter, dataset, groups, steps=config.segmenter_steps,
-                    batch_size=config.segmenter_batch_size, lr=config.segmenter_lr, seed=config.seed,
-                    augment=config.augment and not config.freeze_encoder, bf16=config.segmenter_bf16,
-                    device=device, progress=progress, log_path=log_path)
+    else:
+        log_path = out / "segmenter_log.jsonl"
+        log_path.write_text("", encoding="utf-8")
+        train_segmenter(segmenter, dataset, groups, steps=config.segmenter_steps,
+                        batch_size=config.segmenter_batch_size, lr=config.segmenter_lr, seed=config.seed,
+                        augment=config.augment and not config.freeze_encoder, bf16=config.segmenter_bf16,
+                        device=device, progress=progress, log_path=log_path)
     segmenter.requires_grad_(False)
     # float32, as the generator predicts at inference unless asked for bf16
     return predict_shares(segmenter, dataset, device=device, progress=progress)
 
 
 def _reuse_segmenter(gen: ReportGenerator, checkpoint: str) -> None:
-    """Copy the trained tissue segmenter of another generator checkpoint into ``gen`` (frozen)."""
+    """Copy the trained tissue segmenter of another generator checkpoint into ``gen``."""
     source = ReportGenerator.from_checkpoint(checkpoint)
     target, trained = gen.model.tissue_segmenter, source.model.tissue_segmenter
     if target is None or trained is None:
@@ -386,7 +386,6 @@ def _reuse_segmenter(gen: ReportGenerator, checkpoint: str) -> None:
             raise ConfigError(f"segmenter_from {checkpoint}: its {name} ({got}) differ from this run's "
                               f"({want})")
     target.load_state_dict(trained.state_dict())
-    target.requires_grad_(False)
 
 
 @dataclass(frozen=True)

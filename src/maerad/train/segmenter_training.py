@@ -1,12 +1,13 @@
 """Training of the generator's voxel-level tissue segmenter (:mod:`maerad.report.generation.segmenter`).
 
 Fine-tuning with ``tissue_segmenter`` runs this first: the segmenter learns the labelled studies' label
-maps on its own (soft cross-entropy, :func:`~maerad.report.generation.segmenter.segmentation_loss`;
-AdamW; random studies per step, with the fine-tuning augmentation when it is on: the label maps move
-with the images). Then it is frozen and its cell shares of every labelled study are computed once
-(:func:`predict_shares`) for the tissue summary the decoder reads. Training it apart keeps the
-summary's input fixed while the decoder learns, and a shift moves the tissue volumes and contacts the
-summary reads by little, so one un-augmented prediction per study suffices.
+maps on its own (KL divergence from the pooled group fractions,
+:func:`~maerad.report.generation.segmenter.segmentation_loss`; AdamW; random studies per step, with
+the fine-tuning augmentation when it is on: the label maps move with the images). Then it is frozen
+and its cell shares of every labelled study are computed once (:func:`predict_shares`) for the tissue
+summary the decoder reads. Training it apart keeps the summary's input fixed while the decoder
+learns, and a shift moves the tissue volumes and contacts the summary reads by little, so one
+un-augmented prediction per study suffices.
 
 Examples::
 

@@ -15,7 +15,6 @@ becomes a ``note`` flag on the headline field (source ``stage-head``).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from maerad.report.generation.threads import single_thread, torch_threads
 from maerad.report.structured_report import ReportFlag, StructuredReport
 from maerad.report.templates import ReportTemplate, get_template, value_set_members
 from maerad.terminology.graph import TermGraph
+from maerad.train.precision import bf16_autocast
 
 __all__ = ["CHECKPOINT_KIND", "Generation", "ReportGenerator"]
 
@@ -209,9 +209,7 @@ class ReportGenerator:
         t0 = time.perf_counter()
         self.model.eval()
         x = self.study_input(study)
-        autocast = (torch.autocast(x.device.type, dtype=torch.bfloat16) if bf16
-                    else contextlib.nullcontext())
-        with autocast:
+        with bf16_autocast(bf16, x.device):
             tokens, pooled = self.model.encode(x)
             shares = self.model.segmenter_shares(x)
         tokens, pooled = tokens.float(), pooled.float()

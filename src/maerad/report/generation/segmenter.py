@@ -12,7 +12,7 @@ The segmenter is the N-D U-Net of :mod:`maerad.models.unet` on the study downsam
 pooling; (1, 2, 2) halves the in-plane resolution), predicting one class per tissue group plus
 ``other`` for every output voxel. Its softmax probabilities, averaged over cells of ``cell`` input
 voxels, are the shares :class:`.tissue.TissueSummary` turns into volumes and contacts. It is trained on
-the labelled studies' label maps with a soft cross-entropy against :func:`.tissue.group_fractions` of the
+the labelled studies' label maps with the KL divergence from :func:`.tissue.group_fractions` of the
 same pooling (:func:`segmentation_loss`), before and apart from the report decoder
 (:mod:`maerad.train.finetune`, ``tissue_segmenter``).
 
@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from maerad.models.unet import UNet
-from maerad.report.generation.tissue import group_fractions
+from maerad.report.generation.tissue import group_fractions, tissue_loss
 
 __all__ = ["SegmenterSpec", "TissueSegmenter", "segmentation_loss"]
 
@@ -117,11 +117,12 @@ class TissueSegmenter(nn.Module):
 
 
 def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Soft cross-entropy ``−Σ_k target_k log softmax(logits)_k``, averaged over voxels and studies.
+    """:func:`.tissue.tissue_loss` per voxel: the KL divergence from the class fractions ``target`` to
+    ``softmax(logits)`` over the class axis 1, averaged over voxels and studies (0 when exact).
 
-    ``target`` holds class fractions (rows sum to 1): a pooled voxel on a boundary is part tumour, part
-    stroma, and is scored as such.
+    ``target`` holds class fractions (they sum to 1 over the classes): a pooled voxel on a boundary is
+    part tumour, part stroma, and is scored as such.
     """
     if logits.shape != target.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and target {tuple(target.shape)} differ in shape")
-    return -(target * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+    return tissue_loss(logits.movedim(1, -1), target.movedim(1, -1))

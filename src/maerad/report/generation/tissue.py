@@ -182,5 +182,5 @@ class TissueSummary(nn.Module):
             self.std.copy_(stats.std(dim=0).clamp(min=1e-3))
 
     def forward(self, shares: torch.Tensor) -> torch.Tensor:
-        """``(B, L, G)`` token shares → ``(B, width)``."""
+        """``(B, L, G)`` shares (of tokens, or of a segmenter's cells) → ``(B, width)``."""
         return self.mlp((tissue_statistics(shares) - self.mean) / self.std)  # type: ignore[no-any-return]
