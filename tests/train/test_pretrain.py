@@ -82,6 +82,16 @@ def test_each_masking_strategy_trains_and_writes_outputs(
     assert log[-1]["step"] == 3
 
 
+@pytest.mark.parametrize("model", ["maep_tiny", "maep_hiera_tiny"])
+def test_pyramid_models_pretrain_and_reload(studies: Path, tmp_path: Path, model: str) -> None:
+    config = _config(studies, tmp_path, model=model)
+    result = pretrain(config, progress=False)
+    assert result.steps == 3 and all(np.isfinite(result.losses))
+    rebuilt = pretrain_module.build_model(config, in_chans=2, img_size=(8, 32, 32))
+    rebuilt.load_state_dict(load_file(tmp_path / "checkpoint" / "model.safetensors"))
+    assert (rebuilt.patch_embed.cell_pos is not None) == (model == "maep_hiera_tiny")
+
+
 def test_training_reduces_the_loss(studies: Path, tmp_path: Path) -> None:
     result = pretrain(_config(studies, tmp_path, max_steps=30, lr=3e-3), progress=False)
     assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5])

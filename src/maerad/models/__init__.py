@@ -22,6 +22,7 @@ from maerad.models.patch import PatchEmbed, PatchGeometry, patchify, unpatchify
 from maerad.models.pos_embed import interpolate_pos_embed, sincos_pos_embed
 from maerad.models.registry import MODELS, create_model
 from maerad.models.timm_vit import load_timm_vit
+from maerad.models.unit_attention import UnitAttentionBlock
 
 __all__ = [
     "MAE",
@@ -33,6 +34,7 @@ __all__ = [
     "PatchEmbed",
     "PatchGeometry",
     "PyramidStem",
+    "UnitAttentionBlock",
     "create_mae",
     "create_model",
     "interpolate_pos_embed",

@@ -1,8 +1,10 @@
-"""Registered model factories: ``mae_vit_{tiny,small,base,large}`` and ``maep_{tiny,small,base,large}``.
+"""Registered model factories: ``mae_vit_*``, ``maep_*`` and ``maep_hiera_*`` (``tiny, small, base, large``).
 
 Sizes follow ViT: tiny 192 wide × 12 blocks × 3 heads, small 384 × 12 × 6, base 768 × 12 × 12, large
 1024 × 24 × 16. Every factory defaults to MAE's decoder (512 wide, 8 blocks, 16 heads), 224² RGB input
 with 16² patches and a 0.75 mask ratio; any constructor argument can be overridden by keyword.
+``maep_hiera_*`` is MAE-P with Hiera-style mask-unit attention in its stem (``stage_mixer=
+"unit_attention"``) and heads of 64 channels in its stages (at least one; ViT-B: 3 and 6 heads).
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ def _accepted(cls: type[MAE]) -> set[str]:
     return names
 
 
-def _factory(cls: type[MAE], name: str, size: str) -> Callable[..., MAE]:
+def _factory(cls: type[MAE], name: str, size: str, **defaults: Any) -> Callable[..., MAE]:
     accepted = _accepted(cls)
 
     def build(**kwargs: Any) -> MAE:
         check_kwargs(name, kwargs, accepted)
-        return cls(**{**VIT_SIZES[size], **kwargs})
+        return cls(**{**VIT_SIZES[size], **defaults, **kwargs})
 
     build.__name__ = name
     build.__doc__ = f"{cls.__name__} with a ViT-{size} encoder; keyword arguments override the defaults."
@@ -48,6 +50,13 @@ def _factory(cls: type[MAE], name: str, size: str) -> Callable[..., MAE]:
 for _size in VIT_SIZES:
     MODELS.add(f"mae_vit_{_size}", _factory(MAE, f"mae_vit_{_size}", _size), overwrite=True)
     MODELS.add(f"maep_{_size}", _factory(MAEP, f"maep_{_size}", _size), overwrite=True)
+    _width = VIT_SIZES[_size]["embed_dim"]
+    MODELS.add(
+        f"maep_hiera_{_size}",
+        _factory(MAEP, f"maep_hiera_{_size}", _size, stage_mixer="unit_attention",
+                 stage_heads=(max(1, _width // 4 // 64), max(1, _width // 2 // 64))),
+        overwrite=True,
+    )
 
 
 def create_mae(name: str, **kwargs: Any) -> MAE:

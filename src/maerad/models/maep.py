@@ -9,27 +9,34 @@ visible tokens only. For a 16×16 patch the stages have strides 4, 8 and 16; for
 ``(4, 16, 16)`` patch the strides are ``(1, 4, 4)``, ``(2, 8, 8)`` and ``(4, 16, 16)``.
 
 Without masking, :meth:`MAEP.forward_pyramid` returns the three feature maps for dense tasks.
-(A Hiera-style mask-unit variant is not implemented.)
+
+``stage_mixer="unit_attention"`` is the Hiera-style mask-unit variant (names ``maep_hiera_*``): the
+stage blocks are transformer blocks whose attention spans the cells of one token (the mask unit, see
+:mod:`maerad.models.unit_attention`), with a learned position embedding over the cells, instead of
+per-cell MLPs. Cells then exchange information inside their token, and still never across tokens.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from timm.layers.mlp import Mlp
 from torch import nn
 
 from maerad.errors import ConfigError
-from maerad.models.blocks import make_norm
+from maerad.models.blocks import check_heads, make_norm
 from maerad.models.mae import MAE
 from maerad.models.patch import PatchGeometry
+from maerad.models.unit_attention import UnitAttentionBlock
 
-__all__ = ["MAEP", "PyramidStem"]
+__all__ = ["MAEP", "PyramidStem", "StageMixer"]
 
 CELLS = 4  # cells per token axis at stage 1 (two 2× merges reach the token)
+
+StageMixer = Literal["mlp", "unit_attention"]
 
 
 class _MLPBlock(nn.Module):
@@ -86,9 +93,13 @@ class PyramidStem(nn.Module):
         in_chans: input channels.
         embed_dim: token width ``D``.
         stage_dims: widths of stages 1 and 2 (default ``(D // 4, D // 2)``).
-        stage_depths: MLP blocks in stages 1 and 2.
+        stage_depths: blocks in stages 1 and 2.
         mlp_ratio: MLP ratio of the stage blocks.
         norm_eps: LayerNorm epsilon.
+        stage_mixer: ``"mlp"`` (HiViT: per-cell MLP blocks) or ``"unit_attention"`` (Hiera: attention
+            among the cells of each token, plus a learned cell position embedding).
+        stage_heads: attention heads of stages 1 and 2 (``"unit_attention"`` only); each must divide
+            its stage width.
     """
 
     def __init__(
@@ -100,8 +111,12 @@ class PyramidStem(nn.Module):
         stage_depths: Sequence[int] = (2, 2),
         mlp_ratio: float = 4.0,
         norm_eps: float = 1e-6,
+        stage_mixer: StageMixer = "mlp",
+        stage_heads: Sequence[int] = (1, 2),
     ) -> None:
         super().__init__()
+        if stage_mixer not in ("mlp", "unit_attention"):
+            raise ConfigError(f"stage_mixer must be 'mlp' or 'unit_attention', got {stage_mixer!r}")
         if any(p % CELLS for p in geometry.patch_size):
             raise ConfigError(
                 f"MAE-P needs every patch side divisible by {CELLS}, got patch_size {geometry.patch_size}"
@@ -119,10 +134,30 @@ class PyramidStem(nn.Module):
         self.stage_dims = dims
         nd = geometry.spatial_dims
         self.cell_size = tuple(p // CELLS for p in geometry.patch_size)
+        self.stage_mixer = stage_mixer
         self.stem = nn.Linear(in_chans * math.prod(self.cell_size), dims[0])
-        self.stage1 = nn.Sequential(*(_MLPBlock(dims[0], mlp_ratio, norm_eps) for _ in range(depths[0])))
+        self.cell_pos: nn.Parameter | None = None
+        if stage_mixer == "unit_attention":
+            heads = tuple(stage_heads)
+            if len(heads) != 2:
+                raise ConfigError(f"stage_heads must be two ints, got {heads}")
+            for i, (dim, h) in enumerate(zip(dims, heads, strict=True)):
+                check_heads(dim, h, f"MAE-P stage {i + 1}")
+            # attention is order-blind: cells need to know where they sit inside their token
+            self.cell_pos = nn.Parameter(torch.zeros(1, 1, *([CELLS] * nd), dims[0]))
+            nn.init.trunc_normal_(self.cell_pos, std=0.02)
+            self.stage1 = nn.Sequential(
+                *(UnitAttentionBlock(dims[0], heads[0], mlp_ratio=mlp_ratio, norm_eps=norm_eps)
+                  for _ in range(depths[0]))
+            )
+            self.stage2 = nn.Sequential(
+                *(UnitAttentionBlock(dims[1], heads[1], mlp_ratio=mlp_ratio, norm_eps=norm_eps)
+                  for _ in range(depths[1]))
+            )
+        else:
+            self.stage1 = nn.Sequential(*(_MLPBlock(dims[0], mlp_ratio, norm_eps) for _ in range(depths[0])))
+            self.stage2 = nn.Sequential(*(_MLPBlock(dims[1], mlp_ratio, norm_eps) for _ in range(depths[1])))
         self.merge1 = _CellMerge(nd, dims[0], dims[1], norm_eps)
-        self.stage2 = nn.Sequential(*(_MLPBlock(dims[1], mlp_ratio, norm_eps) for _ in range(depths[1])))
         self.merge2 = _CellMerge(nd, dims[1], embed_dim, norm_eps)
 
     def _cells(self, x: torch.Tensor) -> torch.Tensor:
@@ -152,7 +187,10 @@ class PyramidStem(nn.Module):
             flat = cells.flatten(2)
             flat = torch.gather(flat, 1, ids_keep.unsqueeze(-1).expand(-1, -1, flat.shape[-1]))
             cells = flat.reshape(flat.shape[0], flat.shape[1], *cells.shape[2:])
-        s1 = self.stage1(self.stem(cells))
+        s1 = self.stem(cells)
+        if self.cell_pos is not None:
+            s1 = s1 + self.cell_pos
+        s1 = self.stage1(s1)
         s2 = self.stage2(self.merge1(s1))
         tokens = self.merge2(s2)
         return s1, s2, tokens.reshape(tokens.shape[0], tokens.shape[1], -1)
@@ -167,8 +205,11 @@ class MAEP(MAE):
 
     Args:
         stage_dims: stage 1 / 2 widths (default ``(embed_dim // 4, embed_dim // 2)``).
-        stage_depths: MLP blocks per stage.
+        stage_depths: blocks per stage.
         stage_mlp_ratio: MLP ratio of the stage blocks.
+        stage_mixer: ``"mlp"`` (HiViT-style, default) or ``"unit_attention"`` (Hiera-style mask-unit
+            attention among the cells of each token).
+        stage_heads: attention heads of stages 1 and 2 for ``"unit_attention"``.
         **kwargs: every :class:`MAE` argument.
 
     Examples::
@@ -181,7 +222,7 @@ class MAEP(MAE):
         [(2, 8, 8, 8), (2, 16, 4, 4), (2, 32, 2, 2)]
     """
 
-    _stem_args: tuple[Sequence[int] | None, tuple[int, ...], float, float]
+    _stem_args: dict[str, Any]
 
     def __init__(
         self,
@@ -189,18 +230,24 @@ class MAEP(MAE):
         stage_dims: Sequence[int] | None = None,
         stage_depths: Sequence[int] = (2, 2),
         stage_mlp_ratio: float = 4.0,
+        stage_mixer: StageMixer = "mlp",
+        stage_heads: Sequence[int] = (1, 2),
         **kwargs: Any,
     ) -> None:
         # read by _make_patch_embed, which MAE.__init__ calls before nn.Module attributes exist
-        stem_args = (stage_dims, tuple(stage_depths), stage_mlp_ratio, float(kwargs.get("norm_eps", 1e-6)))
+        stem_args = {
+            "stage_dims": stage_dims,
+            "stage_depths": tuple(stage_depths),
+            "mlp_ratio": stage_mlp_ratio,
+            "norm_eps": float(kwargs.get("norm_eps", 1e-6)),
+            "stage_mixer": stage_mixer,
+            "stage_heads": tuple(stage_heads),
+        }
         object.__setattr__(self, "_stem_args", stem_args)
         super().__init__(**kwargs)
 
     def _make_patch_embed(self) -> nn.Module:
-        stage_dims, stage_depths, mlp_ratio, eps = self._stem_args
-        return PyramidStem(
-            self.geometry, self.in_chans, self.embed_dim, stage_dims, stage_depths, mlp_ratio, eps
-        )
+        return PyramidStem(self.geometry, self.in_chans, self.embed_dim, **self._stem_args)
 
     def forward_pyramid(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Multi-scale feature maps without masking, for dense downstream tasks.
