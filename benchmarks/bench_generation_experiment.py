@@ -51,6 +51,7 @@ SEQUENCES = ["t2w", "dwi_b800", "adc", "t1c"]
 PATCH = [4, 16, 16]
 TRAIN_SEED, TEST_SEED = 100, 102
 FIT_LIMIT = 64
+TEMPLATE = "cervix-figo2018"
 """The fit to the labelled studies is measured on at most this many of them (evaluation time)."""
 
 
@@ -150,8 +151,15 @@ def run_one(arm: str, seed: int, data: Path, work: Path, args: argparse.Namespac
     done = run / "result.json"
     if done.exists():
         result = dict(json.loads(done.read_text(encoding="utf-8")))
+        stale = False
         if "train_stage_accuracy" not in result:  # runs from before this measurement existed
             result.update(fit_scores(run / "finetune" / "checkpoint", data, run, min(args.labels, FIT_LIMIT)))
+            stale = True
+        if "field_accuracy" not in result:  # likewise, read from the run's own evaluation
+            metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+            result["field_accuracy"] = field_accuracy(metrics)
+            stale = True
+        if stale:
             write_text_atomic(done, json.dumps(result, indent=2) + "\n")
         return result
     run.mkdir(parents=True, exist_ok=True)
@@ -167,7 +175,7 @@ def run_one(arm: str, seed: int, data: Path, work: Path, args: argparse.Namespac
     result = {"arm": arm, "seed": seed, "stage_accuracy": metrics["stage_accuracy"],
               "key_field_accuracy": metrics["key_field_accuracy"], "size_mae_mm": metrics.get("size_mae_mm"),
               "n_test": metrics["n_test"], "pretrain_s": round(pretrain_s, 1),
-              "finetune_s": round(finetune_s, 1), "finetune": ft,
+              "finetune_s": round(finetune_s, 1), "finetune": ft, "field_accuracy": field_accuracy(metrics),
               **fit_scores(generator, data, run, min(args.labels, FIT_LIMIT))}
     write_text_atomic(done, json.dumps(result, indent=2) + "\n")
     return result
@@ -187,19 +195,31 @@ def fit_scores(generator: Any, data: Path, run: Path, labels: int) -> dict[str, 
             "train_key_field_accuracy": metrics["key_field_accuracy"]}
 
 
+def key_fields() -> list[str]:
+    """The key fields: mandatory, non-derived, categorical fields of the cervical template."""
+    from maerad.report.templates import get_template
+
+    template = get_template(TEMPLATE)
+    return [f.id for f in template.fields
+            if f.mandatory and not f.derived and f.type not in ("number", "text")]
+
+
+def field_accuracy(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """Per key field test accuracy, from a ``maerad evaluate`` metrics document."""
+    fields = metrics["fields"][TEMPLATE]
+    return {key: fields.get(f"{key}/accuracy") for key in key_fields()}
+
+
 def majority_baseline(data: Path, labels: int) -> dict[str, Any]:
     """What a generator that ignores the image scores: every key field set to its most frequent value
     among the labelled training reports, and the most frequent labelled stage."""
     from collections import Counter
 
     from maerad.report.generation.cases import labelled_cases, split_study_folders
-    from maerad.report.templates import get_template
 
     train = labelled_cases(split_study_folders(data, "train"), limit=labels)
     test = labelled_cases(split_study_folders(data, "test"))
-    template = get_template("cervix-figo2018")
-    keys = [f.id for f in template.fields
-            if f.mandatory and not f.derived and f.type not in ("number", "text")]
+    keys = key_fields()
 
     def frozen(value: object) -> object:
         return tuple(sorted(value)) if isinstance(value, list) else value
@@ -240,6 +260,47 @@ def summarise(results: list[dict[str, Any]], arms: list[str]) -> dict[str, Any]:
                                  "train_stage_accuracy", "train_key_field_accuracy", "pretrain_s",
                                  "finetune_s")}}
     return out
+
+
+def paired_differences(results: list[dict[str, Any]], arms: list[str],
+                       reference: str = "scratch") -> dict[str, Any]:
+    """Each arm minus ``reference`` within a seed (same data order and test split), mean ± sd over the
+    seeds both ran, and in how many seeds the arm was ahead / level / behind."""
+    by_key = {(r["arm"], r["seed"]): r for r in results}
+    out: dict[str, Any] = {}
+    for arm in arms:
+        if arm == reference:
+            continue
+        seeds = sorted(s for (a, s) in by_key if a == arm and (reference, s) in by_key)
+        row: dict[str, Any] = {"seeds": seeds}
+        for key in ("stage_accuracy", "key_field_accuracy"):
+            diffs = [by_key[(arm, s)][key] - by_key[(reference, s)][key] for s in seeds
+                     if by_key[(arm, s)][key] is not None and by_key[(reference, s)][key] is not None]
+            row[key] = {**_mean_sd(diffs), "ahead": sum(d > 0 for d in diffs),
+                        "level": sum(d == 0 for d in diffs), "behind": sum(d < 0 for d in diffs)}
+        out[arm] = row
+    return out
+
+
+def field_summary(results: list[dict[str, Any]], arms: list[str]) -> dict[str, dict[str, float | None]]:
+    """Per key field: the mean test accuracy over seeds of each arm (``None`` when no run has it)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for key in key_fields():
+        out[key] = {}
+        for arm in arms:
+            values = [r["field_accuracy"][key] for r in results
+                      if r["arm"] == arm and r.get("field_accuracy", {}).get(key) is not None]
+            out[key][arm] = statistics.fmean(values) if values else None
+    return out
+
+
+def field_table(fields: dict[str, dict[str, float | None]], arms: list[str]) -> str:
+    """A plain-text table: key fields as rows, arms as columns (mean test accuracy over seeds)."""
+    lines = [f"{'key field':<26}" + "".join(f"{arm:>14}" for arm in arms)]
+    for key, row in fields.items():
+        lines.append(f"{key:<26}" + "".join(
+            f"{'-' if row[arm] is None else format(row[arm], '.3f'):>14}" for arm in arms))
+    return "\n".join(lines)
 
 
 def table(summary: dict[str, Any]) -> str:
@@ -303,13 +364,26 @@ def main(argv: list[str] | None = None) -> int:
     print(table(summary))
     print(f"{'majority':<14}{'-':>6}  {baseline['stage_accuracy']:>16.3f}  "
           f"{baseline['key_field_accuracy']:>16.3f}   (most frequent labelled value per field; no image)")
+    paired = paired_differences(results, args.arms) if "scratch" in args.arms else {}
+    if paired:
+        print("\nminus scratch, same seed (mean ± sd; seeds ahead / level / behind):")
+        for arm, row in paired.items():
+            st, kf = row["stage_accuracy"], row["key_field_accuracy"]
+            if st["mean"] is None:
+                continue
+            print(f"  {arm:<14} stage {st['mean']:+.3f} ± {st['sd']:.3f} ({st['ahead']}/{st['level']}/"
+                  f"{st['behind']})   key fields {kf['mean']:+.3f} ± {kf['sd']:.3f} "
+                  f"({kf['ahead']}/{kf['level']}/{kf['behind']})")
+    fields = field_summary(results, args.arms)
+    print("\nkey-field test accuracy per field, mean over seeds:\n" + field_table(fields, args.arms))
     payload = {
         "synthetic_data": True,
         "note": "Measured on maerad's synthetic pelvic-MRI phantom; not clinical validation.",
         "protocol": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "encoder": encoder_kwargs(), "patch_size": PATCH, "sequences": SEQUENCES,
         "machine": {"platform": platform.platform(), "torch": torch.__version__},
-        "summary": summary, "majority_baseline": baseline, "runs": results,
+        "summary": summary, "paired_vs_scratch": paired, "fields": fields, "majority_baseline": baseline,
+        "runs": results,
     }
     if not args.quick:
         write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")

@@ -39,6 +39,47 @@ def test_summary_is_mean_and_sample_sd_over_seeds() -> None:
     assert "0.250 ± 0.250" in text and text.splitlines()[2].split()[2] == "-"
 
 
+def test_paired_differences_compare_arms_with_scratch_within_a_seed() -> None:
+    runs = [_run("scratch", 0, 0.25, 0.8), _run("scratch", 1, 0.5, 0.9), _run("scratch", 2, 0.5, 0.9),
+            _run("random", 0, 0.5, 0.8), _run("random", 1, 0.25, 0.95),  # seed 2 not run yet
+            _run("maep", 2, None, 0.8)]
+    paired = experiment.paired_differences(runs, ["scratch", "random", "maep"])
+    assert set(paired) == {"random", "maep"}
+    random = paired["random"]
+    assert random["seeds"] == [0, 1]
+    assert random["stage_accuracy"]["mean"] == pytest.approx(0.0)
+    assert random["stage_accuracy"]["sd"] == pytest.approx(statistics.stdev([0.25, -0.25]))
+    assert (random["stage_accuracy"]["ahead"], random["stage_accuracy"]["behind"]) == (1, 1)
+    assert random["key_field_accuracy"]["mean"] == pytest.approx(0.025)
+    assert (random["key_field_accuracy"]["ahead"], random["key_field_accuracy"]["level"]) == (1, 1)
+    assert paired["maep"]["stage_accuracy"]["mean"] is None  # no stage value: nothing to compare
+    assert paired["maep"]["key_field_accuracy"]["mean"] == pytest.approx(-0.1)
+
+
+def test_field_summary_averages_each_key_field_over_seeds() -> None:
+    keys = experiment.key_fields()
+    assert "vaginal_involvement" in keys and "stromal_ring" in keys and "figo2018_stage" not in keys
+    runs = []
+    for seed, value in enumerate((0.5, 1.0)):
+        run = _run("random", seed, 0.5, 0.9)
+        run["field_accuracy"] = {key: value for key in keys}
+        run["field_accuracy"]["stromal_ring"] = None  # a field a run could not score
+        runs.append(run)
+    fields = experiment.field_summary(runs, ["random", "scratch"])
+    assert fields["vaginal_involvement"] == {"random": pytest.approx(0.75), "scratch": None}
+    assert fields["stromal_ring"]["random"] is None
+    text = experiment.field_table(fields, ["random", "scratch"])
+    assert text.splitlines()[0].split() == ["key", "field", "random", "scratch"]
+    assert any(line.split() == ["vaginal_involvement", "0.750", "-"] for line in text.splitlines())
+
+
+def test_field_accuracy_reads_an_evaluation_document() -> None:
+    keys = experiment.key_fields()
+    metrics = {"fields": {experiment.TEMPLATE: {f"{keys[0]}/accuracy": 0.75, f"{keys[0]}/macro_f1": 0.5}}}
+    accuracy = experiment.field_accuracy(metrics)
+    assert accuracy[keys[0]] == 0.75 and accuracy[keys[1]] is None and list(accuracy) == keys
+
+
 def test_majority_baseline_scores_the_most_frequent_labelled_values(tmp_path: Path) -> None:
     write_tiny_phantom(tmp_path / "train", 6, kind="cervical", seed=1)
     write_tiny_phantom(tmp_path / "test", 5, kind="cervical", seed=2)
