@@ -29,6 +29,7 @@ Usage::
     python benchmarks/bench_generation_experiment.py --work /tmp/maerad-exp          # full (≈ 1 h, 2 cores)
     python benchmarks/bench_generation_experiment.py --work /tmp/q --quick           # smoke run
     python benchmarks/bench_generation_experiment.py --work /tmp/maerad-exp --arms scratch random --seeds 0
+    python benchmarks/bench_generation_experiment.py --work /tmp/maerad-exp --summary-only  # finished runs
 """
 
 from __future__ import annotations
@@ -341,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--segmenter-steps", type=int, default=800, help="training steps of the tissue segmenter")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--pretrain-only", action="store_true", help="only pre-train the encoders (cached)")
+    p.add_argument("--summary-only", action="store_true",
+                   help="summarise the runs finished in WORK; train nothing (missing runs are listed)")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (not a result)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
@@ -357,7 +360,13 @@ def main(argv: list[str] | None = None) -> int:
                 torch.manual_seed(seed)
                 pretrain_arm(arm, seed, data, run, args.pretrain_steps, args.threads)
         return 0
-    results = [run_one(arm, seed, data, args.work, args) for seed in args.seeds for arm in args.arms]
+    pairs = [(arm, seed) for seed in args.seeds for arm in args.arms]
+    if args.summary_only:
+        missing = [p for p in pairs if not (args.work / "runs" / f"{p[0]}-s{p[1]}" / "result.json").exists()]
+        if missing:
+            print("not finished (left out): " + ", ".join(f"{arm} seed {seed}" for arm, seed in missing))
+        pairs = [p for p in pairs if p not in missing]
+    results = [run_one(arm, seed, data, args.work, args) for arm, seed in pairs]
     summary = summarise(results, args.arms)
     baseline = majority_baseline(data, args.labels)
     print("\nSYNTHETIC phantom data — not clinical validation\n")

@@ -80,6 +80,36 @@ def test_field_accuracy_reads_an_evaluation_document() -> None:
     assert accuracy[keys[0]] == 0.75 and accuracy[keys[1]] is None and list(accuracy) == keys
 
 
+def test_summary_only_reads_finished_runs_and_trains_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(experiment, "make_data", lambda work, n_train, n_test: work / "data")
+    monkeypatch.setattr(experiment, "majority_baseline",
+                        lambda data, labels: {"stage_accuracy": 0.0, "key_field_accuracy": 0.5})
+
+    def no_training(*args: object) -> None:
+        raise AssertionError("--summary-only must not train")
+
+    monkeypatch.setattr(experiment, "pretrain_arm", no_training)
+    monkeypatch.setattr(experiment, "finetune_arm", no_training)
+    for arm, stage in (("scratch", 0.5), ("random", 0.25)):
+        run = _run(arm, 0, stage, 0.9)
+        run["field_accuracy"] = dict.fromkeys(experiment.key_fields(), 0.75)
+        folder = tmp_path / "runs" / f"{arm}-s0"
+        folder.mkdir(parents=True)
+        (folder / "result.json").write_text(json.dumps(run), encoding="utf-8")
+    out = tmp_path / "summary.json"
+    argv = ["--work", str(tmp_path), "--summary-only", "--arms", "scratch", "random", "--seeds", "0", "1",
+            "--out", str(out)]
+    assert experiment.main(argv) == 0
+    assert "not finished (left out): scratch seed 1, random seed 1" in capsys.readouterr().out
+    payload = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["arm"] for r in payload["runs"]] == ["scratch", "random"]
+    assert payload["summary"]["random"]["n_seeds"] == 1
+    assert payload["paired_vs_scratch"]["random"]["stage_accuracy"]["mean"] == pytest.approx(-0.25)
+    assert payload["fields"]["vaginal_involvement"] == {"scratch": 0.75, "random": 0.75}
+
+
 def test_majority_baseline_scores_the_most_frequent_labelled_values(tmp_path: Path) -> None:
     write_tiny_phantom(tmp_path / "train", 6, kind="cervical", seed=1)
     write_tiny_phantom(tmp_path / "test", 5, kind="cervical", seed=2)
