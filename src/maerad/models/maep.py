@@ -137,8 +137,8 @@ class PyramidStem(nn.Module):
         self.stage_mixer = stage_mixer
         self.stem = nn.Linear(in_chans * math.prod(self.cell_size), dims[0])
         self.cell_pos: nn.Parameter | None = None
+        heads = tuple(stage_heads) if stage_mixer == "unit_attention" else (1, 1)  # MLP stages: unused
         if stage_mixer == "unit_attention":
-            heads = tuple(stage_heads)
             if len(heads) != 2:
                 raise ConfigError(f"stage_heads must be two ints, got {heads}")
             for i, (dim, h) in enumerate(zip(dims, heads, strict=True)):
@@ -146,19 +146,18 @@ class PyramidStem(nn.Module):
             # attention is order-blind: cells need to know where they sit inside their token
             self.cell_pos = nn.Parameter(torch.zeros(1, 1, *([CELLS] * nd), dims[0]))
             nn.init.trunc_normal_(self.cell_pos, std=0.02)
-            self.stage1 = nn.Sequential(
-                *(UnitAttentionBlock(dims[0], heads[0], mlp_ratio=mlp_ratio, norm_eps=norm_eps)
-                  for _ in range(depths[0]))
-            )
-            self.stage2 = nn.Sequential(
-                *(UnitAttentionBlock(dims[1], heads[1], mlp_ratio=mlp_ratio, norm_eps=norm_eps)
-                  for _ in range(depths[1]))
-            )
-        else:
-            self.stage1 = nn.Sequential(*(_MLPBlock(dims[0], mlp_ratio, norm_eps) for _ in range(depths[0])))
-            self.stage2 = nn.Sequential(*(_MLPBlock(dims[1], mlp_ratio, norm_eps) for _ in range(depths[1])))
+        self.stage1 = self._stage(dims[0], heads[0], depths[0], mlp_ratio, norm_eps)
+        self.stage2 = self._stage(dims[1], heads[1], depths[1], mlp_ratio, norm_eps)
         self.merge1 = _CellMerge(nd, dims[0], dims[1], norm_eps)
         self.merge2 = _CellMerge(nd, dims[1], embed_dim, norm_eps)
+
+    def _stage(self, dim: int, heads: int, depth: int, ratio: float, eps: float) -> nn.Sequential:
+        """``depth`` blocks of one stage: per-cell MLPs (HiViT) or attention within a token (Hiera)."""
+        if self.stage_mixer == "unit_attention":
+            return nn.Sequential(
+                *(UnitAttentionBlock(dim, heads, mlp_ratio=ratio, norm_eps=eps) for _ in range(depth))
+            )
+        return nn.Sequential(*(_MLPBlock(dim, ratio, eps) for _ in range(depth)))
 
     def _cells(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, *img)`` → ``(B, L, *[4]*nd, prod(cell_size) * C)`` (channel-last inside a cell)."""
