@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nibabel
+import numpy as np
 import pytest
-from helpers_generation import SMALL
+from helpers_generation import SEQUENCES, SMALL
 
 import maerad.cli.report as report_cli
 from maerad.cli.main import main
@@ -39,6 +41,24 @@ def test_generate_json_text_and_fhir(tiny_trained: FinetuneResult, tiny_data: Pa
     assert main(["report", "generate", study, "--checkpoint", ckpt, "--format", "fhir", "--output", str(out),
                  "--beam", "2"]) == 0
     assert json.loads(out.read_text(encoding="utf-8"))["resourceType"] == "DiagnosticReport"
+
+
+def test_generate_from_one_4d_nifti_file(tiny_trained: FinetuneResult, tiny_data: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A 4D NIfTI whose frames are the model's sequences gives the same report as the study folder."""
+    folder = tiny_data / "case-0004"
+    images = [nibabel.load(str(folder / f"{name}.nii.gz")) for name in SEQUENCES]
+    frames = np.stack([np.asarray(img.dataobj, dtype=np.float32) for img in images], axis=-1)
+    path = tmp_path / "study4d.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(frames, images[0].affine), str(path))
+    args = ["--checkpoint", str(tiny_trained.checkpoint), "--format", "json", "--template", "cervix-figo2018"]
+    assert main(["report", "generate", str(folder), *args]) == 0
+    from_folder = json.loads(capsys.readouterr().out)
+    out = tmp_path / "report.json"
+    assert main(["report", "generate", str(path), *args, "--output", str(out)]) == 0
+    from_file = json.loads(out.read_text(encoding="utf-8"))
+    assert from_file["template_id"] == "cervix-figo2018"
+    assert from_file["fields"] == from_folder["fields"]
 
 
 def test_missing_sequences_are_one_line_exit_2(tiny_trained: FinetuneResult, tmp_path: Path,
