@@ -112,7 +112,7 @@ def finetune_arm(arm: str, seed: int, data: Path, run: Path, pretrained: str | N
 
     config = FinetuneConfig(
         data=str(data), out=str(run / "finetune"), pretrained=pretrained, labels=args.labels, split="train",
-        segmenter_from=trained_segmenter(run.parent, seed, args) if args.tissue_segmenter else None,
+        segmenter_from=trained_segmenter(args.work, seed, args) if args.tissue_segmenter else None,
         model="mae_vit_tiny", mode="3d", patch_size=PATCH, model_kwargs=encoder_kwargs(),
         max_steps=args.finetune_steps, batch_size=8, lr=1e-3, layer_decay=0.75, balance=args.balance,
         augment=not args.no_augment, tissue_supervision=args.tissue or args.tissue_summary,
@@ -126,13 +126,18 @@ def finetune_arm(arm: str, seed: int, data: Path, run: Path, pretrained: str | N
     return result.generator, time.perf_counter() - t0, summary
 
 
-def trained_segmenter(runs: Path, seed: int, args: argparse.Namespace) -> str | None:
+def run_folder(work: Path, arm: str, seed: int) -> Path:
+    """Where one arm / seed run keeps its checkpoints and results (``result.json`` once finished)."""
+    return work / "runs" / f"{arm}-s{seed}"
+
+
+def trained_segmenter(work: Path, seed: int, args: argparse.Namespace) -> str | None:
     """The checkpoint of a finished arm of this seed whose tissue segmenter was trained with the same
     settings. The segmenter sees only the labelled studies, not the encoder, so the other arms of the
     seed reuse it: every arm then reads the same segmenter, which isolates the encoder's effect and
     saves the segmenter's training time."""
     for arm in ARMS:
-        finished = runs / f"{arm}-s{seed}" / "finetune"
+        finished = run_folder(work, arm, seed) / "finetune"
         if not (finished.parent / "result.json").exists() or not (finished / "config.json").exists():
             continue
         settings = json.loads((finished / "config.json").read_text(encoding="utf-8"))
@@ -148,7 +153,7 @@ def run_one(arm: str, seed: int, data: Path, work: Path, args: argparse.Namespac
     """Pre-train (unless scratch), fine-tune and evaluate one arm with one seed; cached on disk."""
     from maerad.cli.evaluate import evaluate_checkpoint
 
-    run = work / "runs" / f"{arm}-s{seed}"
+    run = run_folder(work, arm, seed)
     done = run / "result.json"
     if done.exists():
         result = dict(json.loads(done.read_text(encoding="utf-8")))
@@ -355,17 +360,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.pretrain_only:  # pre-train every encoder first; fine-tuning runs reuse the checkpoints
         for seed in args.seeds:
             for arm in (a for a in args.arms if a != "scratch"):
-                run = args.work / "runs" / f"{arm}-s{seed}"
+                run = run_folder(args.work, arm, seed)
                 print(f"\n=== pre-training {arm}, seed {seed} ===")
                 torch.manual_seed(seed)
                 pretrain_arm(arm, seed, data, run, args.pretrain_steps, args.threads)
         return 0
     pairs = [(arm, seed) for seed in args.seeds for arm in args.arms]
     if args.summary_only:
-        missing = [p for p in pairs if not (args.work / "runs" / f"{p[0]}-s{p[1]}" / "result.json").exists()]
+        missing = [(arm, seed) for arm, seed in pairs
+                   if not (run_folder(args.work, arm, seed) / "result.json").exists()]
         if missing:
             print("not finished (left out): " + ", ".join(f"{arm} seed {seed}" for arm, seed in missing))
-        pairs = [p for p in pairs if p not in missing]
+        pairs = [pair for pair in pairs if pair not in missing]
     results = [run_one(arm, seed, data, args.work, args) for arm, seed in pairs]
     summary = summarise(results, args.arms)
     baseline = majority_baseline(data, args.labels)
