@@ -13,8 +13,10 @@ Each implementation runs in its own worker subprocess (so peak RSS is per implem
 controller interleaves the steps round-robin, rotating the order each round, so that load from other
 processes on the machine hits every implementation alike. Reported: median / min / mean step time
 after warm-up, the median CPU time of the worker process per step (all its threads; less sensitive
-to waiting for a core, though spinning OpenMP threads still inflate it on a loaded machine) and peak
-RSS. The same AdamW (lr 1.5e-4, betas (0.9, 0.95), wd 0.05) is used for every model; by default
+to waiting for a core, though spinning OpenMP threads still inflate it on a loaded machine), the
+median system time and minor page faults per step (fresh pages the kernel zeroes when freed memory
+went back to it: a cost that varies from step to step with the allocator, not with the model) and
+peak RSS. The same AdamW (lr 1.5e-4, betas (0.9, 0.95), wd 0.05) is used for every model; by default
 PyTorch's fused CPU kernel (``--adamw foreach`` or ``default`` picks the others). MONAI has no loss;
 its step adds the norm-pix MSE over hidden tokens that maerad and HF compute (maerad normalises per
 channel, HF and the MONAI step jointly; the cost is the same).
@@ -24,6 +26,11 @@ Usage::
     python benchmarks/bench_mae_step.py                 # full run, writes benchmarks/results/mae_step.json
     python benchmarks/bench_mae_step.py --quick         # a smoke run (few steps)
     python benchmarks/bench_mae_step.py --steps 20 --cases 2d
+    python benchmarks/bench_mae_step.py --cases 2d --compile   # + maerad and HF under torch.compile
+    python benchmarks/bench_mae_step.py --cases 2d --impls maerad,hf
+
+With ``--compile`` the compiled maerad step is compared with the fastest reference run either way
+(compiled or eager), since compiling speeds up every implementation alike.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ CASES: dict[str, dict[str, Any]] = {
         "batch": 8,
         "decoder_embed_dim": 512,
         "impls": ["maerad", "hf", "monai", "maerad_bf16"],
+        "compiled_impls": ["maerad_compile", "hf_compile"],  # with --compile
     },
     "3d": {
         "spatial_dims": 3,
@@ -77,12 +85,15 @@ def _norm_pix_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) 
     return (loss * mask).sum() / mask.sum()
 
 
-def _build(impl: str, case: dict[str, Any]) -> tuple[torch.nn.Module, Callable[[torch.Tensor], torch.Tensor]]:
-    """The model and a ``x → loss`` function for one implementation."""
+def _build(
+    impl: str, case: dict[str, Any]
+) -> tuple[torch.nn.Module, Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]]:
+    """The model and a ``(model or its compiled wrapper, x) → loss`` function for one implementation."""
     num_tokens = 1
     for s, p in zip(case["img_size"], case["patch_size"], strict=True):
         num_tokens *= s // p
-    if impl.startswith("maerad"):
+    impl = impl.removesuffix("_compile").removesuffix("_bf16")
+    if impl == "maerad":
         from maerad.models import create_model
 
         model = create_model(
@@ -97,7 +108,7 @@ def _build(impl: str, case: dict[str, Any]) -> tuple[torch.nn.Module, Callable[[
             decoder_depth=8,
             decoder_num_heads=16,
         )
-        return model, lambda x: model(x).loss
+        return model, lambda m, x: m(x).loss
     if impl == "hf":
         from transformers import ViTMAEConfig, ViTMAEForPreTraining
 
@@ -117,7 +128,7 @@ def _build(impl: str, case: dict[str, Any]) -> tuple[torch.nn.Module, Callable[[
             norm_pix_loss=True,
         )
         hf = ViTMAEForPreTraining(config)
-        return hf, lambda x: hf(pixel_values=x, noise=torch.rand(x.shape[0], num_tokens)).loss
+        return hf, lambda m, x: m(pixel_values=x, noise=torch.rand(x.shape[0], num_tokens)).loss
     if impl == "monai":
         from monai.networks.nets import MaskedAutoEncoderViT
 
@@ -139,8 +150,8 @@ def _build(impl: str, case: dict[str, Any]) -> tuple[torch.nn.Module, Callable[[
         )
         from maerad.models import patchify
 
-        def monai_loss(x: torch.Tensor) -> torch.Tensor:
-            pred, mask = mon(x)
+        def monai_loss(m: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+            pred, mask = m(x)
             return _norm_pix_mse(pred, patchify(x, case["patch_size"]), mask)
 
         return mon, monai_loss
@@ -154,6 +165,8 @@ def worker(impl: str, case_name: str, threads: int, adamw: str) -> None:
     case = CASES[case_name]
     model, loss_fn = _build(impl, case)
     model.train()
+    # torch.compile (inductor) compiles on the first (warm-up) step; the module stays the same
+    runner = torch.compile(model) if impl.endswith("_compile") else model
     params = [p for p in model.parameters() if p.requires_grad]
     variant = {"fused": {"fused": True}, "foreach": {"foreach": True}, "default": {}}[adamw]
     opt = torch.optim.AdamW(params, lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05, **variant)
@@ -164,17 +177,24 @@ def worker(impl: str, case_name: str, threads: int, adamw: str) -> None:
     for line in sys.stdin:
         command = line.strip()
         if command == "step":
-            start, cpu_start = time.perf_counter(), time.process_time()
+            start, usage = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
             opt.zero_grad(set_to_none=True)
             if bf16:
                 with torch.autocast("cpu", dtype=torch.bfloat16):
-                    loss = loss_fn(x)
+                    loss = loss_fn(runner, x)
             else:
-                loss = loss_fn(x)
+                loss = loss_fn(runner, x)
             loss.backward()
             opt.step()
-            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-            print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "loss": loss.item()}), flush=True)
+            elapsed, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+            reply = {
+                "seconds": elapsed,
+                "cpu_seconds": after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime,
+                "sys_seconds": after.ru_stime - usage.ru_stime,
+                "page_faults": after.ru_minflt - usage.ru_minflt,  # fresh pages the kernel had to zero
+                "loss": loss.item(),
+            }
+            print(json.dumps(reply), flush=True)
         elif command == "quit":
             peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
             print(json.dumps({"peak_rss_mib": peak_mib}), flush=True)
@@ -222,11 +242,25 @@ class _Worker:
         return self._read()
 
 
-def run_case(name: str, steps: int, warmup: int, threads: int, adamw: str) -> dict[str, Any]:
+def run_case(
+    name: str,
+    steps: int,
+    warmup: int,
+    threads: int,
+    adamw: str,
+    *,
+    compiled: bool = False,
+    only: list[str] | None = None,
+) -> dict[str, Any]:
     case = CASES[name]
-    workers = [_Worker(impl, name, threads, adamw) for impl in case["impls"]]
+    impls = list(case["impls"]) + (case.get("compiled_impls", []) if compiled else [])
+    if only is not None:
+        impls = only
+    workers = [_Worker(impl, name, threads, adamw) for impl in impls]
     times: dict[str, list[float]] = {w.impl: [] for w in workers}
     cpu_times: dict[str, list[float]] = {w.impl: [] for w in workers}
+    sys_times: dict[str, list[float]] = {w.impl: [] for w in workers}
+    faults: dict[str, list[int]] = {w.impl: [] for w in workers}
     for round_ in range(warmup + steps):
         shift = round_ % len(workers)
         for w in workers[shift:] + workers[:shift]:
@@ -234,8 +268,10 @@ def run_case(name: str, steps: int, warmup: int, threads: int, adamw: str) -> di
             if round_ >= warmup:
                 times[w.impl].append(float(reply["seconds"]))
                 cpu_times[w.impl].append(float(reply["cpu_seconds"]))
+                sys_times[w.impl].append(float(reply["sys_seconds"]))
+                faults[w.impl].append(int(reply["page_faults"]))
     result: dict[str, Any] = {
-        "config": {k: v for k, v in case.items() if k != "impls"},
+        "config": {k: v for k, v in case.items() if not k.endswith("impls")},
         "impls": {},
     }
     for w in workers:
@@ -249,24 +285,20 @@ def run_case(name: str, steps: int, warmup: int, threads: int, adamw: str) -> di
             "median_cpu_s": statistics.median(cpu_times[w.impl]),
             "steps_s": ts,
             "steps_cpu_s": cpu_times[w.impl],
+            "median_sys_s": statistics.median(sys_times[w.impl]),
+            "median_page_faults": statistics.median(faults[w.impl]),
+            "steps_page_faults": faults[w.impl],
             "peak_rss_mib": peak,
             "params": int(w.info["params"]),
         }
     impls = result["impls"]
-    others = [k for k in impls if not k.startswith("maerad")]
-    if others:
-        fastest = min(others, key=lambda k: impls[k]["median_s"])
-        ratio = impls["maerad"]["median_s"] / impls[fastest]["median_s"]
-        result["fastest_reference"] = fastest
-        result["maerad_over_fastest_median"] = ratio
-        result["maerad_over_fastest_min"] = impls["maerad"]["min_s"] / min(impls[k]["min_s"] for k in others)
-        result["maerad_over_fastest_cpu"] = impls["maerad"]["median_cpu_s"] / min(
-            impls[k]["median_cpu_s"] for k in others
-        )
-        result["target_0_97_met"] = ratio <= 0.97
-        result["maerad_rss_not_higher"] = impls["maerad"]["peak_rss_mib"] <= min(
-            impls[k]["peak_rss_mib"] for k in others
-        )
+    eager_refs = [k for k in impls if not k.startswith("maerad") and not k.endswith("_compile")]
+    if "maerad" in impls and eager_refs:
+        result.update(_compare(impls, "maerad", eager_refs))
+    if "maerad_compile" in impls:
+        # compiled maerad against every reference, compiled or not: the fastest way to run each
+        refs = [k for k in impls if not k.startswith("maerad")]
+        result["compiled"] = _compare(impls, "maerad_compile", refs)
     if "maerad_bf16" in impls:
         result["bf16_speedup_median"] = impls["maerad"]["median_s"] / impls["maerad_bf16"]["median_s"]
         result["bf16_speedup_min"] = impls["maerad"]["min_s"] / impls["maerad_bf16"]["min_s"]
@@ -274,23 +306,40 @@ def run_case(name: str, steps: int, warmup: int, threads: int, adamw: str) -> di
     return result
 
 
+def _compare(impls: dict[str, Any], mine: str, refs: list[str]) -> dict[str, Any]:
+    """``mine`` against the fastest of ``refs``: median / best-step / CPU-time ratios, target, RSS."""
+    fastest = min(refs, key=lambda k: impls[k]["median_s"])
+    ratio = impls[mine]["median_s"] / impls[fastest]["median_s"]
+    return {
+        "fastest_reference": fastest,
+        "maerad_over_fastest_median": ratio,
+        "maerad_over_fastest_min": impls[mine]["min_s"] / min(impls[k]["min_s"] for k in refs),
+        "maerad_over_fastest_cpu": impls[mine]["median_cpu_s"] / min(impls[k]["median_cpu_s"] for k in refs),
+        "target_0_97_met": ratio <= 0.97,
+        "maerad_rss_not_higher": impls[mine]["peak_rss_mib"] <= min(impls[k]["peak_rss_mib"] for k in refs),
+    }
+
+
 def _table(results: dict[str, Any]) -> str:
-    header = f"{'case':<5} {'impl':<12} {'median s':>9} {'min s':>8} {'mean s':>8} {'med CPU s':>10}"
-    lines = [f"{header} {'peak RSS MiB':>13} {'params M':>9}"]
+    header = f"{'case':<5} {'impl':<14} {'median s':>9} {'min s':>8} {'mean s':>8} {'med CPU s':>10}"
+    lines = [f"{header} {'med sys s':>10} {'med faults':>11} {'peak RSS MiB':>13} {'params M':>9}"]
     for case, res in results.items():
         for impl, r in res["impls"].items():
             lines.append(
-                f"{case:<5} {impl:<12} {r['median_s']:>9.3f} {r['min_s']:>8.3f} {r['mean_s']:>8.3f} "
-                f"{r['median_cpu_s']:>10.3f} {r['peak_rss_mib']:>13.0f} {r['params'] / 1e6:>9.1f}"
+                f"{case:<5} {impl:<14} {r['median_s']:>9.3f} {r['min_s']:>8.3f} {r['mean_s']:>8.3f} "
+                f"{r['median_cpu_s']:>10.3f} {r['median_sys_s']:>10.3f} {r['median_page_faults']:>11.0f} "
+                f"{r['peak_rss_mib']:>13.0f} {r['params'] / 1e6:>9.1f}"
             )
-        if "maerad_over_fastest_median" in res:
-            lines.append(
-                f"      maerad / fastest reference ({res['fastest_reference']}): "
-                f"median {res['maerad_over_fastest_median']:.3f}, min {res['maerad_over_fastest_min']:.3f}, "
-                f"CPU-time median {res['maerad_over_fastest_cpu']:.3f} "
-                f"(target <= 0.97: {'met' if res['target_0_97_met'] else 'NOT met'}); "
-                f"peak RSS not higher: {res['maerad_rss_not_higher']}"
-            )
+        for label, summary in (("maerad", res), ("maerad_compile", res.get("compiled", {}))):
+            if "maerad_over_fastest_median" in summary:
+                lines.append(
+                    f"      {label} / fastest reference ({summary['fastest_reference']}): "
+                    f"median {summary['maerad_over_fastest_median']:.3f}, "
+                    f"min {summary['maerad_over_fastest_min']:.3f}, "
+                    f"CPU-time median {summary['maerad_over_fastest_cpu']:.3f} "
+                    f"(target <= 0.97: {'met' if summary['target_0_97_met'] else 'NOT met'}); "
+                    f"peak RSS not higher: {summary['maerad_rss_not_higher']}"
+                )
         if "bf16_speedup_median" in res:
             lines.append(
                 f"      maerad bf16 autocast speed-up: median {res['bf16_speedup_median']:.2f}x, "
@@ -306,6 +355,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 steps after 1 warm-up")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads in every worker")
     parser.add_argument("--cases", default="2d,3d", help="comma-separated subset of: 2d, 3d")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="2d case: also time maerad and HF ViTMAE under torch.compile (compiling takes minutes)",
+    )
+    parser.add_argument(
+        "--impls", help="comma-separated implementations to time instead of the case's list (e.g. maerad,hf)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON result path")
     parser.add_argument(
         "--adamw",
@@ -324,7 +381,24 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [c for c in cases if c not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {sorted(CASES)}")
-    results = {name: run_case(name, steps, warmup, args.threads, args.adamw) for name in cases}
+    only = None if args.impls is None else [i.strip() for i in args.impls.split(",") if i.strip()]
+    for impl in only or []:
+        if impl.removesuffix("_compile").removesuffix("_bf16") not in ("maerad", "hf", "monai"):
+            parser.error(
+                f"unknown implementation {impl!r}: maerad, hf or monai, optionally + _bf16 or _compile"
+            )
+    results = {
+        name: run_case(
+            name,
+            steps,
+            warmup,
+            args.threads,
+            args.adamw,
+            compiled=args.compile,
+            only=only,
+        )
+        for name in cases
+    }
     import timm
 
     meta: dict[str, Any] = {

@@ -12,7 +12,7 @@ from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.losses import normalize_patches
 from maerad.masking import MaskSpec
 from maerad.models import MAE, sincos_pos_embed
-from maerad.models.decoder import block_for_queries
+from maerad.models.decoder import MAEDecoder, block_for_queries
 
 
 def tiny(**kw: object) -> MAE:
@@ -149,6 +149,54 @@ def test_block_for_queries_equals_full_block_then_gather() -> None:
     torch.testing.assert_close(
         block_for_queries(block, seq, rows), torch.gather(full, 1, rows[..., None].expand(-1, -1, 16))
     )
+
+
+def _plain_decoder(dec: MAEDecoder, latent: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
+    """The decoder written out plainly: every block on the whole sequence, the head on every token."""
+    h = dec.decoder_embed(latent)
+    batch, width = h.shape[0], h.shape[-1]
+    seq = dec.mask_token.expand(batch, dec.decoder_pos_embed.shape[1] - 1, width).clone()
+    seq[torch.arange(batch)[:, None], ids_keep] = h[:, 1:]
+    seq = torch.cat([h[:, :1], seq], dim=1) + dec.decoder_pos_embed
+    for block in dec.decoder_blocks:
+        seq = block(seq)
+    return dec.decoder_pred(dec.decoder_norm(seq[:, 1:]))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3])
+@pytest.mark.parametrize("hidden_only", [False, True])
+def test_decoder_equals_the_plain_decoder_with_gradients(depth: int, hidden_only: bool) -> None:
+    # the hidden-only path runs the last block on the hidden rows only: outputs and every gradient
+    # (latent, mask token, all weights) must match the plain computation
+    torch.manual_seed(0)
+    dec = MAEDecoder(
+        grid=(4, 4),
+        embed_dim=24,
+        patch_dim=12,
+        decoder_embed_dim=16,
+        decoder_depth=depth,
+        decoder_num_heads=2,
+    )
+    torch.nn.init.normal_(dec.mask_token, std=0.5)
+    latent = torch.randn(3, 1 + 5, 24, requires_grad=True)
+    order = torch.stack([torch.randperm(16) for _ in range(3)])
+    ids_keep, ids_hidden = order[:, :5], order[:, 5:]
+    weights = torch.randn(3, 16, 12)  # a loss that weighs every output differently
+    expected = _plain_decoder(dec, latent, ids_keep)
+    if hidden_only:
+        got = dec(latent, ids_keep, ids_hidden)
+        expected = torch.gather(expected, 1, ids_hidden[..., None].expand(-1, -1, 12))
+        weights = torch.gather(weights, 1, ids_hidden[..., None].expand(-1, -1, 12))
+    else:
+        got = dec(latent, ids_keep, None)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    params = [latent, *(p for p in dec.parameters() if p.requires_grad)]
+    grads_got = torch.autograd.grad((got * weights).sum(), params)
+    grads_expected = torch.autograd.grad((expected * weights).sum(), params)
+    for g, e in zip(grads_got, grads_expected, strict=True):
+        torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-4)
+    mask_token_grad = next(g for g, p in zip(grads_got, params, strict=True) if p is dec.mask_token)
+    assert torch.count_nonzero(mask_token_grad) > 0
 
 
 def test_encoder_never_sees_hidden_tokens() -> None:
