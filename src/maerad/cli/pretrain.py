@@ -31,6 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--accum-steps", type=int, dest="accum_steps", help="gradient accumulation")
     p.add_argument("--lr", type=float, help="absolute peak learning rate (default: base_lr * batch / 256)")
     p.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the model: faster steps after a compile of a minute or so")
     p.add_argument("--device", help="cpu (default) or cuda")
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key")
@@ -46,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from maerad.train.pretrain import pretrain
 
     fields = {k: getattr(args, k) for k in ("data", "out", "model", "masking", "mode", "mask_ratio", "epochs",
-                                            "max_steps", "batch_size", "accum_steps", "lr", "bf16", "device",
-                                            "seed")}
+                                            "max_steps", "batch_size", "accum_steps", "lr", "bf16", "compile",
+                                            "device", "seed")}
     config = load_pretrain_config(args.config, args.set, **fields)
     if not config.data:
         raise ConfigError("no training data: give --data DIR or 'data' in --config")

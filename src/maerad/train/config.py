@@ -56,6 +56,9 @@ class PretrainConfig(BaseModel):
     weight_decay: float = Field(0.05, ge=0)
     betas: tuple[float, float] = (0.9, 0.95)
     bf16: bool = Field(False, description="bfloat16 autocast for forward/backward")
+    compile: bool = Field(
+        False, description="torch.compile the model (inductor): faster steps after compiling (a minute or so)"
+    )
     device: str = "cpu"
     seed: int = 0
     num_threads: int | None = Field(None, ge=1, description="torch intra-op threads")
