@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_path", "write_bytes_atomic", "write_text_atomic"]
+__all__ = [
+    "aside_name",
+    "atomic_directory",
+    "atomic_path",
+    "interrupted_swaps",
+    "write_bytes_atomic",
+    "write_text_atomic",
+]
 
 
 @contextlib.contextmanager
@@ -31,8 +39,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + "".join(target.suffixes),
-                                    dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp" + "".join(target.suffixes), dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -54,12 +63,82 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
 
 
+def _fsync_path(path: Path, *, directory: bool) -> None:
+    """Flush ``path`` to disk; a no-op where the platform cannot (directories on Windows, some FUSE)."""
+    flags = (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) if directory else os.O_RDONLY
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file below ``root``, then the folders bottom-up, so the tree is on disk before a rename."""
+    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
+        for name in filenames:
+            _fsync_path(Path(dirpath, name), directory=False)
+        _fsync_path(Path(dirpath), directory=True)
+
+
+def aside_name(target: Path, pid: int | None = None) -> Path:
+    """Where :func:`atomic_directory` parks the old ``target`` during a swap: ``.<name>.old-<pid>``."""
+    return target.with_name(f".{target.name}.old-{os.getpid() if pid is None else pid}")
+
+
+def interrupted_swaps(target: str | os.PathLike[str]) -> list[Path]:
+    """Old copies of ``target`` that an interrupted :func:`atomic_directory` swap left aside, newest first.
+
+    A crash between moving the old folder aside and moving the new one in leaves only
+    ``.<name>.old-<pid>``; it holds the previous complete contents of ``target``.
+    """
+    target = Path(target)
+    pattern = re.compile(re.escape(f".{target.name}.old-") + r"\d+")
+    try:
+        found = [p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
+    except OSError:
+        return []
+    return sorted(found, key=_mtime, reverse=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Delete ``target``'s temporary and aside siblings left by earlier interrupted writes."""
+    # mkdtemp adds 8 characters of [a-z0-9_]; matching exactly keeps ``a`` from touching ``a.b``'s files
+    tmp_re = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.tmp")
+    old_re = re.compile(re.escape(f".{target.name}.old-") + r"\d+")
+    try:
+        siblings = list(target.parent.iterdir())
+    except OSError:
+        return
+    for path in siblings:
+        is_leftover = tmp_re.fullmatch(path.name) or old_re.fullmatch(path.name)
+        if is_leftover and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_directory(target: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``target``; rename it to ``target`` only if the block succeeds.
 
     With ``overwrite=True`` an existing ``target`` is replaced (it is removed only after the new
     folder is complete). Without it, an existing ``target`` raises :class:`FileExistsError`.
+
+    The new folder's files are fsynced before the swap. Replacing a folder takes two renames (old
+    aside to ``.<name>.old-<pid>``, new in); a crash between them leaves the old copy aside, which
+    :func:`interrupted_swaps` finds. Temporary and aside folders left by interrupted writes of the same
+    ``target`` are removed after the next successful one.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,13 +147,23 @@ def atomic_directory(target: str | os.PathLike[str], *, overwrite: bool = False)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        _fsync_tree(tmp)
         if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            old = aside_name(target)
+            if old.exists():  # stale, e.g. a reused pid; target is complete, so it is redundant
+                shutil.rmtree(old)
             os.replace(target, old)
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):  # put the old copy back; if that fails it stays aside
+                    os.replace(old, target)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
+        _fsync_path(target.parent, directory=True)  # make the renames themselves durable
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _remove_leftovers(target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from maerad.errors import ConfigError, InputError
 from maerad.losses import (
     denormalize_patches,
     foreground_token_weights,
@@ -50,11 +51,11 @@ def test_denormalize_inverts_normalize(mode: str) -> None:
 
 
 def test_norm_pix_argument_errors() -> None:
-    with pytest.raises(ValueError, match="multiple"):
+    with pytest.raises(InputError, match="multiple"):
         normalize_patches(torch.zeros(1, 2, 10), 3)
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(ConfigError, match="mode"):
         normalize_patches(torch.zeros(1, 2, 12), 3, "spatial")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(InputError, match="at least 2"):
         normalize_patches(torch.zeros(1, 2, 3), 3)
 
 
@@ -81,11 +82,11 @@ def test_masked_loss_matches_hand_computation() -> None:
 
 def test_masked_loss_shape_errors() -> None:
     a = torch.zeros(1, 3, 2)
-    with pytest.raises(ValueError, match="pred and target"):
+    with pytest.raises(InputError, match="pred and target"):
         masked_reconstruction_loss(a, torch.zeros(1, 3, 3))
-    with pytest.raises(ValueError, match="mask"):
+    with pytest.raises(InputError, match="mask"):
         masked_reconstruction_loss(a, a, torch.ones(1, 2, dtype=torch.bool))
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(ConfigError, match="kind"):
         masked_reconstruction_loss(a, a, kind="huber")  # type: ignore[arg-type]
 
 

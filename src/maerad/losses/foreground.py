@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from maerad.errors import ConfigError, InputError
+
 __all__ = ["foreground_token_weights", "intensity_foreground"]
 
 
@@ -23,7 +25,7 @@ def _as_mask_batch(foreground: torch.Tensor, spatial_dims: int) -> torch.Tensor:
     if foreground.ndim == spatial_dims + 1:
         foreground = foreground.unsqueeze(1)
     if foreground.ndim != spatial_dims + 2 or foreground.shape[1] != 1:
-        raise ValueError(
+        raise InputError(
             f"foreground must be (B, *spatial) or (B, 1, *spatial) with {spatial_dims} spatial axes, "
             f"got {tuple(foreground.shape)}"
         )
@@ -42,9 +44,9 @@ def intensity_foreground(image: torch.Tensor, relative_threshold: float = 0.05) 
         ``(B, *spatial)`` bool.
     """
     if image.ndim < 3:
-        raise ValueError(f"image must be (B, C, *spatial), got {tuple(image.shape)}")
+        raise InputError(f"image must be (B, C, *spatial), got {tuple(image.shape)}")
     if not 0.0 <= relative_threshold < 1.0:
-        raise ValueError(f"relative_threshold must be in [0, 1), got {relative_threshold}")
+        raise ConfigError(f"relative_threshold must be in [0, 1), got {relative_threshold}")
     peak = image.amax(dim=1)  # (B, *S)
     per_sample_max = peak.flatten(1).amax(dim=1).view(-1, *([1] * (peak.ndim - 1)))
     return peak > relative_threshold * per_sample_max
@@ -71,7 +73,7 @@ def foreground_token_weights(
         tensor([[1., 0., 0., 0.]])
     """
     if not 0.0 <= min_weight <= 1.0:
-        raise ValueError(f"min_weight must be in [0, 1], got {min_weight}")
+        raise ConfigError(f"min_weight must be in [0, 1], got {min_weight}")
     nd = len(patch_size)
     fg = _as_mask_batch(foreground, nd)
     pool = F.avg_pool2d if nd == 2 else F.avg_pool3d

@@ -14,9 +14,12 @@ channels; both modes agree when ``C == 1``. Like MAE, the variance is the unbias
 
 from __future__ import annotations
 
+import numbers
 from typing import Literal
 
 import torch
+
+from maerad.errors import ConfigError, InputError
 
 __all__ = [
     "LossKind",
@@ -31,10 +34,45 @@ NormPixMode = Literal["per_channel", "joint"]
 LossKind = Literal["l2", "l1"]
 
 
+def _check_patches(patches: object, name: str) -> None:
+    """Raise :class:`InputError` unless ``patches`` is a floating-point tensor with a last (P) axis."""
+    if not isinstance(patches, torch.Tensor):
+        raise InputError(
+            f"{name} must be a torch.Tensor of patch vectors (..., P), got {type(patches).__name__}"
+        )
+    if patches.ndim < 1 or not patches.is_floating_point():
+        raise InputError(
+            f"{name} must be a floating-point tensor of patch vectors (..., P), "
+            f"got {patches.dtype} of shape {tuple(patches.shape)}"
+        )
+
+
+def _check_token_map(t: object, name: str, want: tuple[int, ...]) -> torch.Tensor:
+    """A mask or weight tensor of exactly shape ``want`` (bool or real; never complex)."""
+    if not isinstance(t, torch.Tensor):
+        raise InputError(f"{name} must be a torch.Tensor of shape {want}, got {type(t).__name__}")
+    if tuple(t.shape) != want:
+        raise InputError(f"{name} must have shape {want}, got {tuple(t.shape)}")
+    if t.is_complex():
+        raise InputError(f"{name} must be a bool or real tensor, got {t.dtype}")
+    return t
+
+
+def _is_positive_int(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral) and int(value) >= 1
+
+
+def _is_non_negative(value: object) -> bool:
+    # `x >= 0` is False for NaN, so a NaN eps is rejected as well
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and float(value) >= 0.0
+
+
 def _split_channels(patches: torch.Tensor, num_channels: int) -> torch.Tensor:
     """``(..., V * C)`` → ``(..., V, C)`` view."""
-    if num_channels < 1 or patches.shape[-1] % num_channels != 0:
-        raise ValueError(f"patch length {patches.shape[-1]} is not a multiple of num_channels={num_channels}")
+    if not _is_positive_int(num_channels):
+        raise ConfigError(f"num_channels must be a positive int, got {num_channels!r}")
+    if patches.shape[-1] % num_channels != 0:
+        raise InputError(f"patch length {patches.shape[-1]} is not a multiple of num_channels={num_channels}")
     return patches.reshape(*patches.shape[:-1], patches.shape[-1] // num_channels, num_channels)
 
 
@@ -52,16 +90,30 @@ def patch_statistics(
 
     Returns:
         ``(mean, std)``: ``(..., 1)`` each in joint mode, ``(..., P)`` each in per-channel mode.
+
+    Raises:
+        ConfigError: an unknown ``mode``, a non-positive ``num_channels`` or a negative ``eps``.
+        InputError: ``patches`` is not a floating-point tensor with at least one dimension, its
+            length is not a multiple of ``num_channels``, or a patch has fewer than 2 values to
+            take a variance over.
     """
+    if mode not in ("per_channel", "joint"):
+        raise ConfigError(f"norm-pix mode must be 'per_channel' or 'joint', got {mode!r}")
+    if not _is_non_negative(eps):
+        raise ConfigError(f"norm-pix eps must be a non-negative number, got {eps!r}")
+    _check_patches(patches, "patches")
     if mode == "joint":
         if patches.shape[-1] < 2:
-            raise ValueError("norm-pix needs at least 2 values per patch")
+            raise InputError(
+                f"norm-pix needs at least 2 values per patch, got patches of shape {tuple(patches.shape)}"
+            )
         return patches.mean(dim=-1, keepdim=True), (patches.var(dim=-1, keepdim=True) + eps).sqrt()
-    if mode != "per_channel":
-        raise ValueError(f"norm-pix mode must be 'per_channel' or 'joint', got {mode!r}")
     split = _split_channels(patches, num_channels)  # (..., V, C)
     if split.shape[-2] < 2:
-        raise ValueError("per-channel norm-pix needs at least 2 voxels per patch")
+        raise InputError(
+            f"per-channel norm-pix needs at least 2 voxels per patch, got "
+            f"{split.shape[-2]} (patch length {patches.shape[-1]}, num_channels={num_channels})"
+        )
     mean = split.mean(dim=-2, keepdim=True).expand_as(split).reshape(patches.shape)
     std = (split.var(dim=-2, keepdim=True) + eps).sqrt().expand_as(split).reshape(patches.shape)
     return mean, std
@@ -110,7 +162,17 @@ def denormalize_patches(
 
     Returns:
         ``(..., P)`` ``pred * std + mean``.
+
+    Raises:
+        ConfigError, InputError: as :func:`patch_statistics`, or ``pred`` and ``reference`` differ in
+            shape.
     """
+    _check_patches(pred, "pred")
+    if pred.shape != getattr(reference, "shape", None):
+        raise InputError(
+            f"pred and reference must have the same shape, got {tuple(pred.shape)} and "
+            f"{tuple(getattr(reference, 'shape', ()))}"
+        )
     mean, std = patch_statistics(reference, num_channels, mode, eps)
     return pred * std + mean
 
@@ -142,37 +204,35 @@ def masked_reconstruction_loss(
 
     Returns:
         A scalar tensor.
+
+    Raises:
+        ConfigError: ``kind`` is not ``"l2"`` or ``"l1"``.
+        InputError: ``pred`` / ``target`` are not floating-point ``(B, N, P)`` tensors of one shape, or
+            ``mask`` / ``token_weights`` / ``element_weights`` are not tensors of the shape above.
     """
+    if kind not in ("l2", "l1"):
+        raise ConfigError(f"loss kind must be 'l2' or 'l1', got {kind!r}")
+    _check_patches(pred, "pred")
+    _check_patches(target, "target")
     if pred.shape != target.shape or pred.ndim != 3:
-        raise ValueError(
+        raise InputError(
             f"pred and target must both be (B, N, P), got {tuple(pred.shape)} and {tuple(target.shape)}"
         )
+    tokens = (int(pred.shape[0]), int(pred.shape[1]))
     diff = pred - target
-    if kind == "l2":
-        err = diff * diff
-    elif kind == "l1":
-        err = diff.abs()
-    else:
-        raise ValueError(f"loss kind must be 'l2' or 'l1', got {kind!r}")
+    err = diff * diff if kind == "l2" else diff.abs()
     tok: torch.Tensor | None = None
     if mask is not None:
-        if mask.shape != pred.shape[:2]:
-            raise ValueError(f"mask must be (B, N) = {tuple(pred.shape[:2])}, got {tuple(mask.shape)}")
-        tok = mask.to(err.dtype)
+        tok = _check_token_map(mask, "mask", tokens).to(err.dtype)
     if token_weights is not None:
-        if token_weights.shape != pred.shape[:2]:
-            raise ValueError(
-                f"token_weights must be {tuple(pred.shape[:2])}, got {tuple(token_weights.shape)}"
-            )
-        tok = token_weights.to(err.dtype) if tok is None else tok * token_weights.to(err.dtype)
+        weights_t = _check_token_map(token_weights, "token_weights", tokens).to(err.dtype)
+        tok = weights_t if tok is None else tok * weights_t
     if element_weights is None:
         per_token = err.mean(dim=-1)  # (B, N)
         if tok is None:
             return per_token.mean()
         return (per_token * tok).sum() / tok.sum().clamp_min(torch.finfo(err.dtype).tiny)
-    if element_weights.shape != pred.shape:
-        raise ValueError(f"element_weights must be {tuple(pred.shape)}, got {tuple(element_weights.shape)}")
-    weights = element_weights.to(err.dtype)
+    weights = _check_token_map(element_weights, "element_weights", tuple(pred.shape)).to(err.dtype)
     if tok is not None:
         weights = weights * tok.unsqueeze(-1)
     return (err * weights).sum() / weights.sum().clamp_min(torch.finfo(err.dtype).tiny)

@@ -8,9 +8,13 @@ dense ``(B, K, D)`` tensor.
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from dataclasses import dataclass
 
 import torch
+
+from maerad.errors import ConfigError, InputError
 
 __all__ = ["MaskSpec", "num_visible"]
 
@@ -19,14 +23,37 @@ def num_visible(num_tokens: int, mask_ratio: float) -> int:
     """Number of visible tokens ``K = int(L * (1 - mask_ratio))``, the rounding of the original MAE.
 
     Raises:
-        ValueError: ``mask_ratio`` outside ``[0, 1)`` or a ratio that would leave no visible token.
+        ConfigError: ``mask_ratio`` not a number in ``[0, 1)``, ``num_tokens`` not a positive int, or a
+            ratio that would leave no visible token.
     """
-    if not 0.0 <= mask_ratio < 1.0:
-        raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
-    keep = int(num_tokens * (1.0 - mask_ratio))
+    length = as_int(num_tokens)
+    if length is None or length < 1:
+        raise ConfigError(f"num_tokens must be a positive int, got {num_tokens!r}")
+    ratio = _as_ratio(mask_ratio)
+    if ratio is None:
+        raise ConfigError(f"mask_ratio must be a number in [0, 1), got {mask_ratio!r}")
+    keep = int(length * (1.0 - ratio))
     if keep < 1:
-        raise ValueError(f"mask_ratio {mask_ratio} leaves no visible token out of {num_tokens}")
+        raise ConfigError(f"mask_ratio {mask_ratio} leaves no visible token out of {length}")
     return keep
+
+
+def as_int(value: object) -> int | None:
+    """``value`` as an int if it is an integer (Python, NumPy or 0-dim tensor; not bool), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _as_ratio(value: object) -> float | None:
+    """``value`` as a float in ``[0, 1)``, else ``None`` (also for NaN, bools and non-numbers)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    ratio = float(value)
+    return ratio if 0.0 <= ratio < 1.0 else None
 
 
 @dataclass(frozen=True)
@@ -69,26 +96,44 @@ class MaskSpec:
             scores: ``(B, L)`` float scores.
             num_keep: ``K``, the number of visible tokens per sample.
             grid: token grid shape with ``prod(grid) == L``.
+
+        Raises:
+            InputError: ``scores`` is not a real-valued ``(B, L)`` tensor, or ``grid`` does not hold ``L``
+                tokens.
+            ConfigError: ``num_keep`` is not an int in ``[1, L]``, or ``grid`` is not a sequence of
+                positive ints.
         """
+        if not isinstance(scores, torch.Tensor):
+            raise InputError(f"scores must be a (B, L) torch.Tensor, got {type(scores).__name__}")
         if scores.ndim != 2:
-            raise ValueError(f"scores must be (B, L), got shape {tuple(scores.shape)}")
+            raise InputError(f"scores must be (B, L), got shape {tuple(scores.shape)}")
+        if scores.is_complex():  # argsort has no order for complex values
+            raise InputError(f"scores must be a real-valued tensor, got {scores.dtype}")
         batch, length = scores.shape
-        grid_tokens = math.prod(int(g) for g in grid)
+        try:
+            grid_t = tuple(int(g) for g in grid)
+        except (TypeError, ValueError):
+            raise ConfigError(f"grid must be a sequence of positive ints, got {grid!r}") from None
+        if not grid_t or any(g < 1 for g in grid_t):
+            raise ConfigError(f"grid must be a non-empty sequence of positive ints, got {grid!r}")
+        grid_tokens = math.prod(grid_t)
         if grid_tokens != length:
-            raise ValueError(f"grid {grid} has {grid_tokens} tokens but scores have {length}")
-        if not 1 <= num_keep <= length:
-            raise ValueError(f"num_keep must be in [1, {length}], got {num_keep}")
+            raise InputError(f"grid {grid_t} has {grid_tokens} tokens but scores have {length}")
+        keep = as_int(num_keep)
+        if keep is None or not 1 <= keep <= length:
+            raise ConfigError(f"num_keep must be an int in [1, {length}], got {num_keep!r}")
         ids_shuffle = torch.argsort(scores, dim=1, stable=True)
         # The inverse permutation by one scatter (the same result as a second argsort, at a fraction of
         # its cost): token ids_shuffle[b, j] sits at position j of the shuffled order.
         positions = torch.arange(length, device=scores.device).expand(batch, length)
         ids_restore = torch.empty_like(ids_shuffle).scatter_(1, ids_shuffle, positions)
-        ids_keep = ids_shuffle[:, :num_keep]
+        ids_keep = ids_shuffle[:, :keep]
         # A token is hidden exactly when its position in the shuffled order is K or later.
-        mask = ids_restore >= num_keep
-        return cls(ids_keep=ids_keep, ids_restore=ids_restore, mask=mask, grid=tuple(int(g) for g in grid))
+        mask = ids_restore >= keep
+        return cls(ids_keep=ids_keep, ids_restore=ids_restore, mask=mask, grid=grid_t)
 
     def to(self, device: torch.device | str) -> MaskSpec:
         """The same spec on another device."""
-        return MaskSpec(self.ids_keep.to(device), self.ids_restore.to(device), self.mask.to(device),
-                        self.grid)
+        return MaskSpec(
+            self.ids_keep.to(device), self.ids_restore.to(device), self.mask.to(device), self.grid
+        )

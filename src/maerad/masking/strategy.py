@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import abc
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -33,7 +32,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from maerad.errors import ConfigError, InputError
-from maerad.masking.spec import MaskSpec
+from maerad.masking.spec import MaskSpec, as_int
 
 __all__ = [
     "MaskingContext",
@@ -154,21 +153,11 @@ def check_grid(grid: object, *, field: str = "grid") -> tuple[int, ...]:
         raise ConfigError(f"{field} must be a non-empty sequence of positive ints, got {grid!r}")
     out: list[int] = []
     for g in grid:
-        size = _as_int(g)
+        size = as_int(g)
         if size is None or size < 1:
             raise ConfigError(f"{field} must be a non-empty sequence of positive ints, got {grid!r}")
         out.append(size)
     return tuple(out)
-
-
-def _as_int(value: object) -> int | None:
-    """``value`` as an int if it is an integer (Python, NumPy or 0-dim tensor), else ``None``."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        return None
 
 
 class ScoreStrategy(abc.ABC):
@@ -261,7 +250,7 @@ class ScoreStrategy(abc.ABC):
             InputError: ``roi`` / ``weights`` of the wrong shape or dtype.
         """
         name = type(self).__name__
-        batch = _as_int(batch_size)
+        batch = as_int(batch_size)
         if batch is None or batch < 1:
             raise ConfigError(f"{name}: batch_size must be a positive int, got {batch_size!r}")
         batch_size = batch

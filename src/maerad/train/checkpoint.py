@@ -8,7 +8,9 @@ A checkpoint is a folder::
         state.json              format version, step, config, optimizer hyper-parameters, extras
 
 The folder is written to a temporary sibling and renamed into place, so a crash never leaves a
-half-written checkpoint, and an interrupted run resumes from the last complete one.
+half-written checkpoint, and an interrupted run resumes from the last complete one. Replacing an older
+checkpoint moves it aside to ``.<name>.old-<pid>`` first; if a crash strikes between that and moving
+the new one in, :func:`load_checkpoint` puts the aside copy back.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from maerad.atomic import atomic_directory
+from maerad.atomic import atomic_directory, interrupted_swaps
 from maerad.errors import CheckpointError
 
 __all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "load_checkpoint", "save_checkpoint"]
@@ -86,10 +88,15 @@ def save_checkpoint(
 def load_checkpoint(folder: str | os.PathLike[str], *, with_optimizer: bool = True) -> Checkpoint:
     """Read a checkpoint folder written by :func:`save_checkpoint`.
 
+    If ``folder`` is missing because a :func:`save_checkpoint` crashed while swapping checkpoints, the
+    previous complete checkpoint left aside (``.<name>.old-<pid>``) is renamed back and loaded.
+
     Raises:
         CheckpointError: the folder, a file in it, or its format is missing or corrupt.
     """
     folder = Path(folder)
+    if not folder.exists():
+        folder = _recover_interrupted_save(folder)
     state_path = folder / "state.json"
     try:
         state = json.loads(state_path.read_text(encoding="utf-8"))
@@ -112,8 +119,32 @@ def load_checkpoint(folder: str | os.PathLike[str], *, with_optimizer: bool = Tr
         for idx, values in state["optimizer"]["scalars"].items():
             per_param.setdefault(int(idx), {}).update(values)
         optimizer_state = {"state": per_param, "param_groups": state["optimizer"]["param_groups"]}
-    return Checkpoint(model_state=model_state, optimizer_state=optimizer_state, step=int(state["step"]),
-                      config=dict(state.get("config") or {}), extra=dict(state.get("extra") or {}))
+    return Checkpoint(
+        model_state=model_state,
+        optimizer_state=optimizer_state,
+        step=int(state["step"]),
+        config=dict(state.get("config") or {}),
+        extra=dict(state.get("extra") or {}),
+    )
+
+
+def _recover_interrupted_save(folder: Path) -> Path:
+    """The folder to load when ``folder`` is missing: its aside copy, renamed back where possible."""
+    aside = interrupted_swaps(folder)
+    complete = [p for p in aside if (p / "state.json").is_file()]
+    if not complete:
+        if aside:
+            names = ", ".join(p.name for p in aside)
+            raise CheckpointError(
+                f"{folder}: not a maerad checkpoint (folder missing; the copies an interrupted save left "
+                f"aside, {names}, hold no state.json)"
+            )
+        raise CheckpointError(f"{folder}: not a maerad checkpoint (no state.json; the folder does not exist)")
+    try:
+        os.replace(complete[0], folder)
+    except OSError:
+        return complete[0]  # e.g. a read-only folder: load the aside copy where it is
+    return folder
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "barrier", "cleanup_distributed", "init_distributed"]
+from maerad.errors import ConfigError
+
+__all__ = ["DistInfo", "barrier", "check_device", "cleanup_distributed", "init_distributed"]
+
+_DEVICE_HINT = "cpu, cuda, cuda:N, mps…"
 
 
 @dataclass(frozen=True)
@@ -31,14 +35,62 @@ class DistInfo:
         return self.rank == 0
 
 
+def check_device(device: str | torch.device) -> torch.device:
+    """Parse ``device`` and check that this machine has it, before any tensor or process group uses it.
+
+    Raises:
+        ConfigError: not a torch device name, a backend this torch build or machine lacks, or a CUDA
+            index beyond the visible GPUs.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"device {device!r} is not a torch device ({_DEVICE_HINT})") from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} is not available: torch.cuda.is_available() is False")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError(f"device {device!r} is not available: only {count} CUDA device(s) visible")
+        return dev
+    if dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError(
+                f"device {device!r} is not available: torch.backends.mps.is_available() is False"
+            )
+        return dev
+    # Other accelerators (xpu, …) expose torch.<type>.is_available(); anything else (meta, …) cannot train.
+    backend = getattr(torch, dev.type, None)
+    is_available = getattr(backend, "is_available", None)
+    if not callable(is_available):
+        raise ConfigError(f"device {device!r} cannot be trained on ({_DEVICE_HINT})")
+    if not is_available():
+        raise ConfigError(f"device {device!r} is not available: torch.{dev.type}.is_available() is False")
+    return dev
+
+
 def init_distributed(device: str = "cpu") -> DistInfo:
-    """Join the process group if launched by ``torchrun`` (``WORLD_SIZE > 1``), else run alone."""
+    """Join the process group if launched by ``torchrun`` (``WORLD_SIZE > 1``), else run alone.
+
+    Raises:
+        ConfigError: ``device`` is not a torch device or not available here (see :func:`check_device`),
+            or ``torchrun`` started more processes on this node than there are GPUs.
+    """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = torch.device(device)
+    dev = check_device(device)
     if dev.type == "cuda":
-        dev = torch.device("cuda", local_rank)
+        # Under torchrun each process takes the GPU of its local rank; alone, an explicit cuda:N is kept.
+        index = local_rank if world_size > 1 or dev.index is None else dev.index
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device {device!r}: local rank {local_rank} has no GPU "
+                f"({torch.cuda.device_count()} visible); start at most that many processes per node"
+            )
+        dev = torch.device("cuda", index)
         torch.cuda.set_device(dev)
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")

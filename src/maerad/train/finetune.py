@@ -65,6 +65,7 @@ from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS, check_tissue_
 from maerad.report.templates import get_template
 from maerad.terminology.consistency import ConsistencyChecker
 from maerad.train.augment import augment_study_batch
+from maerad.train.distributed import check_device
 from maerad.train.precision import bf16_autocast
 from maerad.train.schedule import cosine_lr
 from maerad.train.segmenter_training import predict_shares, train_segmenter
@@ -276,7 +277,7 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
     gen = ReportGenerator.build(gen_config, graph)
     if encoder_state is not None:
         gen.model.encoder.load_pretrained(encoder_state)
-    device = torch.device(config.device)
+    device = check_device(config.device)
     gen.model.to(device).train()
     dataset = StudyDataset([c.folder for c in cases], sequences=spec.sequences, mode="3d",
                            normalization=spec.normalization,

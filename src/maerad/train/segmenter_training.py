@@ -30,6 +30,7 @@ from maerad.data.datasets import StudyDataset
 from maerad.errors import ConfigError, InputError
 from maerad.report.generation.segmenter import TissueSegmenter, segmentation_loss
 from maerad.train.augment import augment_study_batch
+from maerad.train.distributed import check_device
 from maerad.train.precision import bf16_autocast
 
 __all__ = ["predict_shares", "train_segmenter"]
@@ -58,7 +59,7 @@ def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: S
     """
     if steps < 1 or batch_size < 1:
         raise ConfigError(f"segmenter steps and batch size must be at least 1, got {steps} and {batch_size}")
-    device = torch.device(device)
+    device = check_device(device)
     optimizer = torch.optim.AdamW(segmenter.parameters(), lr=lr, weight_decay=weight_decay)
     picker = torch.Generator().manual_seed(seed)
     augmenter = torch.Generator().manual_seed(seed + 1) if augment else None
@@ -105,7 +106,7 @@ def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: S
 def predict_shares(segmenter: TissueSegmenter, dataset: StudyDataset, *, bf16: bool = False,
                    device: torch.device | str = "cpu", progress: bool = False) -> list[torch.Tensor]:
     """The segmenter's cell shares ``(1, L, n_classes)`` of every study of ``dataset`` (float32, CPU)."""
-    device = torch.device(device)
+    device = check_device(device)
     segmenter.to(device).eval()
     out = []
     for i in tqdm(range(len(dataset)), disable=not progress, desc="tissue shares", unit="study",
