@@ -104,7 +104,7 @@ def test_user_errors(studies: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     args = parse("--data", str(empty), "--out", str(tmp_path / "x.safetensors"))
-    with pytest.raises(InputError, match="no study folders"):
+    with pytest.raises(InputError, match="holds no study folder"):
         args.func(args)
     unlabelled = tmp_path / "unlabelled"
     blank = np.zeros((2, 8, 8), dtype=np.float32)

@@ -19,7 +19,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "Multi-process: torchrun --nproc_per_node N -m maerad.cli.main pretrain ...",
     )
     p.add_argument("--config", type=Path, help="JSON config file (keys of maerad.train.PretrainConfig)")
-    p.add_argument("--data", help="folder of study folders (e.g. written by `maerad phantom`)")
+    p.add_argument("--data", help="folder of study folders: `maerad phantom` output, or NIfTI / DICOM "
+                   "studies, one sub-folder each (docs/data-io.md)")
     p.add_argument("--out", help="output folder for checkpoint, figures and log")
     p.add_argument("--model", help="registered model name, e.g. mae_vit_tiny or maep_tiny")
     p.add_argument("--masking", help="masking strategy: random, block, grid, tube, roi_prior, lesion_aware")

@@ -1,11 +1,11 @@
 """``maerad train-lesion``: train the small U-Net lesion detector on labelled study folders.
 
 The detector feeds lesion-aware masking (:class:`maerad.masking.lesion_maps.LesionDetector`). Every
-study folder under ``--data`` (a folder holding ``case.json``, e.g. the synthetic phantom written by
-``maerad demo`` / ``maerad phantom``) must carry a label map; voxels whose label is one of
-``--lesion-labels`` are the positive class (default: every lesion label of the phantom's table,
-``maerad.data.phantom`` labels ≥ 100). Loss: soft Dice + binary cross-entropy. The weights are written
-as safetensors with a JSON config beside them, both atomically.
+study folder under ``--data`` (any layout of :mod:`maerad.data.discovery`: ``case.json`` as written by
+``maerad demo`` / ``maerad phantom``, NIfTI files or DICOM series per sequence) must carry a label
+map; voxels whose label is one of ``--lesion-labels`` are the positive class (default: every lesion
+label of the phantom's table, ``maerad.data.phantom`` labels ≥ 100). Loss: soft Dice + binary
+cross-entropy. The weights are written as safetensors with a JSON config beside them, both atomically.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from maerad.errors import ConfigError, InputError
 if TYPE_CHECKING:  # torch, numpy and tqdm load only when the command runs (keeps `maerad --help` fast)
     import torch
 
-__all__ = ["add_parser", "default_lesion_labels", "dice_bce_loss", "find_study_folders", "run"]
+__all__ = ["add_parser", "default_lesion_labels", "dice_bce_loss", "run"]
 
 
 def default_lesion_labels() -> tuple[int, ...]:
@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Train a small 2D or 3D U-Net to segment lesions from the label maps of the study "
         "folders in DATA, and save it (safetensors + JSON config) to OUT.",
     )
-    p.add_argument("--data", type=Path, required=True, help="folder of study folders (each with case.json)")
+    p.add_argument("--data", type=Path, required=True,
+                   help="folder of study folders (case.json, NIfTI or DICOM; see docs/data-io.md)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint to write (*.safetensors)")
     p.add_argument("--epochs", type=int, default=5, help="passes over the data (default: %(default)s)")
     p.add_argument("--spatial-dims", type=int, choices=(2, 3), default=2,
@@ -80,24 +81,6 @@ def _name_list(text: str) -> tuple[str, ...]:
     return names
 
 
-def find_study_folders(data: Path) -> list[Path]:
-    """``data`` itself if it is a study folder, else its sub-folders holding ``case.json``, sorted.
-
-    Raises:
-        InputError: ``data`` is not a folder or holds no study folder.
-    """
-    from maerad.data.study_folder import CASE_FILE
-
-    if not data.is_dir():
-        raise InputError(f"--data {data}: not a folder")
-    if (data / CASE_FILE).is_file():
-        return [data]
-    folders = sorted(p for p in data.iterdir() if p.is_dir() and (p / CASE_FILE).is_file())
-    if not folders:
-        raise InputError(f"--data {data}: no study folders (sub-folders with {CASE_FILE}) found")
-    return folders
-
-
 def dice_bce_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
     """Soft Dice loss + binary cross-entropy, over the whole batch: ``(B, 1, *S)`` logits and targets."""
     import torch
@@ -120,12 +103,12 @@ def _load_volumes(folders: list[Path], sequences: tuple[str, ...] | None, lesion
     import numpy as np
     import torch
 
-    from maerad.data.study_folder import load_study
+    from maerad.data.discovery import load_study_folder
     from maerad.masking.lesion_maps import normalize_channels
 
     volumes: list[_Volume] = []
     for folder in folders:
-        study = load_study(folder)
+        study = load_study_folder(folder)
         if sequences is None:
             sequences = tuple(study.sequence_names)
         if study.labels is None:
@@ -197,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--device {args.device}: CUDA is not available on this machine")
 
     t0 = time.perf_counter()
+    from maerad.data.discovery import find_study_folders
+
     folders = find_study_folders(args.data)
     volumes, sequences = _load_volumes(folders, args.sequences, lesion)
     torch.manual_seed(args.seed)

@@ -1,5 +1,8 @@
 """PyTorch datasets over study folders: 3D volumes or 2D slices, sequences as channels.
 
+Study folders are maerad study folders (``case.json``), folders of NIfTI files named by sequence, or
+folders of DICOM series, one sub-folder per sequence: see :mod:`maerad.data.discovery`.
+
 A dataset item is a dict of tensors:
 
 * ``"image"``: ``(C, D, H, W)`` in 3D mode or ``(C, H, W)`` in 2D mode, ``float32``, channels in the
@@ -16,7 +19,6 @@ comparable footing.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,30 +28,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from maerad.data.discovery import find_study_folders, load_study_folder, outline_study_folder
 from maerad.data.study import FloatArray, Study
-from maerad.data.study_folder import CASE_FILE, load_study
 from maerad.errors import ConfigError, InputError
 
 __all__ = ["StudyDataset", "find_study_folders", "normalize_channels"]
 
 Normalization = Literal["percentile", "zscore", "none"]
-
-
-def find_study_folders(root: str | os.PathLike[str]) -> list[Path]:
-    """The study folders (folders holding ``case.json``) directly below ``root`` or ``root`` itself, sorted.
-
-    Raises:
-        InputError: ``root`` does not exist or holds no study folder.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"{root}: no such folder")
-    if (root / CASE_FILE).is_file():
-        return [root]
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / CASE_FILE).is_file())
-    if not folders:
-        raise InputError(f"{root}: holds no study folder (sub-folders with {CASE_FILE})")
-    return folders
 
 
 def normalize_channels(image: FloatArray, method: Normalization = "percentile") -> FloatArray:
@@ -78,7 +63,8 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
     """Study folders as a map-style dataset of 3D volumes or 2D slices.
 
     Args:
-        studies: study folder paths, or a single root folder whose sub-folders are studies.
+        studies: study folder paths, or a single root folder whose sub-folders are studies (any layout of
+            :mod:`maerad.data.discovery`; other files and folders below the root are skipped).
         sequences: the channel order; default: the sequences of the first study.
         mode: ``"3d"`` (one item per study) or ``"2d"`` (one item per slice along ``d``).
         normalization: per-channel intensity normalisation, see :func:`normalize_channels`.
@@ -86,8 +72,9 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         cache: keep loaded, normalised studies in memory (a default phantom case is ~6 MB).
 
     Raises:
-        InputError: a study lacks one of ``sequences`` or (with ``with_labels``) its label map, or the
-            studies' grids differ (3D mode needs one grid to batch; 2D mode needs one in-plane size).
+        InputError: no study found, a study lacks one of ``sequences`` or (with ``with_labels``) its label
+            map, or the studies' grids differ (3D mode needs one grid to batch; 2D mode needs one in-plane
+            size). These are found when the dataset is built; the message names the study folder.
 
     Examples::
 
@@ -119,17 +106,22 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         self.with_labels = with_labels
         self.cache = cache
         self._cache: dict[int, tuple[FloatArray, np.ndarray | None]] = {}
-        shapes = [self._shape(f) for f in self.folders]
-        if sequences is None:
-            first = _case_json(self.folders[0]).get("sequences")
-            if not (isinstance(first, list) and all(isinstance(n, str) for n in first)):
-                raise InputError(f"{self.folders[0] / CASE_FILE}: 'sequences' must be a list of names")
-            sequences = first
-        self.sequences = list(sequences)
+        # what each study holds, read up front so that a bad study fails here, not mid-training
+        outlines = [outline_study_folder(f) for f in self.folders]
+        self._shapes = shapes = [list(o.shape) for o in outlines]
+        self.sequences = list(outlines[0].sequences if sequences is None else sequences)
         if not self.sequences:
             raise ConfigError("sequences must name at least one sequence")
         ref = shapes[0]
-        for folder, shape in zip(self.folders, shapes, strict=True):
+        for folder, outline, shape in zip(self.folders, outlines, shapes, strict=True):
+            missing = [s for s in self.sequences if s not in outline.sequences]
+            if missing:
+                raise InputError(
+                    f"{folder}: study has no sequence {', '.join(map(repr, missing))}; "
+                    f"available: {', '.join(outline.sequences)} (every study needs the sequences used)"
+                )
+            if with_labels and not outline.has_labels:
+                raise InputError(f"{folder}: has no label map (labels.nii.gz), needed with with_labels")
             same = shape == ref if mode == "3d" else shape[1:] == ref[1:]
             if not same:
                 raise InputError(
@@ -167,39 +159,28 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
 
     def study(self, index: int) -> Study:
         """The raw :class:`Study` behind item ``index`` (not normalised)."""
-        return load_study(self.folders[self._index[index][0]])
+        return load_study_folder(self.folders[self._index[index][0]])
 
     # ----------------------------------------------------------------------------------------------
     def _load(self, study_idx: int) -> tuple[FloatArray, np.ndarray | None]:
         if study_idx in self._cache:
             return self._cache[study_idx]
-        study = load_study(self.folders[study_idx])
-        image = normalize_channels(study.stack(self.sequences), self.normalization)
+        folder = self.folders[study_idx]
+        study = load_study_folder(folder)
+        if list(study.shape) != self._shapes[study_idx]:  # the outline came from headers / case.json
+            raise InputError(
+                f"{folder}: grid {study.shape} differs from {tuple(self._shapes[study_idx])} found when the "
+                "dataset was built (changed on disk?)"
+            )
+        try:
+            image = normalize_channels(study.stack(self.sequences), self.normalization)
+        except InputError as exc:
+            raise InputError(f"{folder}: {exc}") from None
         labels = None
         if self.with_labels:
             if study.labels is None:
-                raise InputError(f"{self.folders[study_idx]}: has no label map (labels.nii.gz)")
+                raise InputError(f"{folder}: has no label map (labels.nii.gz), needed with with_labels")
             labels = study.labels
         if self.cache:
             self._cache[study_idx] = (image, labels)
         return image, labels
-
-    @staticmethod
-    def _shape(folder: Path) -> list[int]:
-        shape = _case_json(folder).get("shape")
-        if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(s, int) for s in shape)):
-            raise InputError(f"{folder / CASE_FILE}: 'shape' must be a list of 3 integers")
-        return shape
-
-
-def _case_json(folder: Path) -> dict[str, object]:
-    path = folder / CASE_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing; {folder} is not a maerad study folder") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return data

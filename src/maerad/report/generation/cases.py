@@ -49,6 +49,8 @@ def read_case_metadata(folder: Path) -> dict[str, Any]:
         InputError: unreadable or malformed ``case.json``.
     """
     path = folder / CASE_FILE
+    if not path.exists():  # a NIfTI or DICOM study folder: no description, no ground truth
+        return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
