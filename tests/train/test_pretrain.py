@@ -18,7 +18,8 @@ from safetensors.torch import load_file
 
 from maerad.cli.main import main
 from maerad.data import Study, save_study
-from maerad.errors import ConfigError
+from maerad.errors import CheckpointError, ConfigError, InputError
+from maerad.report.generation.encoder import pretrained_encoder
 from maerad.train import pretrain as pretrain_module
 from maerad.train.config import load_pretrain_config
 from maerad.train.pretrain import pretrain
@@ -90,6 +91,92 @@ def test_pyramid_models_pretrain_and_reload(studies: Path, tmp_path: Path, model
     rebuilt = pretrain_module.build_model(config, in_chans=2, img_size=(8, 32, 32))
     rebuilt.load_state_dict(load_file(tmp_path / "checkpoint" / "model.safetensors"))
     assert (rebuilt.patch_embed.cell_pos is not None) == (model == "maep_hiera_tiny")
+
+
+@pytest.mark.parametrize("masking", ["drop_sequence", "joint", "independent", "lesion_aware", "random"])
+def test_per_sequence_layout_pretrains(studies: Path, tmp_path: Path, masking: str) -> None:
+    kwargs = {**TINY, "token_layout": "per_sequence"}
+    result = pretrain(
+        _config(studies, tmp_path, masking=masking, model_kwargs=kwargs, max_steps=2), progress=False
+    )
+    assert result.steps == 2 and all(np.isfinite(result.losses))
+    state = load_file(str(tmp_path / "checkpoint" / "model.safetensors"))
+    assert state["patch_embed.sequence_embed"].shape == (2, 32)  # t2w, adc
+    assert result.figures and result.figures[-1].read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(CheckpointError, match="token layout"):  # the report generator needs channels
+        pretrained_encoder(tmp_path, (8, 32, 32))
+
+
+@pytest.mark.parametrize(
+    ("masking", "layout", "message"),
+    [
+        ("drop_sequence", "channels", "needs the per-sequence token layout"),
+        ("joint", "channels", "needs the per-sequence token layout"),
+        ("block", "per_sequence", "sequence axis"),
+        ("tube", "per_sequence", "sequence axis"),
+        ("scores", "channels", "per-token scores"),
+    ],
+)
+def test_masking_that_does_not_fit_the_layout_is_refused(
+    studies: Path, tmp_path: Path, masking: str, layout: str, message: str
+) -> None:
+    cfg = _config(
+        studies, tmp_path, masking=masking, model_kwargs={**TINY, "token_layout": layout}, max_steps=1
+    )
+    with pytest.raises(ConfigError, match=message):
+        pretrain(cfg, progress=False)
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_lesion_aware_masking_from_a_trained_detector_needs_no_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maerad.masking.lesion_maps import LesionDetector
+    from maerad.models.unet import UNet
+
+    unlabelled = tmp_path / "unlabelled"
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        arrays = {name: rng.normal(size=(8, 32, 32)) for name in ("t2w", "adc")}
+        save_study(Study(arrays, spacing=(4, 1, 1)), unlabelled / f"case-{i}")
+    torch.manual_seed(0)
+    detector = LesionDetector(
+        UNet(2, 2, 1, channels=(4, 8)), spatial_dims=2, in_chans=2, sequences=("t2w", "adc")
+    )
+    checkpoint = detector.save(tmp_path / "detector.safetensors")
+    calls: list[tuple[int, ...]] = []
+    real_token_map = LesionDetector.token_map
+
+    def spy(self: LesionDetector, image: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        calls.append(tuple(image.shape))
+        return real_token_map(self, image, *args, **kwargs)
+
+    monkeypatch.setattr(LesionDetector, "token_map", spy)
+    cfg = _config(
+        unlabelled, tmp_path / "run", masking="lesion_aware", lesion_detector=str(checkpoint), max_steps=2
+    )
+    result = pretrain(cfg, progress=False)
+    assert result.steps == 2 and all(np.isfinite(result.losses))
+    assert calls[:2] == [(2, 2, 8, 32, 32)] * 2  # every micro-batch's weights came from the images
+    with pytest.raises(InputError, match="label map"):  # without the detector the labels are needed
+        pretrain(_config(unlabelled, tmp_path / "run2", masking="lesion_aware", max_steps=1), progress=False)
+    with pytest.raises(ConfigError, match="lesion_aware"):
+        pretrain(
+            _config(unlabelled, tmp_path / "run3", lesion_detector=str(checkpoint), max_steps=1),
+            progress=False,
+        )
+    with pytest.raises(ConfigError, match="sequences"):
+        pretrain(
+            _config(
+                unlabelled,
+                tmp_path / "run4",
+                masking="lesion_aware",
+                lesion_detector=str(checkpoint),
+                sequences=["adc", "t2w"],
+                max_steps=1,
+            ),
+            progress=False,
+        )
 
 
 def test_training_reduces_the_loss(studies: Path, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from maerad.models.output import MAEOutput
 from maerad.models.patch import PatchEmbed, PatchGeometry, patchify, unpatchify
 from maerad.models.pos_embed import interpolate_pos_embed, sincos_pos_embed
 from maerad.models.registry import MODELS, create_model
+from maerad.models.sequence_tokens import SequenceTokenMAE
 from maerad.models.timm_vit import load_timm_vit
 from maerad.models.unit_attention import UnitAttentionBlock
 
@@ -34,6 +35,7 @@ __all__ = [
     "PatchEmbed",
     "PatchGeometry",
     "PyramidStem",
+    "SequenceTokenMAE",
     "UnitAttentionBlock",
     "create_mae",
     "create_model",

@@ -33,6 +33,10 @@ class MAEDecoder(nn.Module):
         qkv_bias: bias on q/k/v.
         norm_eps: LayerNorm epsilon.
         act: MLP activation.
+        sequences: ``S > 1`` for the per-sequence token layout (:class:`~maerad.models.SequenceTokenMAE`):
+            the ``L = S · prod(grid)`` tokens are sequence-major, the position table is repeated per
+            sequence and a learned sequence embedding (``decoder_sequence_embed``, ``(S, Dd)``) tells
+            each mask token which sequence to predict.
 
     Examples::
 
@@ -58,6 +62,7 @@ class MAEDecoder(nn.Module):
         qkv_bias: bool = True,
         norm_eps: float = 1e-6,
         act: Activation = "gelu",
+        sequences: int = 1,
     ) -> None:
         super().__init__()
         if embed_dim < 1 or patch_dim < 1 or decoder_embed_dim < 1:
@@ -68,7 +73,14 @@ class MAEDecoder(nn.Module):
         self.grid = tuple(int(g) for g in grid)
         self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
+        if sequences < 1:
+            raise ConfigError(f"sequences must be >= 1, got {sequences}")
         table = sincos_pos_embed(self.grid, decoder_embed_dim, cls_token=True)
+        if sequences > 1:
+            table = torch.cat([table[:1], table[1:].repeat(sequences, 1)])
+            self.decoder_sequence_embed = nn.Parameter(torch.zeros(sequences, decoder_embed_dim))
+            nn.init.normal_(self.decoder_sequence_embed, std=0.02)
+        self.sequences = sequences
         self.decoder_pos_embed = nn.Parameter(table.unsqueeze(0), requires_grad=False)
         self.decoder_blocks = make_blocks(
             decoder_embed_dim,
@@ -107,6 +119,9 @@ class MAEDecoder(nn.Module):
             .scatter(1, ids_keep.unsqueeze(-1).expand(-1, -1, width), h[:, 1:])
         )
         seq = torch.cat([h[:, :1], seq], dim=1) + self.decoder_pos_embed
+        if self.sequences > 1:  # token s·P + p belongs to sequence s (class token: none)
+            per_token = self.decoder_sequence_embed.repeat_interleave(num_tokens // self.sequences, dim=0)
+            seq = torch.cat([seq[:, :1], seq[:, 1:] + per_token.to(seq.dtype)], dim=1)
         if ids_hidden is None:
             for block in self.decoder_blocks:
                 seq = block(seq)

@@ -5,6 +5,9 @@ Sizes follow ViT: tiny 192 wide × 12 blocks × 3 heads, small 384 × 12 × 6, b
 with 16² patches and a 0.75 mask ratio; any constructor argument can be overridden by keyword.
 ``maep_hiera_*`` is MAE-P with Hiera-style mask-unit attention in its stem (``stage_mixer=
 "unit_attention"``) and heads of 64 channels in its stages (at least one; ViT-B: 3 and 6 heads).
+``token_layout="per_sequence"`` (``mae_vit_*`` only) gives each sequence's patch its own token
+(:class:`~maerad.models.sequence_tokens.SequenceTokenMAE`); the default ``"channels"`` stacks the
+sequences as channels of one token.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from maerad.errors import ConfigError
 from maerad.models.mae import MAE
 from maerad.models.maep import MAEP
 from maerad.models.registry import MODELS, check_kwargs
+from maerad.models.sequence_tokens import SequenceTokenMAE
 
 __all__ = ["VIT_SIZES", "create_mae"]
 
@@ -39,8 +43,16 @@ def _factory(cls: type[MAE], name: str, size: str, **defaults: Any) -> Callable[
     accepted = _accepted(cls)
 
     def build(**kwargs: Any) -> MAE:
-        check_kwargs(name, kwargs, accepted)
-        return cls(**{**VIT_SIZES[size], **defaults, **kwargs})
+        check_kwargs(name, kwargs, accepted | {"token_layout"})
+        layout = kwargs.pop("token_layout", "channels")
+        args = {**VIT_SIZES[size], **defaults, **kwargs}
+        if layout == "channels":
+            return cls(**args)
+        if layout != "per_sequence":
+            raise ConfigError(f"token_layout must be 'channels' or 'per_sequence', got {layout!r}")
+        if cls is not MAE:
+            raise ConfigError(f"{name}: the per-sequence token layout is available for mae_vit_* models")
+        return SequenceTokenMAE(**args)
 
     build.__name__ = name
     build.__doc__ = f"{cls.__name__} with a ViT-{size} encoder; keyword arguments override the defaults."
@@ -53,8 +65,13 @@ for _size in VIT_SIZES:
     _width = VIT_SIZES[_size]["embed_dim"]
     MODELS.add(
         f"maep_hiera_{_size}",
-        _factory(MAEP, f"maep_hiera_{_size}", _size, stage_mixer="unit_attention",
-                 stage_heads=(max(1, _width // 4 // 64), max(1, _width // 2 // 64))),
+        _factory(
+            MAEP,
+            f"maep_hiera_{_size}",
+            _size,
+            stage_mixer="unit_attention",
+            stage_heads=(max(1, _width // 4 // 64), max(1, _width // 2 // 64)),
+        ),
         overwrite=True,
     )
 

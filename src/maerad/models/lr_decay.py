@@ -12,7 +12,15 @@ from maerad.errors import ConfigError
 __all__ = ["NO_WEIGHT_DECAY", "layer_id", "param_groups_lrd"]
 
 #: parameter names (last component) never weight-decayed, besides every 1-D tensor (norms, biases)
-NO_WEIGHT_DECAY = ("pos_embed", "cls_token", "mask_token", "decoder_pos_embed", "cell_pos")
+NO_WEIGHT_DECAY = (
+    "pos_embed",
+    "cls_token",
+    "mask_token",
+    "decoder_pos_embed",
+    "cell_pos",
+    "sequence_embed",
+    "decoder_sequence_embed",
+)
 _EMBEDDING_PREFIXES = ("cls_token", "pos_embed", "patch_embed")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -121,7 +122,7 @@ class MAE(nn.Module):
 
         self.patch_embed: nn.Module = self._make_patch_embed()
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        table = sincos_pos_embed(self.grid, embed_dim, cls_token=True)
+        table = self._pos_table(embed_dim)
         self.pos_embed = nn.Parameter(table.unsqueeze(0), requires_grad=False)
         self.blocks = make_blocks(
             embed_dim,
@@ -146,6 +147,7 @@ class MAE(nn.Module):
             qkv_bias=qkv_bias,
             norm_eps=norm_eps,
             act=act,
+            sequences=self._decoder_sequences,
         )
         self._init_weights()
         if decoder is not None:  # a user decoder keeps its own initialisation
@@ -155,6 +157,14 @@ class MAE(nn.Module):
     def _make_patch_embed(self) -> nn.Module:
         """The token embedder: ``(x (B, C, *S), ids_keep (B, K) | None) → (B, K, D)``."""
         return PatchEmbed(self.geometry, self.in_chans, self.embed_dim)
+
+    def _pos_table(self, width: int) -> torch.Tensor:
+        """``(1 + L, width)`` fixed position table, class token first (MAE's sin-cos layout)."""
+        return sincos_pos_embed(self.grid, width, cls_token=True)
+
+    # the decoder repeats its position table once per sequence with a sequence embedding (> 1 only
+    # in the per-sequence token layout)
+    _decoder_sequences = 1
 
     def _init_weights(self) -> None:
         self.apply(init_mae_weights)
@@ -174,13 +184,23 @@ class MAE(nn.Module):
         return self.geometry.grid
 
     @property
+    def mask_grid(self) -> tuple[int, ...]:
+        """The grid masks are drawn on: the token grid (``(S, *grid)`` in the per-sequence layout)."""
+        return self.grid
+
+    @property
     def num_tokens(self) -> int:
-        return self.geometry.num_tokens
+        return math.prod(self.mask_grid)
+
+    @property
+    def token_channels(self) -> int:
+        """Channels inside one token's patch: every sequence here, one in the per-sequence layout."""
+        return self.in_chans
 
     @property
     def patch_dim(self) -> int:
-        """``P = prod(patch_size) * in_chans``."""
-        return self.geometry.patch_dim(self.in_chans)
+        """``P = prod(patch_size) * token_channels``."""
+        return self.geometry.patch_dim(self.token_channels)
 
     def patchify(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, *img_size)`` → ``(B, L, P)`` channel-last patches."""
@@ -273,10 +293,12 @@ class MAE(nn.Module):
             :class:`MAEOutput`.
         """
         self._check_input(x)
+        if mask is not None and mask_ratio is not None:
+            raise ConfigError("mask_ratio applies to random or noise masking; a given mask fixes the ratio")
         batch = x.shape[0]
         spec = resolve_mask(
             batch_size=batch,
-            grid=self.grid,
+            grid=self.mask_grid,
             device=x.device,
             mask_ratio=self.mask_ratio if mask_ratio is None else mask_ratio,
             noise=noise,
@@ -293,7 +315,7 @@ class MAE(nn.Module):
             pred_hidden = self.decoder(latent, spec.ids_keep, ids_hidden)
         target = _gather_tokens(self.patchify(x), ids_hidden)
         if self.norm_pix_loss:
-            target = _normalize(target, self.in_chans, self.norm_pix_mode)
+            target = _normalize(target, self.token_channels, self.norm_pix_mode)
         loss = masked_reconstruction_loss(
             pred_hidden,
             target,
@@ -353,7 +375,7 @@ class MAE(nn.Module):
         pred = output.pred_hidden
         if self.norm_pix_loss:
             pred = denormalize_patches(
-                pred, _gather_tokens(patches, output.ids_hidden), self.in_chans, self.norm_pix_mode
+                pred, _gather_tokens(patches, output.ids_hidden), self.token_channels, self.norm_pix_mode
             )
         index = output.ids_hidden.unsqueeze(-1).expand(-1, -1, patches.shape[-1])
         return self.unpatchify(patches.scatter(1, index, pred.to(patches.dtype)))

@@ -31,7 +31,8 @@ def resolve_mask(
 
     Raises:
         InputError: shapes or counts that do not fit the model's token grid.
-        ConfigError: both ``noise`` and ``mask`` given, or a ratio that leaves no visible token.
+        ConfigError: both ``noise`` and ``mask`` given, a ``generator`` with either, or a ratio that
+            leaves no visible token.
     """
     grid = tuple(int(g) for g in grid)
     length = 1
@@ -39,6 +40,8 @@ def resolve_mask(
         length *= g
     if noise is not None and mask is not None:
         raise ConfigError("give either noise or mask to the MAE forward pass, not both")
+    if generator is not None and (noise is not None or mask is not None):
+        raise ConfigError("generator draws random masks; it cannot apply to a given noise or mask")
     if isinstance(mask, MaskSpec):
         if tuple(mask.grid) != grid:
             raise InputError(f"mask grid {mask.grid} does not match the model's token grid {grid}")
@@ -52,10 +55,7 @@ def resolve_mask(
         return mask.to(device)
     if mask is not None:
         return _spec_from_bool(mask.to(device), batch_size, grid, length)
-    try:
-        keep = num_visible(length, mask_ratio)
-    except ValueError as exc:
-        raise ConfigError(f"mask_ratio: {exc}") from None
+    keep = num_visible(length, mask_ratio)  # ConfigError for a ratio outside [0, 1)
     if keep >= length:
         raise ConfigError(f"mask_ratio {mask_ratio} hides no token out of {length}")
     if noise is None:

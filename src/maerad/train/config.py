@@ -44,6 +44,9 @@ class PretrainConfig(BaseModel):
     masking_kwargs: dict[str, Any] = Field(default_factory=dict)
     lesion_labels: list[int] | None = Field(None, description="label values of lesions (lesion_aware)")
     roi_labels: list[int] | None = Field(None, description="label values kept visible (roi_prior)")
+    lesion_detector: str | None = Field(
+        None, description="`maerad train-lesion` checkpoint: lesion_aware weights from it, not from labels"
+    )
 
     epochs: int = Field(1, ge=1)
     max_steps: int | None = Field(None, ge=1, description="optimizer steps; overrides epochs")

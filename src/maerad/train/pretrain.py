@@ -28,16 +28,15 @@ from maerad.atomic import write_text_atomic
 from maerad.data.datasets import StudyDataset
 from maerad.errors import CheckpointError, ConfigError
 from maerad.masking import MaskSpec, create_masking
-from maerad.masking.lesion_maps import label_token_fraction
-from maerad.models import MAE, create_model, param_groups_lrd
-from maerad.models.patch import PatchGeometry
+from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
+from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
 from maerad.train.checkpoint import load_checkpoint, save_checkpoint
 from maerad.train.config import PretrainConfig
 from maerad.train.data_order import MicroBatchOrder
 from maerad.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
 from maerad.train.optim import adamw
 from maerad.train.precision import bf16_autocast
-from maerad.train.recon_figure import masked_image, save_reconstruction_figure
+from maerad.train.recon_figure import save_reconstruction_figure
 from maerad.train.schedule import cosine_lr, scaled_lr
 
 __all__ = ["PretrainResult", "build_model", "compile_for_training", "pretrain"]
@@ -108,16 +107,19 @@ def _pretrain(
         torch.set_num_threads(config.num_threads)
     out = Path(config.out)
     ckpt_dir = out / "checkpoint"
-    needs_labels = config.masking in ("lesion_aware", "roi_prior")
+    detector = _lesion_detector(config, info)
+    needs_labels = config.masking in ("lesion_aware", "roi_prior") and detector is None
     dataset = StudyDataset(config.data, sequences=config.sequences, mode=config.mode,
                            normalization=config.normalization, with_labels=needs_labels)
     config = config.model_copy(update={"sequences": dataset.sequences})
+    if detector is not None and detector.sequences and list(detector.sequences) != dataset.sequences:
+        raise ConfigError(f"lesion_detector was trained on sequences {list(detector.sequences)}, the data "
+                          f"gives {dataset.sequences}; set sequences to the detector's order")
 
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
-    geometry = PatchGeometry.create(len(dataset.spatial_shape), dataset.spatial_shape,
-                                    config.patch_size or default_patch_size(config.mode))
     masking = create_masking(config.masking, mask_ratio=config.mask_ratio, **config.masking_kwargs)
+    _check_masking_fits_layout(config.masking, model)
 
     order = MicroBatchOrder(len(dataset), config.batch_size, seed=config.seed, rank=info.rank,
                             world_size=info.world_size)
@@ -158,7 +160,8 @@ def _pretrain(
         step_loss = 0.0
         for micro in range(config.accum_steps):
             m = step * config.accum_steps + micro
-            x, spec = _micro_batch(dataset, order.indices(m), masking, geometry.grid, config, info, m)
+            x, spec = _micro_batch(dataset, order.indices(m), masking, model.mask_grid, config, info, m,
+                                   detector)
             sync = micro == config.accum_steps - 1
             # DDP: forward and backward of non-final micro-batches both inside no_sync (no all-reduce)
             with _no_sync(train_model, not sync):
@@ -187,7 +190,7 @@ def _pretrain(
                                 optimizer=optimizer, extra={"kind": "mae-pretrain"})
                 result.checkpoint = ckpt_dir
         if info.is_main and ((config.image_every and (step + 1) % config.image_every == 0) or last):
-            result.figures.append(_figure(model, dataset, masking, geometry, config, info, out, step + 1))
+            result.figures.append(_figure(model, dataset, masking, config, info, out, step + 1, detector))
     bar.close()
     result.seconds = time.perf_counter() - t0
     result.samples_per_second = samples / max(result.seconds, 1e-9)
@@ -223,23 +226,67 @@ def _micro_batch(
     config: PretrainConfig,
     info: DistInfo,
     micro_batch: int,
+    detector: LesionDetector | None = None,
 ) -> tuple[torch.Tensor, MaskSpec]:
     items = [dataset[i] for i in indices]
     x = torch.stack([it["image"] for it in items]).to(info.device)
     gen = torch.Generator().manual_seed((config.seed * 1_000_003 + micro_batch) * 131 + info.rank)
     kwargs: dict[str, Any] = {}
-    if "labels" in items[0]:
+    if detector is not None:  # lesion probabilities from the images: no label map needed
+        patch = tuple(config.patch_size or default_patch_size(config.mode))
+        kwargs["weights"] = _per_token(detector.token_map(x, patch).flatten(1), grid).to(info.device)
+    elif "labels" in items[0]:
         labels = torch.stack([it["labels"] for it in items])
         patch = tuple(config.patch_size or default_patch_size(config.mode))
         if config.masking == "lesion_aware":
             ids = config.lesion_labels or _default_lesion_labels()
-            kwargs["weights"] = label_token_fraction(labels, patch, ids).to(info.device)
+            kwargs["weights"] = _per_token(label_token_fraction(labels, patch, ids), grid).to(info.device)
         else:
             if not config.roi_labels:
                 raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
-            kwargs["roi"] = (label_token_fraction(labels, patch, config.roi_labels) > 0).to(info.device)
+            fraction = _per_token(label_token_fraction(labels, patch, config.roi_labels), grid)
+            kwargs["roi"] = (fraction > 0).to(info.device)
     spec = masking(x.shape[0], grid, generator=gen, device=info.device, **kwargs)
     return x, spec
+
+
+def _lesion_detector(config: PretrainConfig, info: DistInfo) -> LesionDetector | None:
+    """The lesion detector ``config`` names (for ``lesion_aware`` masking), loaded on the device."""
+    if config.lesion_detector is None:
+        return None
+    if config.masking != "lesion_aware":
+        raise ConfigError(f"lesion_detector is used by masking 'lesion_aware', not {config.masking!r}")
+    detector = LesionDetector.from_checkpoint(config.lesion_detector, device=info.device)
+    if detector.spatial_dims == 3 and config.mode == "2d":
+        raise ConfigError("lesion_detector is a 3D detector; 2D slices need a 2D one "
+                          "(maerad train-lesion --spatial-dims 2)")
+    return detector
+
+
+def _per_token(spatial: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
+    """A ``(B, P)`` map over spatial positions for the tokens of ``grid``: repeated once per sequence
+    (sequence-major) in the per-sequence layout, where a lesion is a lesion in every sequence."""
+    return spatial.repeat(1, math.prod(grid) // spatial.shape[1])
+
+
+# strategies for the per-sequence layout's (S, *G) grid, and those that would read S as a spatial axis
+_PER_SEQUENCE_MASKINGS = ("joint", "independent", "drop_sequence")
+_SPATIAL_ONLY_MASKINGS = ("block", "grid", "tube")
+
+
+def _check_masking_fits_layout(name: str, model: MAE) -> None:
+    """Refuse strategies the model's token layout cannot use, instead of masking the wrong axis."""
+    per_sequence = isinstance(model, SequenceTokenMAE)
+    if name in _PER_SEQUENCE_MASKINGS and not per_sequence:
+        raise ConfigError(f"masking {name!r} needs the per-sequence token layout "
+                          "(set model_kwargs.token_layout=per_sequence on an mae_vit_* model)")
+    if name in _SPATIAL_ONLY_MASKINGS and per_sequence:
+        raise ConfigError(f"masking {name!r} would treat the sequence axis of the per-sequence layout as "
+                          f"space; use one of {', '.join(_PER_SEQUENCE_MASKINGS)}, random, lesion_aware or "
+                          "roi_prior")
+    if name == "scores":
+        raise ConfigError("masking 'scores' needs per-token scores from the caller; pretrain has none "
+                          "(call the model with noise= from Python instead)")
 
 
 def _default_lesion_labels() -> list[int]:
@@ -272,20 +319,22 @@ def _figure(
     model: MAE,
     dataset: StudyDataset,
     masking: Callable[..., MaskSpec],
-    geometry: PatchGeometry,
     config: PretrainConfig,
     info: DistInfo,
     out: Path,
     step: int,
+    detector: LesionDetector | None,
 ) -> Path:
     # A fixed item and a fixed mask so figures of successive steps are comparable.
-    x, spec = _micro_batch(dataset, [0], masking, geometry.grid, config, info, micro_batch=0)
+    x, spec = _micro_batch(dataset, [0], masking, model.mask_grid, config, info, 0, detector)
     model.eval()
     with torch.no_grad(), bf16_autocast(config.bf16, info.device):
         output = model(x, mask=spec)
         recon = model.reconstruct(x, output)
     model.train()
-    masked = masked_image(x, spec.mask, geometry.patch_size)
+    patches = model.patchify(x.float()).clone()  # the model's own token layout
+    patches[spec.mask] = float("nan")
+    masked = model.unpatchify(patches)
     return save_reconstruction_figure(out / "figures" / f"reconstruction-step{step:06d}.png", x[0], masked[0],
                                       recon[0], dataset.sequences, title=f"MAE reconstruction, step {step}")
 

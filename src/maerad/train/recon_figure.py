@@ -11,17 +11,8 @@ import torch
 from matplotlib.figure import Figure
 
 from maerad.atomic import atomic_path
-from maerad.models.patch import patchify, unpatchify
 
-__all__ = ["masked_image", "reconstruction_figure", "save_reconstruction_figure"]
-
-
-def masked_image(x: torch.Tensor, mask: torch.Tensor, patch_size: Sequence[int]) -> torch.Tensor:
-    """``x`` ``(B, C, *S)`` with the voxels of hidden tokens (``mask`` ``(B, L)`` True) set to NaN."""
-    patches = patchify(x.float(), patch_size).clone()
-    patches[mask] = float("nan")
-    grid = [s // p for s, p in zip(x.shape[2:], patch_size, strict=True)]
-    return unpatchify(patches, patch_size, grid, x.shape[1])
+__all__ = ["reconstruction_figure", "save_reconstruction_figure"]
 
 
 def reconstruction_figure(
@@ -39,6 +30,7 @@ def reconstruction_figure(
             middle slice. Hidden voxels of ``masked`` are NaN (drawn grey).
         sequences: channel names for the row labels.
     """
+
     def plane(t: torch.Tensor) -> np.ndarray:
         a = t.detach().float().cpu().numpy()
         return a[:, a.shape[1] // 2] if a.ndim == 4 else a
@@ -54,8 +46,14 @@ def reconstruction_figure(
             ax = axes[c, j]
             ax.set_facecolor("0.5")
             # origin="lower": rows run along +y (anterior) in maerad's RAS+ grids, so anterior is up
-            ax.imshow(np.ma.masked_invalid(arr[c]), cmap="gray", vmin=lo, vmax=hi, interpolation="nearest",
-                      origin="lower")
+            ax.imshow(
+                np.ma.masked_invalid(arr[c]),
+                cmap="gray",
+                vmin=lo,
+                vmax=hi,
+                interpolation="nearest",
+                origin="lower",
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:

@@ -1,0 +1,126 @@
+"""The per-sequence token layout: each MRI sequence's patch is its own token.
+
+In the default layout an MAE token holds one patch of every sequence (sequences are channels). Here
+a study of ``S`` sequences on a spatial token grid ``G`` (``P = prod(G)`` positions) becomes
+``L = S · P`` tokens, **sequence-major** (token ``s · P + p`` is position ``p`` of sequence ``s``, the
+order of ``maerad.masking.multisequence``). Every token is a one-channel patch, embedded by one shared
+projection plus a learned sequence embedding; the encoder adds the spatial sin-cos position of ``p``
+and the decoder its own position and sequence embeddings, so a mask token knows where it is and which
+sequence to draw. Masks are drawn on the layout grid ``(S, *G)``: the ``joint``, ``independent`` and
+``drop_sequence`` strategies (``drop_sequence`` hides a whole sequence, e.g. T1c, to be synthesised from
+the others), or any score-based strategy. The reconstruction target of a token is its own patch, so
+norm-pix statistics never mix sequences.
+
+Examples::
+
+    >>> import torch
+    >>> from maerad.masking import create_masking
+    >>> from maerad.models import create_model
+    >>> model = create_model("mae_vit_tiny", token_layout="per_sequence", img_size=32, patch_size=8,
+    ...                      in_chans=3, depth=1, decoder_depth=1, decoder_embed_dim=32,
+    ...                      decoder_num_heads=2)
+    >>> model.mask_grid                                        # 3 sequences × a 4 × 4 grid
+    (3, 4, 4)
+    >>> spec = create_masking("drop_sequence", drop=2)(2, model.mask_grid)   # hide sequence 2 (T1c)
+    >>> out = model(torch.randn(2, 3, 32, 32), mask=spec)
+    >>> out.pred.shape                                         # (B, L = 3 · 16, one-channel 8 × 8 patch)
+    torch.Size([2, 48, 64])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from maerad.errors import InputError
+from maerad.models.mae import MAE
+from maerad.models.patch import PatchEmbed, PatchGeometry, patchify, unpatchify
+from maerad.models.pos_embed import sincos_pos_embed
+
+__all__ = ["SequencePatchEmbed", "SequenceTokenMAE", "sequence_patchify", "sequence_unpatchify"]
+
+
+def sequence_patchify(x: torch.Tensor, patch_size: Sequence[int]) -> torch.Tensor:
+    """``(B, S, *spatial)`` → ``(B, S · P, prod(patch_size))``: one-channel patches, sequence-major."""
+    batch, sequences = x.shape[:2]
+    patches = patchify(x.reshape(batch * sequences, 1, *x.shape[2:]), patch_size)
+    return patches.reshape(batch, sequences * patches.shape[1], patches.shape[2])
+
+
+def sequence_unpatchify(
+    patches: torch.Tensor, patch_size: Sequence[int], grid: Sequence[int], sequences: int
+) -> torch.Tensor:
+    """Inverse of :func:`sequence_patchify`: ``(B, S · P, prod(patch_size))`` → ``(B, S, *spatial)``."""
+    positions, volume = math.prod(grid), math.prod(patch_size)
+    if patches.ndim != 3 or tuple(patches.shape[1:]) != (sequences * positions, volume):
+        raise InputError(
+            f"expected patches of shape (B, {sequences * positions}, {volume}), got {tuple(patches.shape)}"
+        )
+    batch = patches.shape[0]
+    image = unpatchify(patches.reshape(batch * sequences, positions, volume), patch_size, grid, 1)
+    return image.reshape(batch, sequences, *image.shape[2:])
+
+
+class SequencePatchEmbed(PatchEmbed):
+    """One-channel patch projection shared by every sequence, plus a learned sequence embedding.
+
+    Called like :class:`PatchEmbed`: ``(x (B, S, *img_size), ids_keep (B, K) | None) → (B, K, D)``
+    with token indices in the sequence-major layout.
+    """
+
+    def __init__(self, geometry: PatchGeometry, sequences: int, embed_dim: int) -> None:
+        super().__init__(geometry, 1, embed_dim)
+        self.sequences = sequences
+        self.sequence_embed = nn.Parameter(torch.zeros(sequences, embed_dim))
+        nn.init.normal_(self.sequence_embed, std=0.02)
+
+    def forward(self, x: torch.Tensor, ids_keep: torch.Tensor | None = None) -> torch.Tensor:
+        patches = sequence_patchify(x, self.geometry.patch_size)  # (B, S·P, prod(patch))
+        positions = self.geometry.num_tokens
+        if ids_keep is None:
+            ids_keep = torch.arange(patches.shape[1], device=x.device).expand(x.shape[0], -1)
+        else:
+            patches = torch.gather(patches, 1, ids_keep.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))
+        flat = self.proj.weight.reshape(self.embed_dim, -1)  # one channel: the same order as the patch
+        return F.linear(patches, flat, self.proj.bias) + self.sequence_embed[ids_keep // positions]
+
+
+class SequenceTokenMAE(MAE):
+    """An :class:`MAE` in the per-sequence token layout (module docstring); ``in_chans`` = sequences.
+
+    Built by the ``mae_vit_*`` factories with ``token_layout="per_sequence"``. Everything else is the
+    MAE interface: ``model(x, noise=None, mask=None)`` with ``noise`` / ``mask`` over the ``S · P``
+    tokens, ``reconstruct``, ``forward_features`` (mean over every sequence's tokens).
+    """
+
+    def __init__(self, *, in_chans: int = 3, **kwargs: Any) -> None:
+        self._decoder_sequences = in_chans  # read while MAE.__init__ builds the decoder
+        super().__init__(in_chans=in_chans, **kwargs)
+
+    def _make_patch_embed(self) -> nn.Module:
+        return SequencePatchEmbed(self.geometry, self.in_chans, self.embed_dim)
+
+    def _pos_table(self, width: int) -> torch.Tensor:
+        table = sincos_pos_embed(self.grid, width, cls_token=True)
+        return torch.cat([table[:1], table[1:].repeat(self.in_chans, 1)])  # position p of every sequence
+
+    @property
+    def mask_grid(self) -> tuple[int, ...]:
+        return (self.in_chans, *self.grid)
+
+    @property
+    def token_channels(self) -> int:
+        return 1
+
+    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, S, *img_size)`` → ``(B, S · P, prod(patch_size))``."""
+        return sequence_patchify(x, self.geometry.patch_size)
+
+    def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
+        """``(B, S · P, prod(patch_size))`` → ``(B, S, *img_size)``."""
+        return sequence_unpatchify(patches, self.geometry.patch_size, self.grid, self.in_chans)
