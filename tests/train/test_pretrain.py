@@ -115,14 +115,16 @@ def test_per_sequence_layout_pretrains(studies: Path, tmp_path: Path, masking: s
         ("block", "per_sequence", "sequence axis"),
         ("tube", "per_sequence", "sequence axis"),
         ("scores", "channels", "per-token scores"),
+        ("tube", "channels-2d", "slice axis"),  # 2D slices have no slice axis to repeat along
     ],
 )
 def test_masking_that_does_not_fit_the_layout_is_refused(
     studies: Path, tmp_path: Path, masking: str, layout: str, message: str
 ) -> None:
-    cfg = _config(
-        studies, tmp_path, masking=masking, model_kwargs={**TINY, "token_layout": layout}, max_steps=1
-    )
+    layout, _, mode = layout.partition("-")
+    extra: dict[str, Any] = {"mode": "2d", "patch_size": [8, 8]} if mode == "2d" else {}
+    kwargs = {**TINY, "token_layout": layout}
+    cfg = _config(studies, tmp_path, masking=masking, model_kwargs=kwargs, max_steps=1, **extra)
     with pytest.raises(ConfigError, match=message):
         pretrain(cfg, progress=False)
     assert not (tmp_path / "checkpoint").exists()

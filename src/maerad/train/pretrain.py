@@ -119,7 +119,7 @@ def _pretrain(
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
     masking = create_masking(config.masking, mask_ratio=config.mask_ratio, **config.masking_kwargs)
-    _check_masking_fits_layout(config.masking, model)
+    _check_masking_fits_layout(config.masking, model, config.mode)
 
     order = MicroBatchOrder(len(dataset), config.batch_size, seed=config.seed, rank=info.rank,
                             world_size=info.world_size)
@@ -274,9 +274,12 @@ _PER_SEQUENCE_MASKINGS = ("joint", "independent", "drop_sequence")
 _SPATIAL_ONLY_MASKINGS = ("block", "grid", "tube")
 
 
-def _check_masking_fits_layout(name: str, model: MAE) -> None:
+def _check_masking_fits_layout(name: str, model: MAE, mode: str) -> None:
     """Refuse strategies the model's token layout cannot use, instead of masking the wrong axis."""
     per_sequence = isinstance(model, SequenceTokenMAE)
+    if name == "tube" and mode == "2d":
+        raise ConfigError("masking 'tube' repeats one mask along the slice axis; 2D slices have none "
+                          "(use mode 3d)")
     if name in _PER_SEQUENCE_MASKINGS and not per_sequence:
         raise ConfigError(f"masking {name!r} needs the per-sequence token layout "
                           "(set model_kwargs.token_layout=per_sequence on an mae_vit_* model)")
