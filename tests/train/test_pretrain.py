@@ -181,6 +181,21 @@ def test_lesion_aware_masking_from_a_trained_detector_needs_no_labels(
         )
 
 
+def test_2d_slices_with_bf16_autocast(studies: Path, tmp_path: Path) -> None:
+    result = pretrain(
+        _config(
+            studies, tmp_path, mode="2d", patch_size=[8, 8], bf16=True, masking="lesion_aware", max_steps=2
+        ),
+        progress=False,
+    )
+    assert result.steps == 2 and all(np.isfinite(result.losses))
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["config"]["mode"] == "2d" and state["config"]["bf16"] is True
+    weights = load_file(str(tmp_path / "checkpoint" / "model.safetensors"))
+    assert weights["patch_embed.proj.weight"].shape == (32, 2, 8, 8)  # a 2D patch projection, fp32 weights
+    assert weights["patch_embed.proj.weight"].dtype == torch.float32
+
+
 def test_training_reduces_the_loss(studies: Path, tmp_path: Path) -> None:
     result = pretrain(_config(studies, tmp_path, max_steps=30, lr=3e-3), progress=False)
     assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5])
