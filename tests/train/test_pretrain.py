@@ -196,6 +196,17 @@ def test_2d_slices_with_bf16_autocast(studies: Path, tmp_path: Path) -> None:
     assert weights["patch_embed.proj.weight"].dtype == torch.float32
 
 
+def test_default_warm_up_is_five_percent_of_the_run(studies: Path, tmp_path: Path) -> None:
+    cfg = _config(studies, tmp_path, max_steps=40, batch_size=1, warmup_steps=None, log_every=1)
+    assert cfg.warmup_steps is None
+    pretrain(cfg, progress=False)
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert len(lrs) == 40
+    # 2 warm-up steps (5 % of 40): half the peak, the peak, then the cosine from the peak down
+    assert lrs[0] == pytest.approx(0.5e-3) and lrs[1] == pytest.approx(1e-3) == lrs[2]
+    assert lrs[3] < lrs[2] and lrs[-1] < 1e-5
+
+
 def test_training_reduces_the_loss(studies: Path, tmp_path: Path) -> None:
     result = pretrain(_config(studies, tmp_path, max_steps=30, lr=3e-3), progress=False)
     assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5])

@@ -23,7 +23,7 @@ class PretrainConfig(BaseModel):
     Learning rate: ``lr = base_lr * effective_batch / 256`` unless ``lr`` is given, where
     ``effective_batch = batch_size * accum_steps * world_size`` (He et al., MAE). AdamW with
     ``betas=(0.9, 0.95)``, weight decay 0.05 except on norms, biases, position embeddings and
-    cls/mask tokens; linear warm-up then cosine decay.
+    cls/mask tokens; linear warm-up (default 5 % of the steps) then cosine decay.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -55,7 +55,9 @@ class PretrainConfig(BaseModel):
     base_lr: float = Field(1.5e-4, gt=0)
     lr: float | None = Field(None, gt=0, description="absolute peak lr (skips batch scaling)")
     min_lr: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(0, ge=0)
+    warmup_steps: int | None = Field(
+        None, ge=0, description="linear warm-up steps; default: 5 % of the run, as MAE's 40 of 800 epochs"
+    )
     weight_decay: float = Field(0.05, ge=0)
     betas: tuple[float, float] = (0.9, 0.95)
     bf16: bool = Field(False, description="bfloat16 autocast for forward/backward")

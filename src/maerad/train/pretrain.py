@@ -126,6 +126,8 @@ def _pretrain(
     effective_batch = config.batch_size * config.accum_steps * info.world_size
     peak_lr = config.lr if config.lr is not None else scaled_lr(config.base_lr, effective_batch)
     total_steps = config.max_steps or max(1, config.epochs * order.batches_per_epoch // config.accum_steps)
+    # MAE warms up for 40 of its 800 epochs: 5 % of the run unless the config says otherwise
+    warmup_steps = config.warmup_steps if config.warmup_steps is not None else total_steps // 20
     groups = param_groups_lrd(model, weight_decay=config.weight_decay, layer_decay=1.0)
     optimizer = adamw(groups, lr=peak_lr, betas=config.betas)
 
@@ -153,7 +155,7 @@ def _pretrain(
     t0 = time.perf_counter()
     samples = 0
     for step in range(start_step, total_steps):
-        lr = cosine_lr(step, peak_lr=peak_lr, total_steps=total_steps, warmup_steps=config.warmup_steps,
+        lr = cosine_lr(step, peak_lr=peak_lr, total_steps=total_steps, warmup_steps=warmup_steps,
                        min_lr=config.min_lr)
         for group in optimizer.param_groups:
             group["lr"] = lr * float(group.get("lr_scale", 1.0))
