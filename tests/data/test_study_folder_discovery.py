@@ -159,6 +159,19 @@ def test_dicom_series_per_sequence_folder(tmp_path: Path, write_dicom: WriteDico
         StudyDataset(tmp_path, with_labels=True)
 
 
+def test_dicom_series_beside_a_nifti_sequence_file_is_refused(
+    tmp_path: Path, write_dicom: WriteDicom
+) -> None:
+    # a stray seg.nii.gz must not turn a DICOM study into a one-sequence NIfTI study
+    folder = tmp_path / "exam"
+    _dicom_series(write_dicom, folder / "t2w", "1.2.826.0.1.3680043.8.498.91", seed=0)
+    grid = load_dicom_series(folder / "t2w")
+    assert grid.affine is not None
+    save_nifti(np.zeros((4, 6, 5), np.int16), grid.affine, folder / "seg.nii.gz")
+    with pytest.raises(InputError, match=r"both DICOM series and NIfTI sequence files \(seg.nii.gz\)"):
+        find_study_folders(tmp_path)
+
+
 def test_root_without_a_readable_study_lists_the_layouts(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such folder"):
         find_study_folders(tmp_path / "missing")

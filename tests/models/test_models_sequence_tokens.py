@@ -144,3 +144,13 @@ def test_forward_rejects_arguments_that_would_be_ignored() -> None:
         model(x, mask=spec, mask_ratio=0.5)
     with pytest.raises(ConfigError, match="generator"):
         model(x, noise=torch.rand(2, 48), generator=torch.Generator())
+
+
+def test_encoder_weights_load_into_another_image_size() -> None:
+    small = tiny(img_size=16)
+    large = tiny(img_size=32)
+    large.load_encoder_state_dict(small.encoder_state_dict(), source_grid=small.grid)
+    torch.testing.assert_close(large.patch_embed.sequence_embed, small.patch_embed.sequence_embed)
+    torch.testing.assert_close(large.blocks[0].attn.qkv.weight, small.blocks[0].attn.qkv.weight)
+    assert large.pos_embed.shape == (1, 1 + 3 * 16, 32)  # this grid's table, per sequence
+    torch.testing.assert_close(large.pos_embed[0, 1:17], large.pos_embed[0, 17:33])

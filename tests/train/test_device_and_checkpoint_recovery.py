@@ -275,20 +275,32 @@ def test_load_recovers_the_checkpoint_left_aside(tmp_path: Path, monkeypatch: py
     assert ck.step == 1 and ck.config == {"run": 1} and ck.optimizer_state is not None
     for name, value in model.state_dict().items():
         assert torch.equal(ck.model_state[name], value)
-    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint"]  # renamed back, nothing left aside
+    # read in place, never moved: a reader must not race the writer (or other ranks) for the name
+    assert [p.name for p in tmp_path.iterdir()] == [f".checkpoint.old-{os.getpid()}"]
     assert load_checkpoint(folder).step == 1
 
 
-def test_load_reads_the_aside_copy_where_it_cannot_be_renamed(
+def test_a_reader_during_a_save_does_not_break_the_writer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a reader that loads while the writer sits between its two renames (only the aside copy exists)
     folder = tmp_path / "checkpoint"
     model, opt = _model_and_optimizer(1)
     save_checkpoint(folder, model, step=1, config={}, optimizer=opt)
-    _crash_mid_save(folder, monkeypatch)
-    _crash_replace(monkeypatch, from_call=1)  # e.g. a read-only folder
-    assert load_checkpoint(folder).step == 1
-    assert not folder.exists() and len(interrupted_swaps(folder)) == 1
+    real_replace = os.replace
+    seen: list[int] = []
+
+    def replace_with_a_reader(src: Any, dst: Any) -> None:
+        real_replace(src, dst)
+        if Path(dst).name.startswith(".checkpoint.old-"):  # old moved aside, new not yet in place
+            seen.append(load_checkpoint(folder).step)
+
+    monkeypatch.setattr(os, "replace", replace_with_a_reader)
+    model2, opt2 = _model_and_optimizer(2)
+    save_checkpoint(folder, model2, step=2, config={}, optimizer=opt2)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert seen == [1] and load_checkpoint(folder).step == 2
+    assert interrupted_swaps(folder) == []
 
 
 def test_missing_checkpoint_without_a_complete_aside_copy(tmp_path: Path) -> None:

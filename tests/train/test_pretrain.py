@@ -4,6 +4,7 @@ bit-exact resume after a crash, gradient accumulation, and two processes under t
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -289,6 +290,25 @@ def test_compile_without_a_cpp_compiler_is_a_config_error(
     with pytest.raises(ConfigError, match="C\\+\\+ compiler"):
         pretrain(_config(studies, tmp_path, max_steps=1, compile=True), progress=False)
     assert not (tmp_path / "checkpoint").exists()
+
+
+def test_resume_of_a_checkpoint_from_an_older_config(studies: Path, tmp_path: Path) -> None:
+    # a checkpoint written before `compile`, `lesion_detector` and the default warm-up existed
+    pretrain(_config(studies, tmp_path, max_steps=2, warmup_steps=0), progress=False)
+    state_path = tmp_path / "checkpoint" / "state.json"
+    state = json.loads(state_path.read_text())
+    for key in ("compile", "lesion_detector"):
+        del state["config"][key]
+    state_path.write_text(json.dumps(state))
+    resumed = pretrain(
+        _config(studies, tmp_path, max_steps=40, warmup_steps=None, log_every=1), resume=True, progress=False
+    )
+    assert resumed.steps == 40
+    saved = json.loads(state_path.read_text())["config"]
+    assert saved["warmup_steps"] == 0 and saved["compile"] is False  # the run kept its own warm-up
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    lr_at = {r["step"]: r["lr"] for r in records}  # "step" counts completed steps: step 3 ran at index 2
+    assert lr_at[3] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 2 / 40)))  # no new warm-up
 
 
 def test_resume_rejects_a_changed_config(studies: Path, tmp_path: Path) -> None:

@@ -172,12 +172,9 @@ def run(args: argparse.Namespace) -> int:
     lesion = tuple(args.lesion_labels) if args.lesion_labels else default_lesion_labels()
     if not lesion:
         raise ConfigError("--lesion-labels is required (no phantom label table to take defaults from)")
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        raise ConfigError(f"--device {args.device!r} is not a torch device") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {args.device}: CUDA is not available on this machine")
+    from maerad.train.distributed import check_device
+
+    device = check_device(args.device)
 
     t0 = time.perf_counter()
     from maerad.data.discovery import find_study_folders

@@ -84,7 +84,7 @@ def study_layout(folder: str | os.PathLike[str]) -> StudyLayout | None:
     the files are readable is found out by :func:`outline_study_folder` / :func:`load_study_folder`.
 
     Raises:
-        InputError: ``folder`` cannot be listed.
+        InputError: ``folder`` cannot be listed, or holds both DICOM series and NIfTI sequence files.
     """
     folder = Path(folder)
     if not folder.is_dir() or folder.name.startswith("."):
@@ -92,11 +92,15 @@ def study_layout(folder: str | os.PathLike[str]) -> StudyLayout | None:
     if (folder / CASE_FILE).is_file():
         return "maerad"
     entries = _entries(folder)
-    if any(_sequence_stem(p) is not None for p in entries):
+    nifti = any(_sequence_stem(p) is not None for p in entries)
+    dicom = bool(_dicom_folders(entries))
+    if nifti and dicom:  # which files are the sequences would be a guess
+        names = ", ".join(p.name for p in entries if _sequence_stem(p) is not None)
+        raise InputError(f"{folder}: holds both DICOM series and NIfTI sequence files ({names}); keep one "
+                         "layout (a NIfTI label map must be named labels.nii.gz)")
+    if nifti:
         return "nifti"
-    if _dicom_folders(entries):
-        return "dicom"
-    return None
+    return "dicom" if dicom else None
 
 
 def find_study_folders(root: str | os.PathLike[str]) -> list[Path]:

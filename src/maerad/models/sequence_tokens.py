@@ -30,7 +30,7 @@ Examples::
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -124,3 +124,14 @@ class SequenceTokenMAE(MAE):
     def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
         """``(B, S · P, prod(patch_size))`` → ``(B, S, *img_size)``."""
         return sequence_unpatchify(patches, self.geometry.patch_size, self.grid, self.in_chans)
+
+    def load_encoder_state_dict(
+        self, state: Mapping[str, torch.Tensor], *, source_grid: Sequence[int] | None = None
+    ) -> None:
+        """Like :meth:`MAE.load_encoder_state_dict`; the position table is the fixed sin-cos table of
+        this model's grid (repeated per sequence), so one from another grid is rebuilt, not resampled."""
+        state = dict(state)
+        pos = state.get("pos_embed")
+        if pos is not None and source_grid is not None and pos.shape != self.pos_embed.shape:
+            state["pos_embed"] = self.pos_embed.detach().clone()
+        super().load_encoder_state_dict(state)

@@ -10,7 +10,7 @@ A checkpoint is a folder::
 The folder is written to a temporary sibling and renamed into place, so a crash never leaves a
 half-written checkpoint, and an interrupted run resumes from the last complete one. Replacing an older
 checkpoint moves it aside to ``.<name>.old-<pid>`` first; if a crash strikes between that and moving
-the new one in, :func:`load_checkpoint` puts the aside copy back.
+the new one in, :func:`load_checkpoint` reads the aside copy (in place; the next save clears it).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def load_checkpoint(folder: str | os.PathLike[str], *, with_optimizer: bool = Tr
     """Read a checkpoint folder written by :func:`save_checkpoint`.
 
     If ``folder`` is missing because a :func:`save_checkpoint` crashed while swapping checkpoints, the
-    previous complete checkpoint left aside (``.<name>.old-<pid>``) is renamed back and loaded.
+    previous complete checkpoint left aside (``.<name>.old-<pid>``) is loaded where it lies.
 
     Raises:
         CheckpointError: the folder, a file in it, or its format is missing or corrupt.
@@ -129,22 +129,22 @@ def load_checkpoint(folder: str | os.PathLike[str], *, with_optimizer: bool = Tr
 
 
 def _recover_interrupted_save(folder: Path) -> Path:
-    """The folder to load when ``folder`` is missing: its aside copy, renamed back where possible."""
+    """The folder to load when ``folder`` is missing: the complete copy an interrupted save left aside.
+
+    It is read where it lies, never moved back: a reader must not race the writer (or other ranks)
+    for the name; the writer's next save puts a new checkpoint in place and clears the aside copy.
+    """
     aside = interrupted_swaps(folder)
     complete = [p for p in aside if (p / "state.json").is_file()]
-    if not complete:
-        if aside:
-            names = ", ".join(p.name for p in aside)
-            raise CheckpointError(
-                f"{folder}: not a maerad checkpoint (folder missing; the copies an interrupted save left "
-                f"aside, {names}, hold no state.json)"
-            )
-        raise CheckpointError(f"{folder}: not a maerad checkpoint (no state.json; the folder does not exist)")
-    try:
-        os.replace(complete[0], folder)
-    except OSError:
-        return complete[0]  # e.g. a read-only folder: load the aside copy where it is
-    return folder
+    if complete:
+        return complete[0]
+    if aside:
+        names = ", ".join(p.name for p in aside)
+        raise CheckpointError(
+            f"{folder}: not a maerad checkpoint (folder missing; the copies an interrupted save left "
+            f"aside, {names}, hold no state.json)"
+        )
+    raise CheckpointError(f"{folder}: not a maerad checkpoint (no state.json; the folder does not exist)")
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -126,18 +126,22 @@ def _pretrain(
     effective_batch = config.batch_size * config.accum_steps * info.world_size
     peak_lr = config.lr if config.lr is not None else scaled_lr(config.base_lr, effective_batch)
     total_steps = config.max_steps or max(1, config.epochs * order.batches_per_epoch // config.accum_steps)
-    # MAE warms up for 40 of its 800 epochs: 5 % of the run unless the config says otherwise
-    warmup_steps = config.warmup_steps if config.warmup_steps is not None else total_steps // 20
     groups = param_groups_lrd(model, weight_decay=config.weight_decay, layer_decay=1.0)
     optimizer = adamw(groups, lr=peak_lr, betas=config.betas)
 
-    start_step = 0
+    start_step, saved_warmup = 0, None
     if resume:
-        start_step = _restore(ckpt_dir, config, model, optimizer)
+        start_step, saved_warmup = _restore(ckpt_dir, config, model, optimizer)
         if info.is_main:
             log(f"resuming from {ckpt_dir} at step {start_step}/{total_steps}")
     if start_step >= total_steps:
         raise ConfigError(f"checkpoint is already at step {start_step}; raise max_steps/epochs to continue")
+    # MAE warms up for 40 of its 800 epochs: 5 % of the run unless the config says otherwise; a resumed
+    # run keeps the warm-up it started with, and the checkpoint records the number actually used
+    if config.warmup_steps is None:
+        warmup = saved_warmup if saved_warmup is not None else total_steps // 20
+        config = config.model_copy(update={"warmup_steps": warmup})
+    warmup_steps = int(config.warmup_steps or 0)
 
     train_model: nn.Module = model
     if info.world_size > 1:
@@ -162,11 +166,10 @@ def _pretrain(
         step_loss = 0.0
         for micro in range(config.accum_steps):
             m = step * config.accum_steps + micro
-            x, spec = _micro_batch(dataset, order.indices(m), masking, model.mask_grid, config, info, m,
-                                   detector)
+            x, spec = _micro_batch(dataset, order.indices(m), masking, model, config, info, m, detector)
             sync = micro == config.accum_steps - 1
             # DDP: forward and backward of non-final micro-batches both inside no_sync (no all-reduce)
-            with _no_sync(train_model, not sync):
+            with _no_sync(getattr(train_model, "_orig_mod", train_model), not sync):  # under compile too
                 with bf16_autocast(config.bf16, info.device):
                     loss = train_model(x, mask=spec).loss / config.accum_steps
                 loss.backward()
@@ -224,22 +227,21 @@ def _micro_batch(
     dataset: StudyDataset,
     indices: list[int],
     masking: Callable[..., MaskSpec],
-    grid: tuple[int, ...],
+    model: MAE,
     config: PretrainConfig,
     info: DistInfo,
     micro_batch: int,
     detector: LesionDetector | None = None,
 ) -> tuple[torch.Tensor, MaskSpec]:
+    grid, patch = model.mask_grid, model.geometry.patch_size
     items = [dataset[i] for i in indices]
     x = torch.stack([it["image"] for it in items]).to(info.device)
     gen = torch.Generator().manual_seed((config.seed * 1_000_003 + micro_batch) * 131 + info.rank)
     kwargs: dict[str, Any] = {}
     if detector is not None:  # lesion probabilities from the images: no label map needed
-        patch = tuple(config.patch_size or default_patch_size(config.mode))
         kwargs["weights"] = _per_token(detector.token_map(x, patch).flatten(1), grid).to(info.device)
     elif "labels" in items[0]:
         labels = torch.stack([it["labels"] for it in items])
-        patch = tuple(config.patch_size or default_patch_size(config.mode))
         if config.masking == "lesion_aware":
             ids = config.lesion_labels or _default_lesion_labels()
             kwargs["weights"] = _per_token(label_token_fraction(labels, patch, ids), grid).to(info.device)
@@ -268,7 +270,9 @@ def _lesion_detector(config: PretrainConfig, info: DistInfo) -> LesionDetector |
 def _per_token(spatial: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
     """A ``(B, P)`` map over spatial positions for the tokens of ``grid``: repeated once per sequence
     (sequence-major) in the per-sequence layout, where a lesion is a lesion in every sequence."""
-    return spatial.repeat(1, math.prod(grid) // spatial.shape[1])
+    repeats, rest = divmod(math.prod(grid), spatial.shape[1])
+    assert repeats >= 1 and rest == 0, (tuple(spatial.shape), grid)
+    return spatial.repeat(1, repeats)
 
 
 # strategies for the per-sequence layout's (S, *G) grid, and those that would read S as a spatial axis
@@ -302,11 +306,16 @@ def _default_lesion_labels() -> list[int]:
 
 def _restore(
     ckpt_dir: Path, config: PretrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
-) -> int:
+) -> tuple[int, int | None]:
+    """Load weights and optimizer state; returns the step and the warm-up steps the run was started with."""
     ckpt = load_checkpoint(ckpt_dir)
-    saved = dict(ckpt.config)
+    # keys added to the config after a checkpoint was written hold their defaults there
+    defaults = PretrainConfig.model_construct().model_dump(mode="json")
+    saved = {**defaults, **dict(ckpt.config)}
     current = config.model_dump(mode="json")
-    changed = sorted(k for k in current if k not in _RESUMABLE_CHANGES and saved.get(k) != current[k])
+    inherited = {"warmup_steps"} if config.warmup_steps is None else set()  # None: keep the run's own
+    changed = sorted(k for k in current
+                     if k not in _RESUMABLE_CHANGES | inherited and saved.get(k) != current[k])
     if changed:
         raise ConfigError(f"cannot resume {ckpt_dir}: config differs in {', '.join(changed)}")
     try:
@@ -317,7 +326,8 @@ def _restore(
     if ckpt.optimizer_state is None:
         raise CheckpointError(f"{ckpt_dir}: holds no optimizer state; cannot resume exactly")
     optimizer.load_state_dict(ckpt.optimizer_state)
-    return ckpt.step
+    warmup = saved.get("warmup_steps")
+    return ckpt.step, warmup if isinstance(warmup, int) else None
 
 
 def _figure(
@@ -331,7 +341,7 @@ def _figure(
     detector: LesionDetector | None,
 ) -> Path:
     # A fixed item and a fixed mask so figures of successive steps are comparable.
-    x, spec = _micro_batch(dataset, [0], masking, model.mask_grid, config, info, 0, detector)
+    x, spec = _micro_batch(dataset, [0], masking, model, config, info, 0, detector)
     model.eval()
     with torch.no_grad(), bf16_autocast(config.bf16, info.device):
         output = model(x, mask=spec)
