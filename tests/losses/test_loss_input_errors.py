@@ -146,7 +146,8 @@ def test_num_visible_values() -> None:
         (torch.rand(2, 16), 17, (4, 4), ConfigError, r"num_keep must be an int in \[1, 16\], got 17"),
         (torch.rand(2, 16), 2.0, (4, 4), ConfigError, r"num_keep must be an int in \[1, 16\], got 2.0"),
         (torch.rand(2, 16), 3, (4, 0, 4), ConfigError, "grid must be a non-empty sequence of positive ints"),
-        (torch.rand(2, 16), 3, ("a", 4), ConfigError, "grid must be a sequence of positive ints"),
+        (torch.rand(2, 16), 3, ("a", 4), ConfigError, "grid must be a non-empty sequence of positive ints"),
+        (torch.rand(2, 4), 2, (2.7, 2), ConfigError, "grid must be a non-empty sequence of positive ints"),
     ],
 )
 def test_from_scores_errors(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from maerad.errors import ConfigError, InputError
 
-__all__ = ["MaskSpec", "num_visible"]
+__all__ = ["MaskSpec", "check_grid", "num_visible"]
 
 
 def num_visible(num_tokens: int, mask_ratio: float) -> int:
@@ -36,6 +37,25 @@ def num_visible(num_tokens: int, mask_ratio: float) -> int:
     if keep < 1:
         raise ConfigError(f"mask_ratio {mask_ratio} leaves no visible token out of {length}")
     return keep
+
+
+def check_grid(grid: object, *, field: str = "grid") -> tuple[int, ...]:
+    """Return ``grid`` as a tuple of positive ints.
+
+    Raises:
+        ConfigError: empty, not a sequence of ints, or a non-positive size.
+    """
+    if isinstance(grid, int) and not isinstance(grid, bool):
+        grid = (grid,)
+    if not isinstance(grid, Sequence) or isinstance(grid, str) or len(grid) == 0:
+        raise ConfigError(f"{field} must be a non-empty sequence of positive ints, got {grid!r}")
+    out: list[int] = []
+    for g in grid:
+        size = as_int(g)
+        if size is None or size < 1:
+            raise ConfigError(f"{field} must be a non-empty sequence of positive ints, got {grid!r}")
+        out.append(size)
+    return tuple(out)
 
 
 def as_int(value: object) -> int | None:
@@ -110,12 +130,7 @@ class MaskSpec:
         if scores.is_complex():  # argsort has no order for complex values
             raise InputError(f"scores must be a real-valued tensor, got {scores.dtype}")
         batch, length = scores.shape
-        try:
-            grid_t = tuple(int(g) for g in grid)
-        except (TypeError, ValueError):
-            raise ConfigError(f"grid must be a sequence of positive ints, got {grid!r}") from None
-        if not grid_t or any(g < 1 for g in grid_t):
-            raise ConfigError(f"grid must be a non-empty sequence of positive ints, got {grid!r}")
+        grid_t = check_grid(grid)
         grid_tokens = math.prod(grid_t)
         if grid_tokens != length:
             raise InputError(f"grid {grid_t} has {grid_tokens} tokens but scores have {length}")

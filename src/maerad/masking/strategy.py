@@ -32,7 +32,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from maerad.errors import ConfigError, InputError
-from maerad.masking.spec import MaskSpec, as_int
+from maerad.masking.spec import MaskSpec, as_int, check_grid
 
 __all__ = [
     "MaskingContext",
@@ -139,25 +139,6 @@ def check_ratio(mask_ratio: object, field: str = "mask_ratio") -> float:
     if not (math.isfinite(ratio) and 0.0 <= ratio < 1.0):
         raise ConfigError(f"{field} must be in [0, 1), got {mask_ratio!r}")
     return ratio
-
-
-def check_grid(grid: object, *, field: str = "grid") -> tuple[int, ...]:
-    """Return ``grid`` as a tuple of positive ints.
-
-    Raises:
-        ConfigError: empty, not a sequence of ints, or a non-positive size.
-    """
-    if isinstance(grid, int) and not isinstance(grid, bool):
-        grid = (grid,)
-    if not isinstance(grid, Sequence) or isinstance(grid, str) or len(grid) == 0:
-        raise ConfigError(f"{field} must be a non-empty sequence of positive ints, got {grid!r}")
-    out: list[int] = []
-    for g in grid:
-        size = as_int(g)
-        if size is None or size < 1:
-            raise ConfigError(f"{field} must be a non-empty sequence of positive ints, got {grid!r}")
-        out.append(size)
-    return tuple(out)
 
 
 class ScoreStrategy(abc.ABC):
