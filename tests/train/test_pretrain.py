@@ -398,3 +398,22 @@ def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:
     assert state["step"] == 2
     log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 2
+
+
+def test_gradient_accumulation_skips_the_all_reduce_under_compile_too() -> None:
+    import torch.distributed as dist
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))
+        for wrapped in (ddp, torch.compile(ddp)):  # compiling is lazy: nothing is compiled here
+            with pretrain_module._no_sync(wrapped, True):
+                assert ddp.require_backward_grad_sync is False
+            assert ddp.require_backward_grad_sync is True
+            with pretrain_module._no_sync(wrapped, False):
+                assert ddp.require_backward_grad_sync is True
+    finally:
+        dist.destroy_process_group()

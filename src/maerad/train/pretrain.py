@@ -169,7 +169,7 @@ def _pretrain(
             x, spec = _micro_batch(dataset, order.indices(m), masking, model, config, info, m, detector)
             sync = micro == config.accum_steps - 1
             # DDP: forward and backward of non-final micro-batches both inside no_sync (no all-reduce)
-            with _no_sync(getattr(train_model, "_orig_mod", train_model), not sync):  # under compile too
+            with _no_sync(train_model, not sync):
                 with bf16_autocast(config.bf16, info.device):
                     loss = train_model(x, mask=spec).loss / config.accum_steps
                 loss.backward()
@@ -356,6 +356,8 @@ def _figure(
 
 @contextlib.contextmanager
 def _no_sync(model: nn.Module, skip_sync: bool) -> Iterator[None]:
+    """DDP's ``no_sync`` when ``skip_sync``, also for a DDP module inside a ``torch.compile`` wrapper."""
+    model = getattr(model, "_orig_mod", model)
     if skip_sync and isinstance(model, nn.parallel.DistributedDataParallel):
         with model.no_sync():
             yield
