@@ -17,7 +17,7 @@ import torch
 
 from maerad.errors import ConfigError, InputError
 
-__all__ = ["MaskSpec", "check_grid", "num_visible"]
+__all__ = ["MaskSpec", "check_grid", "check_ratio", "num_visible"]
 
 
 def num_visible(num_tokens: int, mask_ratio: float) -> int:
@@ -30,9 +30,7 @@ def num_visible(num_tokens: int, mask_ratio: float) -> int:
     length = as_int(num_tokens)
     if length is None or length < 1:
         raise ConfigError(f"num_tokens must be a positive int, got {num_tokens!r}")
-    ratio = _as_ratio(mask_ratio)
-    if ratio is None:
-        raise ConfigError(f"mask_ratio must be a number in [0, 1), got {mask_ratio!r}")
+    ratio = check_ratio(mask_ratio)
     keep = int(length * (1.0 - ratio))
     if keep < 1:
         raise ConfigError(f"mask_ratio {mask_ratio} leaves no visible token out of {length}")
@@ -68,12 +66,18 @@ def as_int(value: object) -> int | None:
         return None
 
 
-def _as_ratio(value: object) -> float | None:
-    """``value`` as a float in ``[0, 1)``, else ``None`` (also for NaN, bools and non-numbers)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    ratio = float(value)
-    return ratio if 0.0 <= ratio < 1.0 else None
+def check_ratio(mask_ratio: object, field: str = "mask_ratio") -> float:
+    """Return ``mask_ratio`` as a float in ``[0, 1)``.
+
+    Raises:
+        ConfigError: not a real number (bools, strings, NaN) or outside ``[0, 1)``; names ``field``.
+    """
+    if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, numbers.Real):
+        raise ConfigError(f"{field} must be a number in [0, 1), got {mask_ratio!r}")
+    ratio = float(mask_ratio)
+    if not 0.0 <= ratio < 1.0:  # False for NaN too
+        raise ConfigError(f"{field} must be a number in [0, 1), got {mask_ratio!r}")
+    return ratio
 
 
 @dataclass(frozen=True)

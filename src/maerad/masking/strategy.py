@@ -32,7 +32,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from maerad.errors import ConfigError, InputError
-from maerad.masking.spec import MaskSpec, as_int, check_grid
+from maerad.masking.spec import MaskSpec, as_int, check_grid, check_ratio, num_visible
 
 __all__ = [
     "MaskingContext",
@@ -127,20 +127,6 @@ def grid_coords(grid: Sequence[int], device: torch.device) -> torch.Tensor:
     return torch.stack([m.reshape(-1) for m in mesh])
 
 
-def check_ratio(mask_ratio: object, field: str = "mask_ratio") -> float:
-    """Return ``mask_ratio`` as a float in ``[0, 1)``.
-
-    Raises:
-        ConfigError: not a number or outside ``[0, 1)``; the message names ``field``.
-    """
-    if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)):
-        raise ConfigError(f"{field} must be a number in [0, 1), got {mask_ratio!r}")
-    ratio = float(mask_ratio)
-    if not (math.isfinite(ratio) and 0.0 <= ratio < 1.0):
-        raise ConfigError(f"{field} must be in [0, 1), got {mask_ratio!r}")
-    return ratio
-
-
 class ScoreStrategy(abc.ABC):
     """Base class: subclasses compute ``(B, L)`` scores; the ``K`` lowest stay visible.
 
@@ -202,7 +188,7 @@ class ScoreStrategy(abc.ABC):
         """``K`` for ``grid`` at ``mask_ratio`` (default: the strategy's ratio)."""
         grid_t = check_grid(grid)
         ratio = self.mask_ratio if mask_ratio is None else check_ratio(mask_ratio)
-        return _keep_count(math.prod(grid_t), ratio)
+        return num_visible(math.prod(grid_t), ratio)
 
     def check_grid_shape(self, grid: tuple[int, ...]) -> None:  # noqa: B027 - optional hook
         """Hook for subclasses that need a particular grid rank; raises :class:`ConfigError`."""
@@ -260,13 +246,6 @@ class ScoreStrategy(abc.ABC):
         return MaskingContext(batch_size=batch_size, grid=grid_t, num_tokens=length,
                               num_keep=self.num_visible(grid_t, ratio), mask_ratio=ratio,
                               generator=generator, device=dev, roi=roi, weights=weights)
-
-
-def _keep_count(length: int, ratio: float) -> int:
-    keep = int(length * (1.0 - ratio))
-    if keep < 1:
-        raise ConfigError(f"mask_ratio {ratio} leaves no visible token out of {length}")
-    return keep
 
 
 def _check_map(t: object, field: str, batch: int, length: int, device: torch.device,
