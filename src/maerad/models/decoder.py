@@ -11,7 +11,7 @@ from torch import nn
 
 from maerad.errors import ConfigError
 from maerad.models.blocks import Activation, make_blocks, make_norm
-from maerad.models.pos_embed import sincos_pos_embed
+from maerad.models.pos_embed import repeat_per_sequence, sincos_pos_embed
 
 __all__ = ["MAEDecoder", "block_for_queries"]
 
@@ -77,7 +77,7 @@ class MAEDecoder(nn.Module):
             raise ConfigError(f"sequences must be >= 1, got {sequences}")
         table = sincos_pos_embed(self.grid, decoder_embed_dim, cls_token=True)
         if sequences > 1:
-            table = torch.cat([table[:1], table[1:].repeat(sequences, 1)])
+            table = repeat_per_sequence(table, sequences)
             self.decoder_sequence_embed = nn.Parameter(torch.zeros(sequences, decoder_embed_dim))
             nn.init.normal_(self.decoder_sequence_embed, std=0.02)
         self.sequences = sequences

@@ -147,7 +147,7 @@ class MAE(nn.Module):
             qkv_bias=qkv_bias,
             norm_eps=norm_eps,
             act=act,
-            sequences=self._decoder_sequences,
+            sequences=self.num_tokens // self.geometry.num_tokens,  # > 1: per-sequence layout
         )
         self._init_weights()
         if decoder is not None:  # a user decoder keeps its own initialisation
@@ -161,10 +161,6 @@ class MAE(nn.Module):
     def _pos_table(self, width: int) -> torch.Tensor:
         """``(1 + L, width)`` fixed position table, class token first (MAE's sin-cos layout)."""
         return sincos_pos_embed(self.grid, width, cls_token=True)
-
-    # the decoder repeats its position table once per sequence with a sequence embedding (> 1 only
-    # in the per-sequence token layout)
-    _decoder_sequences = 1
 
     def _init_weights(self) -> None:
         self.apply(init_mae_weights)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from maerad.errors import ConfigError
 
-__all__ = ["interpolate_pos_embed", "sincos_pos_embed"]
+__all__ = ["interpolate_pos_embed", "repeat_per_sequence", "sincos_pos_embed"]
 
 
 def _sincos_1d(positions: torch.Tensor, width: int) -> torch.Tensor:
@@ -111,3 +111,9 @@ def interpolate_pos_embed(
     body = resized.movedim(1, -1).reshape(1, math.prod(new_grid), dim).to(tab.dtype)
     out = torch.cat([prefix, body], dim=1)
     return out[0] if squeeze else out
+
+
+def repeat_per_sequence(table: torch.Tensor, sequences: int) -> torch.Tensor:
+    """A ``(1 + P, D)`` table (class row first) for the per-sequence token layout: the class row, then
+    the ``P`` position rows once per sequence (sequence-major, ``1 + S·P`` rows)."""
+    return torch.cat([table[:1], table[1:].repeat(sequences, 1)])

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +39,7 @@ from torch import nn
 from maerad.errors import InputError
 from maerad.models.mae import MAE
 from maerad.models.patch import PatchEmbed, PatchGeometry, patchify, unpatchify
-from maerad.models.pos_embed import sincos_pos_embed
+from maerad.models.pos_embed import repeat_per_sequence, sincos_pos_embed
 
 __all__ = ["SequencePatchEmbed", "SequenceTokenMAE", "sequence_patchify", "sequence_unpatchify"]
 
@@ -98,16 +97,11 @@ class SequenceTokenMAE(MAE):
     tokens, ``reconstruct``, ``forward_features`` (mean over every sequence's tokens).
     """
 
-    def __init__(self, *, in_chans: int = 3, **kwargs: Any) -> None:
-        self._decoder_sequences = in_chans  # read while MAE.__init__ builds the decoder
-        super().__init__(in_chans=in_chans, **kwargs)
-
     def _make_patch_embed(self) -> nn.Module:
         return SequencePatchEmbed(self.geometry, self.in_chans, self.embed_dim)
 
     def _pos_table(self, width: int) -> torch.Tensor:
-        table = sincos_pos_embed(self.grid, width, cls_token=True)
-        return torch.cat([table[:1], table[1:].repeat(self.in_chans, 1)])  # position p of every sequence
+        return repeat_per_sequence(sincos_pos_embed(self.grid, width, cls_token=True), self.in_chans)
 
     @property
     def mask_grid(self) -> tuple[int, ...]:
