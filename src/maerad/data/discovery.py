@@ -28,7 +28,6 @@ Examples::
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ import numpy.typing as npt
 from maerad.data.dicom import load_dicom_series
 from maerad.data.nifti import load_nifti, nifti_suffix, read_nifti_volume
 from maerad.data.study import FloatArray, Study
-from maerad.data.study_folder import CASE_FILE, load_study
+from maerad.data.study_folder import CASE_FILE, load_study, read_case_json
 from maerad.errors import InputError
 
 __all__ = [
@@ -338,14 +337,7 @@ def _nifti_header(path: Path) -> tuple[tuple[int, ...], npt.NDArray[np.float64]]
 
 def _outline_case_json(folder: Path) -> StudyOutline:
     path = folder / CASE_FILE
-    try:
-        case = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing; {folder} is not a maerad study folder") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(case, dict):
-        raise InputError(f"{path}: expected a JSON object")
+    case = read_case_json(folder)
     names = case.get("sequences")
     if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
         raise InputError(f"{path}: 'sequences' must be a list of names")

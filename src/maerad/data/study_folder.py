@@ -35,7 +35,15 @@ from maerad.data.nifti import load_nifti, nifti_suffix, read_nifti_volume, save_
 from maerad.data.study import FloatArray, Study
 from maerad.errors import ConfigError, InputError
 
-__all__ = ["CASE_FILE", "FORMAT_NAME", "FORMAT_VERSION", "load_any", "load_study", "save_study"]
+__all__ = [
+    "CASE_FILE",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "load_any",
+    "load_study",
+    "read_case_json",
+    "save_study",
+]
 
 CASE_FILE = "case.json"
 LABELS_FILE = "labels.nii.gz"
@@ -102,15 +110,7 @@ def load_study(folder: str | os.PathLike[str]) -> Study:
     """
     folder = Path(folder)
     case_path = folder / CASE_FILE
-    if not case_path.is_file():
-        raise InputError(f"{case_path}: missing; {folder} is not a maerad study folder")
-    try:
-        case = json.loads(case_path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{case_path}: not valid JSON ({exc})") from None
-    if not isinstance(case, dict):
-        raise InputError(f"{case_path}: expected a JSON object at the top level")
-    c = _CaseReader(case_path, case)
+    c = _CaseReader(case_path, read_case_json(folder))
     if c.get("format", str) != FORMAT_NAME:
         raise InputError(f"{case_path}: 'format' must be {FORMAT_NAME!r}")
     version = c.get("format_version", int)
@@ -228,6 +228,28 @@ def _read(path: Path, shape: list[Any], affine: npt.NDArray[np.float64]) -> Floa
     if not np.allclose(file_affine, affine, rtol=1e-5, atol=1e-3):
         raise InputError(f"{path}: the NIfTI affine disagrees with the affine in {CASE_FILE}")
     return data
+
+
+def read_case_json(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed ``case.json`` object of a study folder (its fields unchecked; :func:`load_study` checks).
+
+    Raises:
+        InputError: missing or unreadable file, invalid JSON (``NaN`` / ``Infinity`` included), or not
+            a JSON object.
+    """
+    folder = Path(folder)
+    case_path = folder / CASE_FILE
+    if not case_path.is_file():
+        raise InputError(f"{case_path}: missing; {folder} is not a maerad study folder")
+    try:
+        case = json.loads(case_path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+    except OSError as exc:
+        raise InputError(f"{case_path}: cannot read the file ({exc.strerror})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{case_path}: not valid JSON ({exc})") from None
+    if not isinstance(case, dict):
+        raise InputError(f"{case_path}: expected a JSON object at the top level")
+    return case
 
 
 class _CaseReader:

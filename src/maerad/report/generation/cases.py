@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from maerad.data.datasets import find_study_folders
-from maerad.data.study_folder import CASE_FILE
+from maerad.data.study_folder import CASE_FILE, read_case_json
 from maerad.errors import ConfigError, InputError
 from maerad.report.generation.targets import CaseTargets, targets_from_metadata
 from maerad.terminology.consistency import ConsistencyChecker
@@ -48,14 +48,9 @@ def read_case_metadata(folder: Path) -> dict[str, Any]:
     Raises:
         InputError: unreadable or malformed ``case.json``.
     """
-    path = folder / CASE_FILE
-    if not path.exists():  # a NIfTI or DICOM study folder: no description, no ground truth
+    if not (folder / CASE_FILE).exists():  # a NIfTI or DICOM study folder: no description, no ground truth
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the study description ({exc})") from None
-    meta = data.get("metadata") if isinstance(data, dict) else None
+    meta = read_case_json(folder).get("metadata")
     return meta if isinstance(meta, dict) else {}
 
 
