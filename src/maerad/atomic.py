@@ -98,12 +98,17 @@ def interrupted_swaps(target: str | os.PathLike[str]) -> list[Path]:
     ``.<name>.old-<pid>``; it holds the previous complete contents of ``target``.
     """
     target = Path(target)
-    pattern = re.compile(re.escape(f".{target.name}.old-") + r"\d+")
+    pattern = _aside_pattern(target)
     try:
         found = [p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
     except OSError:
         return []
     return sorted(found, key=_mtime, reverse=True)
+
+
+def _aside_pattern(target: Path) -> re.Pattern[str]:
+    """The names :func:`aside_name` gives ``target``'s old copies, for any pid."""
+    return re.compile(re.escape(f".{target.name}.old-") + r"\d+")
 
 
 def _mtime(path: Path) -> float:
@@ -117,7 +122,7 @@ def _remove_leftovers(target: Path) -> None:
     """Delete ``target``'s temporary and aside siblings left by earlier interrupted writes."""
     # mkdtemp adds 8 characters of [a-z0-9_]; matching exactly keeps ``a`` from touching ``a.b``'s files
     tmp_re = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.tmp")
-    old_re = re.compile(re.escape(f".{target.name}.old-") + r"\d+")
+    old_re = _aside_pattern(target)
     try:
         siblings = list(target.parent.iterdir())
     except OSError:
