@@ -84,6 +84,35 @@ def test_each_masking_strategy_trains_and_writes_outputs(
     assert log[-1]["step"] == 3
 
 
+@pytest.mark.parametrize(
+    ("mode", "patch", "where", "count", "keep", "tokens"),
+    [("3d", [4, 8, 8], "case-0 has", 8, 3, 32), ("2d", [8, 8], "case-0, slice 2 has", 4, 1, 16)],
+)
+def test_roi_prior_overflow_is_found_before_the_first_step(
+    studies: Path, tmp_path: Path, mode: str, patch: list[int], where: str, count: int, keep: int, tokens: int
+) -> None:
+    # the lesion (label 100) covers 2×2×2 tokens of a 4×8×8 patch grid; at mask ratio 0.9 only K
+    # tokens may stay visible, so the default overflow="raise" would stop the run at the first batch
+    # that holds such an item; the engine finds it up front and writes nothing
+    config = _config(studies, tmp_path / "run", masking="roi_prior", roi_labels=[100], mask_ratio=0.9,
+                     mode=mode, patch_size=patch)
+    message = rf"{where} {count} tokens .* K={keep} of {tokens} .*overflow=sample"
+    with pytest.raises(ConfigError, match=message):
+        pretrain(config, progress=False)
+    assert not (tmp_path / "run").exists()
+    sampled = config.model_copy(update={"masking_kwargs": {"overflow": "sample"}, "max_steps": 1})
+    assert pretrain(sampled, progress=False).steps == 1
+
+
+def test_roi_prior_without_roi_labels_is_refused_up_front(studies: Path, tmp_path: Path) -> None:
+    for overflow in ("raise", "sample"):
+        config = _config(studies, tmp_path / "run", masking="roi_prior",
+                         masking_kwargs={"overflow": overflow})
+        with pytest.raises(ConfigError, match="needs roi_labels"):
+            pretrain(config, progress=False)
+        assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("model", ["maep_tiny", "maep_hiera_tiny"])
 def test_pyramid_models_pretrain_and_reload(studies: Path, tmp_path: Path, model: str) -> None:
     config = _config(studies, tmp_path, model=model)

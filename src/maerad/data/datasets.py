@@ -157,6 +157,11 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
                 item["labels"] = torch.from_numpy(labels[z].astype(np.int64))
         return item
 
+    def describe_item(self, index: int) -> str:
+        """Where item ``index`` comes from, for messages: the study folder, and the slice in 2D mode."""
+        study_idx, z = self._index[index]
+        return str(self.folders[study_idx]) + ("" if z < 0 else f", slice {z}")
+
     def study(self, index: int) -> Study:
         """The raw :class:`Study` behind item ``index`` (not normalised)."""
         return load_study_folder(self.folders[self._index[index][0]])
