@@ -14,7 +14,7 @@ from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import JPEGLSLossless, RLELossless
 
 from maerad.data import dicom as dicom_module
-from maerad.data import list_dicom_series, load_dicom_series
+from maerad.data import list_dicom_series, load_dicom_series, read_dicom_series_geometry
 from maerad.errors import InputError, MissingDependencyError
 
 UID = "1.2.826.0.1.3680043.8.498."
@@ -357,3 +357,54 @@ def test_dicomdir_in_folder_is_skipped(
     shutil.copy(dicomdir_tests(pydicom_file) / "DICOMDIR", tmp_path / "DICOMDIR")
     shutil.copy(dicomdir_tests(pydicom_file) / "DICOMDIR-implicit", tmp_path / "index.dcm")
     assert load_dicom_series(tmp_path).shape == (3, 5, 7)
+
+
+# --------------------------------------------------------------------------------------------------
+# Geometry from headers alone (what a dataset checks when it is built)
+# --------------------------------------------------------------------------------------------------
+def _no_pixel_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(path: Path, ds: pydicom.Dataset) -> np.ndarray:
+        raise AssertionError(f"{path}: pixel data decoded")
+
+    monkeypatch.setattr(dicom_module, "_decode_pixels", refuse)
+
+
+def test_header_geometry_equals_the_loaded_series(
+    tmp_path: Path,
+    write_dicom: WriteDicom,
+    pydicom_file: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _write_series(write_dicom, tmp_path / "oblique")
+    folders = [tmp_path / "oblique", dicomdir_tests(pydicom_file) / "98892001" / "CT5N"]
+    loaded = [load_dicom_series(f) for f in folders]
+    _no_pixel_decoding(monkeypatch)
+    for folder, study in zip(folders, loaded, strict=True):
+        geometry = read_dicom_series_geometry(folder)
+        assert geometry.shape == study.shape
+        assert study.affine is not None
+        np.testing.assert_array_equal(geometry.affine, study.affine)
+
+
+def test_header_geometry_runs_the_header_checks(
+    pydicom_file: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_pixel_decoding(monkeypatch)
+    root = dicomdir_tests(pydicom_file)
+    with pytest.raises(InputError, match="not evenly spaced"):
+        read_dicom_series_geometry(root / "77654033" / "CT2")
+    with pytest.raises(InputError, match="ImageOrientationPatient"):
+        read_dicom_series_geometry(root / "98892003" / "MR700")
+    with pytest.raises(InputError, match="2 DICOM series"):
+        read_dicom_series_geometry(root / "98892001")
+    with pytest.raises(InputError, match="multi-frame"):
+        read_dicom_series_geometry(pydicom_file("rtdose.dcm"))
+
+
+def test_pixel_faults_are_found_on_loading_not_from_headers(tmp_path: Path, write_dicom: WriteDicom) -> None:
+    for k in range(3):  # the header claims 8 rows, the pixel data holds 4
+        write_dicom(tmp_path / f"{k}.dcm", np.zeros((4, 4), np.int16), position=(0, 0, 2.0 * k),
+                    instance=k + 1, Rows=8)
+    assert read_dicom_series_geometry(tmp_path).shape == (3, 8, 4)
+    with pytest.raises(InputError, match=r"\d\.dcm"):
+        load_dicom_series(tmp_path)

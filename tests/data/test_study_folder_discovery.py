@@ -159,6 +159,36 @@ def test_dicom_series_per_sequence_folder(tmp_path: Path, write_dicom: WriteDico
         StudyDataset(tmp_path, with_labels=True)
 
 
+def test_dicom_studies_are_outlined_from_headers(
+    tmp_path: Path, write_dicom: WriteDicom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uid = "1.2.826.0.1.3680043.8.498.7"
+    good, odd = tmp_path / "exam0", tmp_path / "exam1"
+    _dicom_series(write_dicom, good / "t2w", f"{uid}1", seed=0)
+    _dicom_series(write_dicom, good / "adc", f"{uid}2", seed=1)
+    grid = load_dicom_series(good / "t2w")
+    assert grid.affine is not None
+    save_nifti(np.zeros((4, 6, 5), np.int16), grid.affine, good / "labels.nii.gz")
+    # the second study's adc series is 0.5 mm thicker per slice: a different grid from its t2w
+    _dicom_series(write_dicom, odd / "t2w", f"{uid}3", seed=2)
+    for k in range(4):
+        write_dicom(odd / "adc" / f"im{k}.dcm", np.zeros((6, 5), np.int16), position=(0.0, 0.0, 3.5 * k),
+                    series_uid=f"{uid}4", instance=k + 1, pixel_spacing=(0.7, 0.9))
+
+    def refuse(*args: object) -> np.ndarray:
+        raise AssertionError("pixel data decoded while outlining")
+
+    monkeypatch.setattr("maerad.data.dicom._decode_pixels", refuse)
+    outline = outline_study_folder(good)
+    assert (outline.sequences, outline.shape, outline.has_labels) == (("adc", "t2w"), (4, 6, 5), True)
+    with pytest.raises(InputError, match=r"exam1/t2w: its affine .* differs from adc's"):
+        StudyDataset(tmp_path)
+    # a label map on another grid is found from its header too
+    save_nifti(np.zeros((4, 6, 5), np.int16), np.diag([2.0, 1.0, 1.0, 1.0]), good / "labels.nii.gz")
+    with pytest.raises(InputError, match=r"labels.nii.gz: its affine"):
+        outline_study_folder(good)
+
+
 def test_dicom_series_beside_a_nifti_sequence_file_is_refused(
     tmp_path: Path, write_dicom: WriteDicom
 ) -> None:

@@ -34,7 +34,14 @@ from pydicom.uid import UID
 from maerad.data.study import Study
 from maerad.errors import ConfigError, InputError, MissingDependencyError
 
-__all__ = ["CODECS_HINT", "SeriesInfo", "list_dicom_series", "load_dicom_series"]
+__all__ = [
+    "CODECS_HINT",
+    "SeriesGeometry",
+    "SeriesInfo",
+    "list_dicom_series",
+    "load_dicom_series",
+    "read_dicom_series_geometry",
+]
 
 CODECS_HINT = "pip install 'maerad[dicom-codecs]'"
 # Header fields copied into Study.metadata when present, converted to plain JSON types.
@@ -71,6 +78,7 @@ class _Header:
     series_uid: str
     description: str
     modality: str
+    dataset: pydicom.Dataset  # read without its pixel data
 
 
 def list_dicom_series(dir_or_files: PathInput) -> list[SeriesInfo]:
@@ -123,8 +131,62 @@ def load_dicom_series(
         >>> study.shape, study.spacing                                   # doctest: +SKIP
         ((24, 320, 320), (4.0, 0.5625, 0.5625))
     """
+    _check_tolerance(spacing_tolerance)
+    series_uid, headers = _select_series(dir_or_files, series_uid)
+    slices = [_read_slice(h.path) for h in headers]
+    affine, order, notes, deviation = _series_affine([s.geometry for s in slices], spacing_tolerance)
+    volume = np.stack([slices[i].pixels for i in order], axis=0)
+    metadata: dict[str, Any] = {"source": "dicom", "n_files": len(slices)}
+    metadata.update(slices[order[0]].metadata)
+    metadata["slice_position_max_deviation_mm"] = round(deviation, 6)
+    if notes:
+        metadata["geometry_notes"] = notes
+    try:
+        return Study({sequence: volume}, affine=affine, metadata=metadata)
+    except InputError as exc:
+        raise InputError(f"DICOM series {series_uid} in {_describe(dir_or_files)}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class SeriesGeometry:
+    """The voxel grid of a DICOM series: ``shape`` ``(D, H, W)`` and the ``(d, h, w, 1)`` → RAS+ affine."""
+
+    shape: tuple[int, int, int]
+    affine: npt.NDArray[np.float64]
+
+
+def read_dicom_series_geometry(
+    dir_or_files: PathInput, *, series_uid: str | None = None, spacing_tolerance: float = 0.05
+) -> SeriesGeometry:
+    """The grid :func:`load_dicom_series` would give, from the files' headers alone (no pixel data read).
+
+    The same checks on geometry run (orientation, spacing, evenly spaced and distinct slice positions,
+    one image size, no multi-frame or colour files); the pixel data itself is decoded and checked only
+    when the series is loaded. Arguments as for :func:`load_dicom_series`.
+
+    Raises:
+        InputError: as :func:`load_dicom_series`, except for faults in the pixel data.
+
+    Examples::
+
+        >>> read_dicom_series_geometry("exam/T2_SAG/").shape           # doctest: +SKIP
+        (24, 320, 320)
+    """
+    _check_tolerance(spacing_tolerance)
+    _, headers = _select_series(dir_or_files, series_uid)
+    geometries = [_check_header(h.path, h.dataset)[0] for h in headers]
+    affine, _, _, _ = _series_affine(geometries, spacing_tolerance)
+    rows, cols = geometries[0].shape
+    return SeriesGeometry((len(geometries), rows, cols), affine)
+
+
+def _check_tolerance(spacing_tolerance: float) -> None:
     if not (0 < spacing_tolerance < 1):
         raise ConfigError(f"spacing_tolerance must be between 0 and 1 (a fraction), got {spacing_tolerance}")
+
+
+def _select_series(dir_or_files: PathInput, series_uid: str | None) -> tuple[str, list[_Header]]:
+    """The headers of the series ``series_uid``, or of the only series when it is ``None``."""
     groups = _series_headers(dir_or_files)
     if series_uid is None:
         if len(groups) > 1:
@@ -140,18 +202,7 @@ def load_dicom_series(
         raise InputError(
             f"{_describe(dir_or_files)} has no DICOM series {series_uid!r}; found: {', '.join(groups)}"
         )
-    slices = [_read_slice(h.path) for h in groups[series_uid]]
-    affine, order, notes, deviation = _series_affine([s.geometry for s in slices], spacing_tolerance)
-    volume = np.stack([slices[i].pixels for i in order], axis=0)
-    metadata: dict[str, Any] = {"source": "dicom", "n_files": len(slices)}
-    metadata.update(slices[order[0]].metadata)
-    metadata["slice_position_max_deviation_mm"] = round(deviation, 6)
-    if notes:
-        metadata["geometry_notes"] = notes
-    try:
-        return Study({sequence: volume}, affine=affine, metadata=metadata)
-    except InputError as exc:
-        raise InputError(f"DICOM series {series_uid} in {_describe(dir_or_files)}: {exc}") from None
+    return series_uid, groups[series_uid]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -202,7 +253,7 @@ def _series_headers(dir_or_files: PathInput) -> dict[str, list[_Header]]:
                     raise InputError(f"{path}: DICOM object without an image ({kind})")
                 continue  # a directory or a non-image object (report, plan, ...)
             uid, description, modality = (str(ds.get(k, "") or "") for k in _GROUPING_FIELDS)
-            headers.setdefault(uid, []).append(_Header(path, uid, description, modality))
+            headers.setdefault(uid, []).append(_Header(path, uid, description, modality, ds))
         except InputError:
             raise
         except Exception as exc:
@@ -226,6 +277,19 @@ class _Slice:
 def _read_slice(path: Path) -> _Slice:
     try:
         ds = pydicom.dcmread(path)
+    except Exception as exc:  # pydicom raises many types on corrupt input
+        raise InputError(f"{path}: corrupt DICOM file ({_reason(exc)})") from None
+    geometry, metadata, (slope, intercept) = _check_header(path, ds)
+    raw = _decode_pixels(path, ds)
+    if raw.shape != geometry.shape:
+        raise InputError(f"{path}: pixel data has shape {raw.shape}, the header says {geometry.shape}")
+    pixels = (raw.astype(np.float64) * slope + intercept).astype(np.float32)
+    return _Slice(pixels, geometry, metadata)
+
+
+def _check_header(path: Path, ds: pydicom.Dataset) -> tuple[_Geometry, dict[str, Any], tuple[float, float]]:
+    """A slice's geometry, metadata and rescale ``(slope, intercept)`` from its header, checked."""
+    try:
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         samples = int(ds.get("SamplesPerPixel", 1) or 1)
         rows, cols = int(ds.Rows), int(ds.Columns)
@@ -242,11 +306,7 @@ def _read_slice(path: Path) -> _Slice:
         raise InputError(f"{path}: colour DICOM images ({samples} samples per pixel) are not MRI volumes")
     if not (np.isfinite(slope) and np.isfinite(intercept)) or slope == 0:
         raise InputError(f"{path}: invalid RescaleSlope/RescaleIntercept ({slope}, {intercept})")
-    raw = _decode_pixels(path, ds)
-    if raw.shape != (rows, cols):
-        raise InputError(f"{path}: pixel data has shape {raw.shape}, the header says {(rows, cols)}")
-    pixels = (raw.astype(np.float64) * slope + intercept).astype(np.float32)
-    return _Slice(pixels, geometry, metadata)
+    return geometry, metadata, (slope, intercept)
 
 
 def _decode_pixels(path: Path, ds: pydicom.Dataset) -> npt.NDArray[Any]:

@@ -38,7 +38,7 @@ import nibabel as nib
 import numpy as np
 import numpy.typing as npt
 
-from maerad.data.dicom import load_dicom_series
+from maerad.data.dicom import load_dicom_series, read_dicom_series_geometry
 from maerad.data.nifti import load_nifti, nifti_suffix, read_nifti_volume
 from maerad.data.study import FloatArray, Study
 from maerad.data.study_folder import CASE_FILE, load_study, read_case_json
@@ -128,8 +128,9 @@ def find_study_folders(root: str | os.PathLike[str]) -> list[Path]:
 def outline_study_folder(folder: str | os.PathLike[str]) -> StudyOutline:
     """The layout, sequence names, grid shape and label presence of a study folder.
 
-    ``maerad`` folders are described by ``case.json`` and ``nifti`` folders by their NIfTI headers, so
-    no voxel is read; a ``dicom`` folder is loaded in full (its grid is only known from every slice).
+    ``maerad`` folders are described by ``case.json``, ``nifti`` folders by their NIfTI headers and
+    ``dicom`` folders by their DICOM headers (every slice's, for the geometry checks of
+    :func:`~maerad.data.dicom.read_dicom_series_geometry`): no voxel is read.
 
     Raises:
         InputError: not a study folder (the message lists the layouts), or its description is unreadable
@@ -141,8 +142,7 @@ def outline_study_folder(folder: str | os.PathLike[str]) -> StudyOutline:
         return _outline_case_json(folder)
     if layout == "nifti":
         return _outline_nifti(folder)
-    study = _load_dicom_folder(folder)
-    return StudyOutline("dicom", tuple(study.sequence_names), study.shape, study.labels is not None)
+    return _outline_dicom(folder)
 
 
 def load_study_folder(folder: str | os.PathLike[str]) -> Study:
@@ -315,6 +315,24 @@ def _outline_nifti(folder: Path) -> StudyOutline:
         dims, affine = _nifti_header(labels)
         _check_grid(labels, tuple(reversed(dims)), affine, *ref)
     return StudyOutline("nifti", tuple(names), ref[1], labels is not None)
+
+
+def _outline_dicom(folder: Path) -> StudyOutline:
+    entries = _entries(folder)
+    names: list[str] = []
+    ref: tuple[Path, tuple[int, int, int], npt.NDArray[np.float64]] | None = None
+    for sub in _dicom_folders(entries):
+        geometry = read_dicom_series_geometry(sub)
+        ref = ref or (sub, geometry.shape, geometry.affine)
+        _check_grid(sub, geometry.shape, geometry.affine, *ref)
+        names.append(sub.name)
+    assert ref is not None  # the layout is "dicom" only with at least one series folder
+    labels = _labels_file(entries)
+    if labels is not None:
+        dims, affine = _nifti_header(labels)
+        # NIfTI's (i, j, k) axes are maerad's (w, h, d)
+        _check_grid(labels, tuple(reversed(dims)), affine[:, [2, 1, 0, 3]], *ref)
+    return StudyOutline("dicom", tuple(names), ref[1], labels is not None)
 
 
 def _nifti_header(path: Path) -> tuple[tuple[int, ...], npt.NDArray[np.float64]]:
