@@ -52,6 +52,19 @@ def test_2d_mode_indexes_every_slice(tmp_path: Path) -> None:
     assert torch.equal(item["image"], torch.from_numpy(full[:, 1]))
 
 
+def test_preload_fills_the_cache_and_names_items(tmp_path: Path) -> None:
+    _write(tmp_path, "a", shape=(3, 8, 10))
+    _write(tmp_path, "b", shape=(5, 8, 10), seed=1)
+    ds = StudyDataset(tmp_path, mode="2d")
+    ds.preload()
+    (tmp_path / "b" / "t2w.nii.gz").unlink()  # served from memory from now on
+    assert ds[4]["image"].shape == (2, 8, 10)
+    assert ds.describe_item(4) == f"{tmp_path / 'b'}, slice 1"
+    assert StudyDataset([tmp_path / "a"]).describe_item(0) == str(tmp_path / "a")
+    with pytest.raises(ConfigError, match="cache=True"):
+        StudyDataset([tmp_path / "a"], cache=False).preload()
+
+
 def test_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such folder"):
         find_study_folders(tmp_path / "nope")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -102,6 +103,18 @@ def test_roi_prior_overflow_is_found_before_the_first_step(
     assert not (tmp_path / "run").exists()
     sampled = config.model_copy(update={"masking_kwargs": {"overflow": "sample"}, "max_steps": 1})
     assert pretrain(sampled, progress=False).steps == 1
+
+
+def test_an_unreadable_study_stops_the_run_before_the_first_step(studies: Path, tmp_path: Path) -> None:
+    # the dataset is built from case.json alone; the cut-short voxel file shows when case-3 is loaded,
+    # which pretrain does for every study before its first step (not when a batch first draws case-3)
+    data = tmp_path / "data"
+    shutil.copytree(studies, data)
+    victim = data / "case-3" / "t2w.nii.gz"
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    with pytest.raises(InputError, match=r"case-3/t2w\.nii\.gz"):
+        pretrain(_config(data, tmp_path / "run", max_steps=1), progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_roi_prior_without_roi_labels_is_refused_up_front(studies: Path, tmp_path: Path) -> None:

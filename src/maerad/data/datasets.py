@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from maerad.data.discovery import find_study_folders, load_study_folder, outline_study_folder
 from maerad.data.study import FloatArray, Study
@@ -156,6 +157,24 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
             if labels is not None:
                 item["labels"] = torch.from_numpy(labels[z].astype(np.int64))
         return item
+
+    def preload(self, *, progress: bool = False) -> None:
+        """Load and cache every study now.
+
+        Building the dataset reads headers only; a voxel payload that cannot be read (a truncated NIfTI
+        file, a cut-short DICOM slice) shows when its study is loaded. Training loads every study in its
+        first epoch anyway, so preloading costs no extra time and turns such a fault into an error before
+        the first step instead of part-way through the run.
+
+        Raises:
+            ConfigError: the dataset was built with ``cache=False`` (nothing would be kept).
+            InputError: a study cannot be loaded (the message names its folder or file).
+        """
+        if not self.cache:
+            raise ConfigError("preload() keeps the studies in memory; build the dataset with cache=True")
+        for study_idx in tqdm(range(len(self.folders)), disable=not progress, desc="loading studies",
+                              unit="study", dynamic_ncols=True):
+            self._load(study_idx)
 
     def describe_item(self, index: int) -> str:
         """Where item ``index`` comes from, for messages: the study folder, and the slice in 2D mode."""

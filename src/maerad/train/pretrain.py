@@ -88,9 +88,14 @@ def pretrain(
 ) -> PretrainResult:
     """Pre-train an MAE as ``config`` says; writes ``<out>/checkpoint``, ``<out>/log.jsonl`` and figures.
 
+    Every study is loaded (and kept in memory) before the first step, and a ``roi_prior`` run checks
+    its ROI budget on every item then, so bad data stops the run before anything is written.
+
     Raises:
-        ConfigError: an unknown model or masking name, a batch larger than the dataset, or a
-            ``resume`` whose checkpoint was made with an incompatible config.
+        ConfigError: an unknown model or masking name, a batch larger than the dataset, a ``roi_prior``
+            ROI larger than the visible-token budget, or a ``resume`` whose checkpoint was made with an
+            incompatible config.
+        InputError: a study that cannot be read or does not match the others (names its folder or file).
         CheckpointError: ``resume`` without a readable checkpoint.
     """
     info = init_distributed(config.device)
@@ -112,6 +117,7 @@ def _pretrain(
     dataset = StudyDataset(config.data, sequences=config.sequences, mode=config.mode,
                            normalization=config.normalization, with_labels=needs_labels)
     config = config.model_copy(update={"sequences": dataset.sequences})
+    dataset.preload(progress=progress and info.is_main)  # unreadable voxels stop the run before step 1
     if detector is not None and detector.sequences and list(detector.sequences) != dataset.sequences:
         raise ConfigError(f"lesion_detector was trained on sequences {list(detector.sequences)}, the data "
                           f"gives {dataset.sequences}; set sequences to the detector's order")
