@@ -98,3 +98,13 @@ def test_bad_config_file(tmp_path: Path) -> None:
 
 def test_apply_overrides_keeps_strings() -> None:
     assert apply_overrides({}, ["out=runs/a", "bf16=true"]) == {"out": "runs/a", "bf16": True}
+
+
+def test_apply_overrides_reads_shell_style_lists() -> None:
+    # what a shell leaves of --set sequences=["t2w","adc"] without quoting: [t2w,adc]
+    got = apply_overrides({}, ["sequences=[t2w, adc]", "roi_labels=[40,41]", "mixed=[a,2,true]", "empty=[]",
+                               "json=[\"x\"]", "odd=[a,[b]]", "text=a,b"])
+    assert got == {"sequences": ["t2w", "adc"], "roi_labels": [40, 41], "mixed": ["a", 2, True], "empty": [],
+                   "json": ["x"], "odd": "[a,[b]]", "text": "a,b"}
+    config = load_pretrain_config(None, ["sequences=[t2w,adc]", "patch_size=[4,16,16]"], data="d", out="o")
+    assert config.sequences == ["t2w", "adc"] and config.patch_size == [4, 16, 16]

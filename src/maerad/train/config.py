@@ -116,7 +116,8 @@ def validate_config(model: type[ConfigT], data: dict[str, Any], what: str = "con
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``key=value`` strings (``value`` parsed as JSON when it parses, else kept as a string).
+    """Apply ``key=value`` strings (``value`` parsed as JSON when it parses, else kept as a string;
+    ``[t2w,adc]`` with bare words is the list ``["t2w", "adc"]``, as a shell user would type it).
 
     Dotted keys reach into dicts: ``model_kwargs.decoder_depth=2``.
     """
@@ -125,10 +126,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r} must look like key=value")
-        try:
-            value: Any = json.loads(raw)
-        except ValueError:
-            value = raw
+        value = _parse_value(raw)
         target = out
         *parents, leaf = key.split(".")
         for part in parents:
@@ -137,3 +135,17 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             target = target[part]
         target[leaf] = value
     return out
+
+
+def _parse_value(raw: str) -> Any:
+    """JSON when it parses; a flat ``[a, b]`` of bare words a list of its items (each parsed alike);
+    else the string itself."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    text = raw.strip()
+    inner = text[1:-1]
+    if text.startswith("[") and text.endswith("]") and not any(c in inner for c in '[]{}"'):
+        return [_parse_value(part.strip()) for part in inner.split(",")] if inner.strip() else []
+    return raw
