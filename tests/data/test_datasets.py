@@ -55,10 +55,13 @@ def test_2d_mode_indexes_every_slice(tmp_path: Path) -> None:
 def test_preload_fills_the_cache_and_names_items(tmp_path: Path) -> None:
     _write(tmp_path, "a", shape=(3, 8, 10))
     _write(tmp_path, "b", shape=(5, 8, 10), seed=1)
-    ds = StudyDataset(tmp_path, mode="2d")
+    ds = StudyDataset(tmp_path, mode="2d", with_labels=True)
     ds.preload()
     (tmp_path / "b" / "t2w.nii.gz").unlink()  # served from memory from now on
     assert ds[4]["image"].shape == (2, 8, 10)
+    assert ds.item_labels(4).dtype == torch.int16 and torch.equal(ds.item_labels(4).long(), ds[4]["labels"])
+    with pytest.raises(ConfigError, match="with_labels"):
+        StudyDataset(tmp_path, mode="2d").item_labels(0)
     assert ds.describe_item(4) == f"{tmp_path / 'b'}, slice 1"
     assert StudyDataset([tmp_path / "a"]).describe_item(0) == str(tmp_path / "a")
     with pytest.raises(ConfigError, match="cache=True"):

@@ -384,6 +384,7 @@ def test_header_geometry_equals_the_loaded_series(
         assert geometry.shape == study.shape
         assert study.affine is not None
         np.testing.assert_array_equal(geometry.affine, study.affine)
+        assert not geometry.affine.flags.writeable
 
 
 def test_header_geometry_runs_the_header_checks(

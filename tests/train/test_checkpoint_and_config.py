@@ -106,5 +106,8 @@ def test_apply_overrides_reads_shell_style_lists() -> None:
                                "json=[\"x\"]", "odd=[a,[b]]", "text=a,b"])
     assert got == {"sequences": ["t2w", "adc"], "roi_labels": [40, 41], "mixed": ["a", 2, True], "empty": [],
                    "json": ["x"], "odd": "[a,[b]]", "text": "a,b"}
+    for bad in ("sequences=[t2w,,adc]", "sequences=[t2w,]"):
+        with pytest.raises(ConfigError, match="empty item"):
+            apply_overrides({}, [bad])
     config = load_pretrain_config(None, ["sequences=[t2w,adc]", "patch_size=[4,16,16]"], data="d", out="o")
     assert config.sequences == ["t2w", "adc"] and config.patch_size == [4, 16, 16]

@@ -4,6 +4,7 @@ layer-wise lr decay, bf16, the time budget and the checkpoint."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -159,6 +160,16 @@ def test_configuration_errors(data: Path, tmp_path: Path) -> None:
         finetune(tiny_finetune_config(tmp_path / "missing", tmp_path), progress=False, log=_quiet)
     with pytest.raises(ConfigError, match="decoder"):
         finetune(tiny_finetune_config(data, tmp_path, decoder="no-such-decoder"), progress=False, log=_quiet)
+
+
+def test_an_unreadable_study_stops_the_run_before_anything_is_written(data: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "phantom"
+    shutil.copytree(data, copy)
+    for volume in copy.glob("case-*/t2w.nii.gz"):  # the folders are outlined from case.json alone
+        volume.write_bytes(volume.read_bytes()[:100])
+    with pytest.raises(InputError, match=r"t2w\.nii\.gz"):
+        finetune(tiny_finetune_config(copy, tmp_path / "run"), progress=False, log=_quiet)
+    assert not (tmp_path / "run").exists()
 
 
 def test_tissue_supervision(data: Path, tmp_path: Path) -> None:

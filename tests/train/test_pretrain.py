@@ -86,23 +86,38 @@ def test_each_masking_strategy_trains_and_writes_outputs(
 
 
 @pytest.mark.parametrize(
-    ("mode", "patch", "where", "count", "keep", "tokens"),
-    [("3d", [4, 8, 8], "case-0 has", 8, 3, 32), ("2d", [8, 8], "case-0, slice 2 has", 4, 1, 16)],
+    ("mode", "patch", "layout", "where", "count", "keep", "tokens"),
+    [
+        ("3d", [4, 8, 8], "channels", "case-0 has", 8, 3, 32),
+        ("2d", [8, 8], "channels", "case-0, slice 2 has", 4, 1, 16),
+        ("3d", [4, 8, 8], "per_sequence", "case-0 has", 16, 6, 64),  # the map is repeated per sequence
+    ],
 )
 def test_roi_prior_overflow_is_found_before_the_first_step(
-    studies: Path, tmp_path: Path, mode: str, patch: list[int], where: str, count: int, keep: int, tokens: int
+    studies: Path,
+    tmp_path: Path,
+    mode: str,
+    patch: list[int],
+    layout: str,
+    where: str,
+    count: int,
+    keep: int,
+    tokens: int,
 ) -> None:
     # the lesion (label 100) covers 2×2×2 tokens of a 4×8×8 patch grid; at mask ratio 0.9 only K
     # tokens may stay visible, so the default overflow="raise" would stop the run at the first batch
     # that holds such an item; the engine finds it up front and writes nothing
     config = _config(studies, tmp_path / "run", masking="roi_prior", roi_labels=[100], mask_ratio=0.9,
-                     mode=mode, patch_size=patch)
+                     mode=mode, patch_size=patch, model_kwargs={**TINY, "token_layout": layout})
     message = rf"{where} {count} tokens .* K={keep} of {tokens} .*overflow=sample"
     with pytest.raises(ConfigError, match=message):
         pretrain(config, progress=False)
     assert not (tmp_path / "run").exists()
     sampled = config.model_copy(update={"masking_kwargs": {"overflow": "sample"}, "max_steps": 1})
     assert pretrain(sampled, progress=False).steps == 1
+    # at mask ratio 0.75, K = tokens / 4 = count: exactly K ROI tokens fit, and the run trains
+    fits = config.model_copy(update={"mask_ratio": 0.75, "max_steps": 1, "out": str(tmp_path / "fits")})
+    assert pretrain(fits, progress=False).steps == 1
 
 
 def test_an_unreadable_study_stops_the_run_before_the_first_step(studies: Path, tmp_path: Path) -> None:
@@ -115,6 +130,11 @@ def test_an_unreadable_study_stops_the_run_before_the_first_step(studies: Path, 
     with pytest.raises(InputError, match=r"case-3/t2w\.nii\.gz"):
         pretrain(_config(data, tmp_path / "run", max_steps=1), progress=False)
     assert not (tmp_path / "run").exists()
+    # checks that need no voxels come first: a config mistake is reported before any study is loaded
+    with pytest.raises(ConfigError, match="unknown masking"):
+        pretrain(_config(data, tmp_path / "run", masking="nope"), progress=False)
+    with pytest.raises(ConfigError, match="needs roi_labels"):
+        pretrain(_config(data, tmp_path / "run", masking="roi_prior"), progress=False)
 
 
 def test_roi_prior_without_roi_labels_is_refused_up_front(studies: Path, tmp_path: Path) -> None:

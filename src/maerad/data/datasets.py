@@ -162,9 +162,9 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         """Load and cache every study now.
 
         Building the dataset reads headers only; a voxel payload that cannot be read (a truncated NIfTI
-        file, a cut-short DICOM slice) shows when its study is loaded. Training loads every study in its
-        first epoch anyway, so preloading costs no extra time and turns such a fault into an error before
-        the first step instead of part-way through the run.
+        file, a cut-short DICOM slice, NaN voxels) shows when its study is loaded. Preloading turns such
+        a fault into an error before training starts instead of part-way through its first epoch (which
+        would load and cache every study anyway).
 
         Raises:
             ConfigError: the dataset was built with ``cache=False`` (nothing would be kept).
@@ -175,6 +175,19 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         for study_idx in tqdm(range(len(self.folders)), disable=not progress, desc="loading studies",
                               unit="study", dynamic_ncols=True):
             self._load(study_idx)
+
+    def item_labels(self, index: int) -> torch.Tensor:
+        """The label map of item ``index`` (``int16``, a view of the cached study: no image is built).
+
+        Raises:
+            ConfigError: the dataset was built without ``with_labels``.
+        """
+        if not self.with_labels:
+            raise ConfigError("item_labels() needs a dataset built with with_labels=True")
+        study_idx, z = self._index[index]
+        labels = self._load(study_idx)[1]
+        assert labels is not None  # _load checks with_labels studies
+        return torch.from_numpy(labels if z < 0 else labels[z])
 
     def describe_item(self, index: int) -> str:
         """Where item ``index`` comes from, for messages: the study folder, and the slice in 2D mode."""

@@ -147,9 +147,10 @@ def load_dicom_series(
         raise InputError(f"DICOM series {series_uid} in {_describe(dir_or_files)}: {exc}") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SeriesGeometry:
-    """The voxel grid of a DICOM series: ``shape`` ``(D, H, W)`` and the ``(d, h, w, 1)`` → RAS+ affine."""
+    """The voxel grid of a DICOM series: ``shape`` ``(D, H, W)`` and the ``(d, h, w, 1)`` → RAS+ affine
+    (read-only; compare geometries with ``np.allclose`` on ``affine``)."""
 
     shape: tuple[int, int, int]
     affine: npt.NDArray[np.float64]
@@ -177,6 +178,7 @@ def read_dicom_series_geometry(
     geometries = [_check_header(h.path, h.dataset)[0] for h in headers]
     affine, _, _, _ = _series_affine(geometries, spacing_tolerance)
     rows, cols = geometries[0].shape
+    affine.setflags(write=False)
     return SeriesGeometry((len(geometries), rows, cols), affine)
 
 

@@ -147,5 +147,10 @@ def _parse_value(raw: str) -> Any:
     text = raw.strip()
     inner = text[1:-1]
     if text.startswith("[") and text.endswith("]") and not any(c in inner for c in '[]{}"'):
-        return [_parse_value(part.strip()) for part in inner.split(",")] if inner.strip() else []
+        if not inner.strip():
+            return []
+        parts = [part.strip() for part in inner.split(",")]
+        if not all(parts):
+            raise ConfigError(f"list value {raw!r} has an empty item")
+        return [_parse_value(part) for part in parts]
     return raw

@@ -282,6 +282,7 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
     dataset = StudyDataset([c.folder for c in cases], sequences=spec.sequences, mode="3d",
                            normalization=spec.normalization,
                            with_labels=config.tissue_supervision or config.tissue_segmenter)
+    dataset.preload(progress=progress)  # an unreadable study stops the run before anything is written
     groups = list(gen_config.tissue_groups.values())
     tissue = _Tissue(groups, spec.token_shape) if groups and config.tissue_supervision else None
     summary = gen.model.tissue_summary

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from maerad.atomic import write_text_atomic
 from maerad.data.datasets import StudyDataset
 from maerad.errors import CheckpointError, ConfigError
-from maerad.masking import MaskSpec, create_masking, num_visible
+from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
 from maerad.train.checkpoint import load_checkpoint, save_checkpoint
@@ -117,7 +117,6 @@ def _pretrain(
     dataset = StudyDataset(config.data, sequences=config.sequences, mode=config.mode,
                            normalization=config.normalization, with_labels=needs_labels)
     config = config.model_copy(update={"sequences": dataset.sequences})
-    dataset.preload(progress=progress and info.is_main)  # unreadable voxels stop the run before step 1
     if detector is not None and detector.sequences and list(detector.sequences) != dataset.sequences:
         raise ConfigError(f"lesion_detector was trained on sequences {list(detector.sequences)}, the data "
                           f"gives {dataset.sequences}; set sequences to the detector's order")
@@ -126,8 +125,8 @@ def _pretrain(
     model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
     masking = create_masking(config.masking, mask_ratio=config.mask_ratio, **config.masking_kwargs)
     _check_masking_fits_layout(config.masking, model, config.mode)
-    if detector is None:
-        _check_roi_budget(dataset, model, config, masking, progress=progress and info.is_main)
+    if isinstance(masking, RoiPriorMasking) and not config.roi_labels:
+        raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
 
     order = MicroBatchOrder(len(dataset), config.batch_size, seed=config.seed, rank=info.rank,
                             world_size=info.world_size)
@@ -144,6 +143,10 @@ def _pretrain(
             log(f"resuming from {ckpt_dir} at step {start_step}/{total_steps}")
     if start_step >= total_steps:
         raise ConfigError(f"checkpoint is already at step {start_step}; raise max_steps/epochs to continue")
+    # the data checks that read voxels come last, after every check that needs none
+    dataset.preload(progress=progress and info.is_main)  # unreadable voxels stop the run before step 1
+    if isinstance(masking, RoiPriorMasking):
+        _check_roi_budget(dataset, model, config, masking, progress=progress and info.is_main)
     # MAE warms up for 40 of its 800 epochs: 5 % of the run unless the config says otherwise; a resumed
     # run keeps the warm-up it started with, and the checkpoint records the number actually used
     if config.warmup_steps is None:
@@ -254,7 +257,7 @@ def _micro_batch(
             ids = config.lesion_labels or _default_lesion_labels()
             kwargs["weights"] = _per_token(label_token_fraction(labels, patch, ids), grid).to(info.device)
         else:
-            assert config.roi_labels  # roi_prior: checked by _check_roi_budget before the first step
+            assert config.roi_labels  # roi_prior: checked before the first step
             fraction = _per_token(label_token_fraction(labels, patch, config.roi_labels), grid)
             kwargs["roi"] = (fraction > 0).to(info.device)
     spec = masking(x.shape[0], grid, generator=gen, device=info.device, **kwargs)
@@ -262,32 +265,29 @@ def _micro_batch(
 
 
 def _check_roi_budget(
-    dataset: StudyDataset, model: MAE, config: PretrainConfig, masking: object, *, progress: bool
+    dataset: StudyDataset, model: MAE, config: PretrainConfig, masking: RoiPriorMasking, *, progress: bool
 ) -> None:
     """``roi_prior`` refuses a batch whose ROI needs more than ``K`` visible tokens (overflow="raise"):
-    find such an item before the first step rather than hours into the run. Every item's label map is
-    read once (the dataset's cache keeps what it loads for training)."""
-    if config.masking != "roi_prior":
+    find such an item before the first step rather than hours into the run. Reads the label maps the
+    dataset holds, a training batch of items at a time."""
+    if masking.overflow != "raise":
         return
-    if not config.roi_labels:
-        raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
-    if getattr(masking, "overflow", None) != "raise":
-        return
+    assert config.roi_labels  # checked before the data is read
     grid, patch = model.mask_grid, model.geometry.patch_size
     num_tokens = math.prod(grid)
-    keep = num_visible(num_tokens, config.mask_ratio)
-    chunk = 64
+    keep = num_visible(num_tokens, masking.mask_ratio)
+    chunk = config.batch_size
     for start in tqdm(range(0, len(dataset), chunk), disable=not progress, desc="roi budget", unit="batch",
                       dynamic_ncols=True):
         indices = range(start, min(start + chunk, len(dataset)))
-        labels = torch.stack([dataset[i]["labels"] for i in indices])
+        labels = torch.stack([dataset.item_labels(i) for i in indices])
         counts = (_per_token(label_token_fraction(labels, patch, config.roi_labels), grid) > 0).sum(dim=1)
         worst = int(counts.argmax())
         if int(counts[worst]) > keep:
             raise ConfigError(
                 f"roi_prior: {dataset.describe_item(indices[worst])} has {int(counts[worst])} tokens of "
                 f"roi_labels {config.roi_labels} but only K={keep} of {num_tokens} stay visible at "
-                f"mask_ratio {config.mask_ratio}; lower mask_ratio, narrow roi_labels, or set "
+                f"mask_ratio {masking.mask_ratio}; lower mask_ratio, narrow roi_labels, or set "
                 "masking_kwargs.overflow=sample (keeps a random K of the ROI tokens)"
             )
 
