@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -314,6 +315,34 @@ def test_resume_after_a_crash_is_bit_exact(
     oa = load_file(str(tmp_path / "full" / "checkpoint" / "optimizer.safetensors"))
     ob = load_file(str(tmp_path / "resumed" / "checkpoint" / "optimizer.safetensors"))
     assert all(torch.equal(oa[k], ob[k]) for k in oa)
+
+
+def test_ctrl_c_finishes_the_step_saves_and_resumes_bit_exactly(
+    studies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = pretrain(_config(studies, tmp_path / "full", max_steps=4, accum_steps=2, batch_size=1),
+                    progress=False)
+    real_lr = pretrain_module.cosine_lr
+
+    def lr_then_sigint(step: int, **kwargs: Any) -> float:
+        if step == 1:  # a real Ctrl-C, delivered while step 1 is under way
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_lr(step, **kwargs)
+
+    monkeypatch.setattr(pretrain_module, "cosine_lr", lr_then_sigint)
+    messages: list[str] = []
+    cfg = _config(studies, tmp_path / "stopped", max_steps=4, accum_steps=2, batch_size=1)  # save_every 0
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(cfg, progress=False, log=messages.append)
+    checkpoint = tmp_path / "stopped" / "checkpoint"
+    assert messages == [f"interrupted: checkpoint of step 2/4 saved in {checkpoint}; continue with --resume"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    monkeypatch.setattr(pretrain_module, "cosine_lr", real_lr)
+    resumed = pretrain(cfg, resume=True, progress=False)
+    assert resumed.losses == full.losses[2:]
+    a = load_file(str(tmp_path / "full" / "checkpoint" / "model.safetensors"))
+    b = load_file(str(tmp_path / "stopped" / "checkpoint" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_compiled_training_matches_eager(

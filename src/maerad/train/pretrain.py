@@ -34,6 +34,7 @@ from maerad.train.checkpoint import load_checkpoint, save_checkpoint
 from maerad.train.config import PretrainConfig
 from maerad.train.data_order import MicroBatchOrder
 from maerad.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
+from maerad.train.interrupt import stop_between_steps
 from maerad.train.optim import adamw
 from maerad.train.precision import bf16_autocast
 from maerad.train.recon_figure import save_reconstruction_figure
@@ -169,44 +170,53 @@ def _pretrain(
                dynamic_ncols=True)
     t0 = time.perf_counter()
     samples = 0
-    for step in range(start_step, total_steps):
-        lr = cosine_lr(step, peak_lr=peak_lr, total_steps=total_steps, warmup_steps=warmup_steps,
-                       min_lr=config.min_lr)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * float(group.get("lr_scale", 1.0))
-        step_loss = 0.0
-        for micro in range(config.accum_steps):
-            m = step * config.accum_steps + micro
-            x, spec = _micro_batch(dataset, order.indices(m), masking, model, config, info, m, detector)
-            sync = micro == config.accum_steps - 1
-            # DDP: forward and backward of non-final micro-batches both inside no_sync (no all-reduce)
-            with _no_sync(train_model, not sync):
-                with bf16_autocast(config.bf16, info.device):
-                    loss = train_model(x, mask=spec).loss / config.accum_steps
-                loss.backward()
-            step_loss += float(loss.detach())
-            samples += x.shape[0] * info.world_size
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if not math.isfinite(step_loss):
-            raise ConfigError(f"loss became {step_loss} at step {step}; lower the learning rate")
-        result.losses.append(step_loss)
-        result.steps = step + 1
-        elapsed = time.perf_counter() - t0
-        bar.update(1)
-        bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{samples / max(elapsed, 1e-9):.1f}")
-        last = step + 1 == total_steps
-        if info.is_main and ((step + 1) % config.log_every == 0 or last):
-            _append_log(log_path, {"step": step + 1, "loss": step_loss, "lr": lr,
-                                   "samples_per_second": samples / max(elapsed, 1e-9)})
-        if (config.save_every and (step + 1) % config.save_every == 0) or last:
-            barrier(info)
-            if info.is_main:
-                save_checkpoint(ckpt_dir, model, step=step + 1, config=config.model_dump(mode="json"),
-                                optimizer=optimizer, extra={"kind": "mae-pretrain"})
-                result.checkpoint = ckpt_dir
-        if info.is_main and ((config.image_every and (step + 1) % config.image_every == 0) or last):
-            result.figures.append(_figure(model, dataset, masking, config, info, out, step + 1, detector))
+    # the first Ctrl-C ends the run after the step under way, with a checkpoint (one process only)
+    with stop_between_steps(enabled=info.world_size == 1) as stop:
+        for step in range(start_step, total_steps):
+            lr = cosine_lr(step, peak_lr=peak_lr, total_steps=total_steps, warmup_steps=warmup_steps,
+                           min_lr=config.min_lr)
+            for group in optimizer.param_groups:
+                group["lr"] = lr * float(group.get("lr_scale", 1.0))
+            step_loss = 0.0
+            for micro in range(config.accum_steps):
+                m = step * config.accum_steps + micro
+                x, spec = _micro_batch(dataset, order.indices(m), masking, model, config, info, m, detector)
+                sync = micro == config.accum_steps - 1
+                # DDP: forward and backward of non-final micro-batches both inside no_sync (no all-reduce)
+                with _no_sync(train_model, not sync):
+                    with bf16_autocast(config.bf16, info.device):
+                        loss = train_model(x, mask=spec).loss / config.accum_steps
+                    loss.backward()
+                step_loss += float(loss.detach())
+                samples += x.shape[0] * info.world_size
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if not math.isfinite(step_loss):
+                raise ConfigError(f"loss became {step_loss} at step {step}; lower the learning rate")
+            result.losses.append(step_loss)
+            result.steps = step + 1
+            elapsed = time.perf_counter() - t0
+            bar.update(1)
+            throughput = samples / max(elapsed, 1e-9)
+            bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{throughput:.1f}")
+            last = step + 1 == total_steps
+            if info.is_main and ((step + 1) % config.log_every == 0 or last):
+                _append_log(log_path, {"step": step + 1, "loss": step_loss, "lr": lr,
+                                       "samples_per_second": throughput})
+            saved = bool(config.save_every and (step + 1) % config.save_every == 0) or last
+            if saved:
+                barrier(info)
+                if info.is_main:
+                    result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1)
+            if info.is_main and ((config.image_every and (step + 1) % config.image_every == 0) or last):
+                result.figures.append(_figure(model, dataset, masking, config, info, out, step + 1, detector))
+            if stop.requested and not last:  # Ctrl-C: this step is complete; keep it and stop
+                if not saved:
+                    result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1)
+                bar.close()
+                log(f"interrupted: checkpoint of step {step + 1}/{total_steps} saved in {ckpt_dir}; "
+                    "continue with --resume")
+                raise KeyboardInterrupt
     bar.close()
     result.seconds = time.perf_counter() - t0
     result.samples_per_second = samples / max(result.seconds, 1e-9)
@@ -214,6 +224,14 @@ def _pretrain(
 
 
 # --------------------------------------------------------------------------------------------------
+def _save(
+    ckpt_dir: Path, model: MAE, optimizer: torch.optim.Optimizer, config: PretrainConfig, step: int
+) -> Path:
+    save_checkpoint(ckpt_dir, model, step=step, config=config.model_dump(mode="json"), optimizer=optimizer,
+                    extra={"kind": "mae-pretrain"})
+    return ckpt_dir
+
+
 def compile_for_training(module: nn.Module, device: torch.device | str) -> nn.Module:
     """``torch.compile(module)`` (inductor), after checking what it needs up front.
 
