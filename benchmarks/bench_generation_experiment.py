@@ -99,7 +99,7 @@ def pretrain_arm(arm: str, seed: int, data: Path, run: Path, steps: int, threads
         num_threads=threads, log_every=max(1, steps // 10), image_every=0,
     )
     t0 = time.perf_counter()
-    result = pretrain(config, progress=True, log=print)
+    result = pretrain(config, overwrite=True, progress=True, log=print)  # an unfinished run starts again
     seconds = time.perf_counter() - t0
     write_text_atomic(timing, json.dumps(round(seconds, 1)) + "\n")
     return str(result.checkpoint), seconds

@@ -435,10 +435,22 @@ def test_cli_pretrain_and_its_errors(
     assert "2 steps" in capsys.readouterr().out
     assert main([*argv[:-2], "--set", "mask_ratio=2"]) == 2
     assert main(["pretrain", "--data", str(tmp_path / "missing"), "--no-progress"]) == 2
-    assert main([*argv, "--set", "masking=no_such_strategy"]) == 2
+    assert main([*argv, "--set", "masking=no_such_strategy", "--overwrite"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("maerad: error:") for line in err)
     assert "no_such_strategy" in err[-1]
+    # the same --out again: refused without --resume / --overwrite; the failed --overwrite above left
+    # the earlier run alone, and a valid one replaces it (checkpoint, log and figures)
+    run = tmp_path / "run"
+    assert (run / "checkpoint" / "state.json").is_file()
+    assert main(argv) == 2
+    assert "already holds a pre-training run (a checkpoint at step 2)" in capsys.readouterr().err
+    again = [*argv, "--set", "log_every=1", "--max-steps", "1", "--overwrite"]
+    assert main(again) == 0
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1]
+    assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == 1
+    assert sorted(p.name for p in (run / "figures").iterdir()) == ["reconstruction-step000001.png"]
 
 
 def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:

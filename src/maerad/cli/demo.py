@@ -138,7 +138,7 @@ def _pretrain(out: Path, train_dir: Path, args: argparse.Namespace, progress: bo
         warmup_steps=max(1, args.pretrain_steps // 10),
         seed=args.seed, image_every=max(1, args.pretrain_steps // 2), log_every=10,
     )
-    result = pretrain(config, progress=progress, log=print)
+    result = pretrain(config, overwrite=True, progress=progress, log=print)  # a rerun starts afresh
     first, last = result.losses[0], result.losses[-1]
     print(f"  loss {first:.3f} → {last:.3f} in {result.steps} steps "
           f"({result.samples_per_second:.1f} volumes/s)")

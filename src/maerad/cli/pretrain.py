@@ -39,6 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint exactly")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start again in an OUT holding an earlier run "
+                   "(replaces its checkpoint, log and figures)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_pretrain_config(args.config, args.set, **fields)
     if not config.data:
         raise ConfigError("no training data: give --data DIR or 'data' in --config")
-    result = pretrain(config, resume=args.resume, progress=not args.no_progress)
+    result = pretrain(config, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
     if result.checkpoint is not None:
         last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
         print(f"pretrain: {result.steps} steps, final loss {last}, "

@@ -84,35 +84,50 @@ def pretrain(
     config: PretrainConfig,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> PretrainResult:
     """Pre-train an MAE as ``config`` says; writes ``<out>/checkpoint``, ``<out>/log.jsonl`` and figures.
+
+    ``out`` must not hold an earlier run unless ``resume`` (continue it) or ``overwrite`` (replace its
+    checkpoint, log and figures, once every check has passed) is given.
 
     Every study is loaded (and kept in memory) before the first step, and a ``roi_prior`` run checks
     its ROI budget on every item then, so bad data stops the run before anything is written.
 
     Raises:
         ConfigError: an unknown model or masking name, a batch larger than the dataset, a ``roi_prior``
-            ROI larger than the visible-token budget, or a ``resume`` whose checkpoint was made with an
-            incompatible config.
+            ROI larger than the visible-token budget, ``out`` holding an earlier run (without ``resume``
+            or ``overwrite``), or a ``resume`` whose checkpoint was made with an incompatible config.
         InputError: a study that cannot be read or does not match the others (names its folder or file).
         CheckpointError: ``resume`` without a readable checkpoint.
     """
     info = init_distributed(config.device)
     try:
-        return _pretrain(config, info, resume=resume, progress=progress and info.is_main, log=log)
+        return _pretrain(config, info, resume=resume, overwrite=overwrite, progress=progress and info.is_main,
+                         log=log)
     finally:
         cleanup_distributed(info)
 
 
 def _pretrain(
-    config: PretrainConfig, info: DistInfo, *, resume: bool, progress: bool, log: Callable[[str], None]
+    config: PretrainConfig,
+    info: DistInfo,
+    *,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+    log: Callable[[str], None],
 ) -> PretrainResult:
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     out = Path(config.out)
     ckpt_dir = out / "checkpoint"
+    earlier = _earlier_run(out)
+    if earlier and not (resume or overwrite):
+        raise ConfigError(f"{out} already holds a pre-training run ({earlier}); continue it with --resume, "
+                          "choose another --out, or start it again with --overwrite")
     detector = _lesion_detector(config, info)
     needs_labels = config.masking in ("lesion_aware", "roi_prior") and detector is None
     dataset = StudyDataset(config.data, sequences=config.sequences, mode=config.mode,
@@ -164,6 +179,8 @@ def _pretrain(
     result = PretrainResult(steps=start_step)
     log_path = out / "log.jsonl"
     if info.is_main:
+        if overwrite and not resume:  # every check passed: only now is the earlier run's output removed
+            _remove_run_outputs(out)
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.json", config.model_dump_json(indent=2) + "\n")
     bar = tqdm(total=total_steps, initial=start_step, disable=not progress, desc="pretrain", unit="step",
@@ -224,6 +241,28 @@ def _pretrain(
 
 
 # --------------------------------------------------------------------------------------------------
+def _earlier_run(out: Path) -> str | None:
+    """What of an earlier pre-training run ``out`` holds, described, or ``None``."""
+    state = out / "checkpoint" / "state.json"
+    if state.is_file():
+        try:
+            step = json.loads(state.read_text(encoding="utf-8")).get("step")
+        except (OSError, ValueError, AttributeError):
+            step = None
+        return f"a checkpoint at step {step}" if isinstance(step, int) else "a checkpoint"
+    if (out / "log.jsonl").is_file():
+        return "a training log"
+    return None
+
+
+def _remove_run_outputs(out: Path) -> None:
+    """The checkpoint, log and reconstruction figures of an earlier run in ``out`` (nothing else)."""
+    shutil.rmtree(out / "checkpoint", ignore_errors=True)
+    (out / "log.jsonl").unlink(missing_ok=True)
+    for figure in (out / "figures").glob("reconstruction-step*.png"):
+        figure.unlink()
+
+
 def _save(
     ckpt_dir: Path, model: MAE, optimizer: torch.optim.Optimizer, config: PretrainConfig, step: int
 ) -> Path:
