@@ -34,6 +34,11 @@ def test_tiny_demo_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFix
     train0 = json.loads((out / "phantom" / "train" / "case-0000" / "case.json").read_text())
     test0 = json.loads((out / "phantom" / "test" / "case-0000" / "case.json").read_text())
     assert train0["metadata"] != test0["metadata"]
+    # a second demo into the same folder starts its pre-training afresh (it does not resume or refuse)
+    again = [a if a != "20" else "5" for a in argv]
+    again[again.index("--pretrain-steps") + 1] = "1"
+    assert main(again) == 0
+    assert json.loads((out / "summary.json").read_text())["pretrain"]["steps"] == 1
 
 
 def test_demo_rejects_empty_splits(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
