@@ -70,3 +70,17 @@ def test_unsupported_features_are_refused() -> None:
         load_timm_vit(_vit(init_values=0.1))
     with pytest.raises(CheckpointError, match="final norm"):
         load_timm_vit(_vit(global_pool="avg"))
+
+
+def test_a_pretrained_encoder_loads_into_timm_strictly() -> None:
+    # the other way: maerad's encoder_state_dict() is a timm ViT state dict (without the head), so a
+    # pre-trained encoder goes into timm / the MAE fine-tuning code as it is
+    mae = _mae()
+    with torch.no_grad():
+        for p in mae.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    vit = _vit(num_classes=0)
+    vit.load_state_dict(mae.encoder_state_dict(), strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(vit.forward_features(x), mae.forward_tokens(x), rtol=1e-5, atol=1e-5)

@@ -26,6 +26,7 @@ from maerad.report.generation.encoder import pretrained_encoder
 from maerad.train import pretrain as pretrain_module
 from maerad.train.config import load_pretrain_config
 from maerad.train.pretrain import pretrain
+from maerad.train.pretrained import load_pretrained
 
 TINY = {
     "embed_dim": 32,
@@ -343,6 +344,43 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_bit_exactly(
     a = load_file(str(tmp_path / "full" / "checkpoint" / "model.safetensors"))
     b = load_file(str(tmp_path / "stopped" / "checkpoint" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize(
+    ("mode", "patch", "grid"), [("3d", [4, 8, 8], (8, 32, 32)), ("2d", [8, 8], (32, 32))]
+)
+def test_load_pretrained_rebuilds_the_trained_model(
+    studies: Path, tmp_path: Path, mode: str, patch: list[int], grid: tuple[int, ...]
+) -> None:
+    out = tmp_path / "run"
+    pretrain(_config(studies, out, max_steps=1, mode=mode, patch_size=patch), progress=False)
+    mae = load_pretrained(out)  # the run folder or its checkpoint folder
+    saved = load_file(str(out / "checkpoint" / "model.safetensors"))
+    assert mae.state_dict().keys() == saved.keys()
+    assert all(torch.equal(mae.state_dict()[k], saved[k]) for k in saved)
+    assert not mae.training and mae.geometry.img_size == grid and mae.patch_embed.proj.in_channels == 2
+    x = torch.randn(1, 2, *grid)
+    assert load_pretrained(out / "checkpoint", img_size=grid).forward_features(x).shape == (1, 32)
+    with pytest.raises(CheckpointError, match="trained on inputs of size"):
+        load_pretrained(out, img_size=tuple(2 * n for n in grid))
+
+
+def test_load_pretrained_errors(studies: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    pretrain(_config(studies, out, max_steps=1), progress=False)
+    state_path = out / "checkpoint" / "state.json"
+    state = json.loads(state_path.read_text())
+    del state["extra"]["img_size"]  # as written before the grid was recorded
+    state_path.write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="pass img_size="):
+        load_pretrained(out)
+    assert load_pretrained(out, img_size=(8, 32, 32)).geometry.img_size == (8, 32, 32)
+    state["extra"]["kind"] = "lesion-detector"
+    state_path.write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="expected a `maerad pretrain` one"):
+        load_pretrained(out)
+    with pytest.raises(CheckpointError):
+        load_pretrained(tmp_path / "nothing-here")
 
 
 def test_compiled_training_matches_eager(

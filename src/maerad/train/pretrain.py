@@ -224,12 +224,12 @@ def _pretrain(
             if saved:
                 barrier(info)
                 if info.is_main:
-                    result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1)
+                    result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1, dataset)
             if info.is_main and ((config.image_every and (step + 1) % config.image_every == 0) or last):
                 result.figures.append(_figure(model, dataset, masking, config, info, out, step + 1, detector))
             if stop.requested and not last:  # Ctrl-C: this step is complete; keep it and stop
                 if not saved:
-                    result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1)
+                    result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1, dataset)
                 bar.close()
                 log(f"interrupted: checkpoint of step {step + 1}/{total_steps} saved in {ckpt_dir}; "
                     "continue with --resume")
@@ -264,10 +264,17 @@ def _remove_run_outputs(out: Path) -> None:
 
 
 def _save(
-    ckpt_dir: Path, model: MAE, optimizer: torch.optim.Optimizer, config: PretrainConfig, step: int
+    ckpt_dir: Path,
+    model: MAE,
+    optimizer: torch.optim.Optimizer,
+    config: PretrainConfig,
+    step: int,
+    dataset: StudyDataset,
 ) -> Path:
+    # the input grid is recorded so that load_pretrained can rebuild the model from the folder alone
+    extra = {"kind": "mae-pretrain", "img_size": list(dataset.spatial_shape)}
     save_checkpoint(ckpt_dir, model, step=step, config=config.model_dump(mode="json"), optimizer=optimizer,
-                    extra={"kind": "mae-pretrain"})
+                    extra=extra)
     return ckpt_dir
 
 

@@ -1,0 +1,87 @@
+"""The model a ``maerad pretrain`` run trained, rebuilt from its checkpoint folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from pydantic import ValidationError
+
+from maerad.errors import CheckpointError
+from maerad.models import MAE
+from maerad.train.checkpoint import load_checkpoint
+from maerad.train.config import PretrainConfig
+from maerad.train.pretrain import build_model
+
+__all__ = ["load_pretrained"]
+
+
+def load_pretrained(
+    path: str | os.PathLike[str],
+    *,
+    img_size: Sequence[int] | None = None,
+    device: str | torch.device = "cpu",
+) -> MAE:
+    """The MAE (or MAE-P) of a ``maerad pretrain`` checkpoint, with its weights, in eval mode.
+
+    The model is rebuilt from the run's recorded config (model name, ``model_kwargs``, patch size,
+    sequences as input channels) and the input grid the checkpoint records.
+
+    Args:
+        path: the checkpoint folder (``<out>/checkpoint``) or the run folder ``<out>``.
+        img_size: the spatial input size, only for checkpoints written before the grid was recorded
+            (``(D, H, W)`` in 3D mode, ``(H, W)`` in 2D mode); otherwise it must match the record.
+        device: where to put the model.
+
+    Raises:
+        CheckpointError: not a ``maerad pretrain`` checkpoint, an unusable config, no recorded grid and
+            no ``img_size``, an ``img_size`` that differs from the recorded one, or weights that do not
+            fit the rebuilt model.
+
+    Examples::
+
+        >>> mae = load_pretrained("runs/mae")                      # doctest: +SKIP
+        >>> features = mae.forward_features(x)                     # doctest: +SKIP
+        >>> vit.load_state_dict(mae.encoder_state_dict())          # doctest: +SKIP  (a timm ViT, 2D)
+    """
+    folder = Path(path)
+    if not (folder / "state.json").is_file() and (folder / "checkpoint" / "state.json").is_file():
+        folder = folder / "checkpoint"
+    ckpt = load_checkpoint(folder, with_optimizer=False)
+    kind = ckpt.extra.get("kind")
+    if kind != "mae-pretrain":
+        raise CheckpointError(f"{folder}: a {kind!r} checkpoint, expected a `maerad pretrain` one")
+    # keys added to the config since the checkpoint was written hold their defaults there
+    saved = {**PretrainConfig.model_construct().model_dump(mode="json"), **ckpt.config}
+    try:
+        config = PretrainConfig.model_validate(saved)
+    except ValidationError as exc:
+        raise CheckpointError(f"{folder}/state.json: unusable config ({exc.errors()[0]['msg']})") from None
+    if not config.sequences:
+        raise CheckpointError(f"{folder}/state.json: the config records no sequences")
+    recorded = ckpt.extra.get("img_size")
+    grid = _grid(folder, recorded, img_size)
+    model = build_model(config, len(config.sequences), grid)
+    try:
+        model.load_state_dict(ckpt.model_state, strict=True)
+    except RuntimeError as exc:
+        message = f"{folder}: the weights do not fit the model its config describes: {exc}"
+        raise CheckpointError(message) from None
+    return model.to(device).eval()
+
+
+def _grid(folder: Path, recorded: object, img_size: Sequence[int] | None) -> tuple[int, ...]:
+    given = None if img_size is None else tuple(int(n) for n in img_size)
+    if isinstance(recorded, list) and all(isinstance(n, int) for n in recorded):
+        if given is not None and given != tuple(recorded):
+            raise CheckpointError(
+                f"{folder}: trained on inputs of size {tuple(recorded)}, not {given}; load it as recorded "
+                "and move the encoder to another grid with load_encoder_state_dict(..., source_grid=...)"
+            )
+        return tuple(recorded)
+    if given is None:
+        raise CheckpointError(f"{folder}: written before checkpoints recorded the input size; pass img_size= "
+                              "(the training studies' (D, H, W), or (H, W) for 2D slices)")
+    return given
