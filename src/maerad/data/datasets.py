@@ -110,6 +110,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         # what each study holds, read up front so that a bad study fails here, not mid-training
         outlines = [outline_study_folder(f) for f in self.folders]
         self._shapes = shapes = [list(o.shape) for o in outlines]
+        self._synthetic = [o.synthetic for o in outlines]
         self.sequences = list(outlines[0].sequences if sequences is None else sequences)
         if not self.sequences:
             raise ConfigError("sequences must name at least one sequence")
@@ -188,6 +189,11 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         labels = self._load(study_idx)[1]
         assert labels is not None  # _load checks with_labels studies
         return torch.from_numpy(labels if z < 0 else labels[z])
+
+    def is_synthetic(self, index: int) -> bool:
+        """Whether item ``index`` comes from a synthetic study (a ``maerad phantom`` case), so that
+        figures and results made from it say so."""
+        return self._synthetic[self._index[index][0]]
 
     def describe_item(self, index: int) -> str:
         """Where item ``index`` comes from, for messages: the study folder, and the slice in 2D mode."""

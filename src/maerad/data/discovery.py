@@ -68,12 +68,14 @@ _AFFINE_RTOL, _AFFINE_ATOL = 1e-5, 1e-3
 
 @dataclass(frozen=True)
 class StudyOutline:
-    """What a study folder holds, read without loading its voxels (except for DICOM, see below)."""
+    """What a study folder holds, read without loading its voxels; ``synthetic`` when its ``case.json``
+    says so (``maerad phantom`` studies)."""
 
     layout: StudyLayout
     sequences: tuple[str, ...]
     shape: tuple[int, int, int]
     has_labels: bool
+    synthetic: bool = False
 
 
 def study_layout(folder: str | os.PathLike[str]) -> StudyLayout | None:
@@ -363,4 +365,6 @@ def _outline_case_json(folder: Path) -> StudyOutline:
     if not (isinstance(shape, list) and len(shape) == 3 and all(type(s) is int for s in shape)):
         raise InputError(f"{path}: 'shape' must be a list of 3 integers")
     has_labels = case.get("labels") is not None
-    return StudyOutline("maerad", tuple(names), (shape[0], shape[1], shape[2]), has_labels)
+    metadata = case.get("metadata")
+    synthetic = isinstance(metadata, dict) and metadata.get("synthetic") is True
+    return StudyOutline("maerad", tuple(names), (shape[0], shape[1], shape[2]), has_labels, synthetic)

@@ -453,7 +453,8 @@ def _figure(
     patches[spec.mask] = float("nan")
     masked = model.unpatchify(patches)
     return save_reconstruction_figure(out / "figures" / f"reconstruction-step{step:06d}.png", x[0], masked[0],
-                                      recon[0], dataset.sequences, title=f"MAE reconstruction, step {step}")
+                                      recon[0], dataset.sequences, title=f"MAE reconstruction, step {step}",
+                                      synthetic=dataset.is_synthetic(0))
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ def reconstruction_figure(
     sequences: Sequence[str],
     *,
     title: str = "",
+    synthetic: bool = False,
 ) -> Figure:
     """Figure of one sample: rows = sequences; columns = original, masked input, reconstruction.
 
@@ -29,6 +30,8 @@ def reconstruction_figure(
         original, masked, reconstruction: ``(C, H, W)`` or ``(C, D, H, W)``; 3D volumes show their
             middle slice. Hidden voxels of ``masked`` are NaN (drawn grey).
         sequences: channel names for the row labels.
+        title: the figure title.
+        synthetic: the sample is synthetic (a phantom case): the title says so.
     """
 
     def plane(t: torch.Tensor) -> np.ndarray:
@@ -60,8 +63,9 @@ def reconstruction_figure(
                 ax.set_title(label)
             if j == 0:
                 ax.set_ylabel(name)
-    if title:
-        fig.suptitle(f"{title} (synthetic data)")
+    heading = f"{title} (synthetic data)".strip() if synthetic else title
+    if heading:
+        fig.suptitle(heading)
     return fig
 
 
@@ -73,9 +77,10 @@ def save_reconstruction_figure(
     sequences: Sequence[str],
     *,
     title: str = "",
+    synthetic: bool = False,
 ) -> Path:
     """Render :func:`reconstruction_figure` to a PNG atomically."""
-    fig = reconstruction_figure(original, masked, reconstruction, sequences, title=title)
+    fig = reconstruction_figure(original, masked, reconstruction, sequences, title=title, synthetic=synthetic)
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90)
