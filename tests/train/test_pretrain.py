@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 from maerad.cli.main import main
 from maerad.data import Study, save_study
 from maerad.errors import CheckpointError, ConfigError, InputError
+from maerad.models import SequenceTokenMAE
 from maerad.report.generation.encoder import pretrained_encoder
 from maerad.train import pretrain as pretrain_module
 from maerad.train.config import load_pretrain_config
@@ -170,6 +171,9 @@ def test_per_sequence_layout_pretrains(studies: Path, tmp_path: Path, masking: s
     assert result.figures and result.figures[-1].read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(CheckpointError, match="token layout"):  # the report generator needs channels
         pretrained_encoder(tmp_path, (8, 32, 32))
+    rebuilt = load_pretrained(tmp_path)
+    assert isinstance(rebuilt, SequenceTokenMAE) and torch.equal(
+        rebuilt.patch_embed.sequence_embed, state["patch_embed.sequence_embed"])
 
 
 @pytest.mark.parametrize(
