@@ -190,6 +190,11 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         assert labels is not None  # _load checks with_labels studies
         return torch.from_numpy(labels if z < 0 else labels[z])
 
+    @property
+    def synthetic_share(self) -> float:
+        """The fraction of the studies that are synthetic (``maerad phantom`` cases)."""
+        return sum(self._synthetic) / len(self._synthetic)
+
     def is_synthetic(self, index: int) -> bool:
         """Whether item ``index`` comes from a synthetic study (a ``maerad phantom`` case), so that
         figures and results made from it say so."""

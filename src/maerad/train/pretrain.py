@@ -35,6 +35,7 @@ from maerad.train.config import PretrainConfig
 from maerad.train.data_order import MicroBatchOrder
 from maerad.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
 from maerad.train.interrupt import stop_between_steps
+from maerad.train.loss_figure import save_loss_figure
 from maerad.train.optim import adamw
 from maerad.train.precision import bf16_autocast
 from maerad.train.recon_figure import save_reconstruction_figure
@@ -227,6 +228,8 @@ def _pretrain(
                     result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1, dataset)
             if info.is_main and ((config.image_every and (step + 1) % config.image_every == 0) or last):
                 result.figures.append(_figure(model, dataset, masking, config, info, out, step + 1, detector))
+                if log_path.is_file():
+                    save_loss_figure(log_path, out / "figures" / "loss.png", title=_loss_title(dataset))
             if stop.requested and not last:  # Ctrl-C: this step is complete; keep it and stop
                 if not saved:
                     result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1, dataset)
@@ -255,12 +258,21 @@ def _earlier_run(out: Path) -> str | None:
     return None
 
 
+def _loss_title(dataset: StudyDataset) -> str:
+    """The loss figure's title, saying when the studies trained on are synthetic (all or some)."""
+    share = dataset.synthetic_share
+    if share == 0:
+        return "MAE pre-training"
+    return "MAE pre-training (synthetic data)" if share == 1 else "MAE pre-training (partly synthetic data)"
+
+
 def _remove_run_outputs(out: Path) -> None:
     """The checkpoint, log and reconstruction figures of an earlier run in ``out`` (nothing else)."""
     shutil.rmtree(out / "checkpoint", ignore_errors=True)
     (out / "log.jsonl").unlink(missing_ok=True)
     for figure in (out / "figures").glob("reconstruction-step*.png"):
         figure.unlink()
+    (out / "figures" / "loss.png").unlink(missing_ok=True)
 
 
 def _save(
