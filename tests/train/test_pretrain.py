@@ -492,7 +492,8 @@ def test_cli_pretrain_and_its_errors(
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1]
     assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == 1
-    assert sorted(p.name for p in (run / "figures").iterdir()) == ["reconstruction-step000001.png"]
+    figures = sorted(p.name for p in (run / "figures").iterdir())
+    assert figures == ["loss.png", "reconstruction-step000001.png"]
 
 
 def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:
