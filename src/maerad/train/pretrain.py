@@ -245,7 +245,7 @@ def _pretrain(
 
 # --------------------------------------------------------------------------------------------------
 def _earlier_run(out: Path) -> str | None:
-    """What of an earlier pre-training run ``out`` holds, described, or ``None``."""
+    """Describes the earlier pre-training run in ``out`` (its checkpoint, else its log); ``None``: none."""
     state = out / "checkpoint" / "state.json"
     if state.is_file():
         try:
@@ -267,7 +267,7 @@ def _loss_title(dataset: StudyDataset) -> str:
 
 
 def _remove_run_outputs(out: Path) -> None:
-    """The checkpoint, log and reconstruction figures of an earlier run in ``out`` (nothing else)."""
+    """Remove the checkpoint, log and figures of an earlier run in ``out`` (nothing else)."""
     shutil.rmtree(out / "checkpoint", ignore_errors=True)
     (out / "log.jsonl").unlink(missing_ok=True)
     for figure in (out / "figures").glob("reconstruction-step*.png"):
