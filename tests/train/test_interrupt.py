@@ -35,3 +35,15 @@ def test_disabled_or_off_the_main_thread_leaves_ctrl_c_alone() -> None:
     thread.start()
     thread.join()
     assert seen == [signal.default_int_handler]
+
+
+def test_an_ignored_sigint_stays_ignored() -> None:
+    # a background job of a non-interactive shell starts with SIGINT ignored; it must not start stopping
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with stop_between_steps() as stop:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+        assert not stop.requested and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

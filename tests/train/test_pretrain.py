@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 
 from maerad.cli.main import main
 from maerad.data import Study, save_study
+from maerad.data.datasets import StudyDataset
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.models import SequenceTokenMAE
 from maerad.report.generation.encoder import pretrained_encoder
@@ -340,7 +341,8 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_bit_exactly(
     with pytest.raises(KeyboardInterrupt):
         pretrain(cfg, progress=False, log=messages.append)
     checkpoint = tmp_path / "stopped" / "checkpoint"
-    assert messages == [f"interrupted: checkpoint of step 2/4 saved in {checkpoint}; continue with --resume"]
+    assert messages == [f"interrupted: checkpoint of step 2/4 saved in {checkpoint}; "
+                        "continue with --resume (resume=True from Python)"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
     monkeypatch.setattr(pretrain_module, "cosine_lr", real_lr)
     resumed = pretrain(cfg, resume=True, progress=False)
@@ -369,6 +371,44 @@ def test_load_pretrained_rebuilds_the_trained_model(
         load_pretrained(out, img_size=tuple(2 * n for n in grid))
 
 
+def test_resume_trims_the_log_to_the_checkpoint(studies: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    pretrain(_config(studies, out, max_steps=2, log_every=1), progress=False)
+    log = out / "log.jsonl"
+    # what a run killed after step 3 (its checkpoint still at step 2) and mid-write of step 4 leaves
+    with log.open("a") as fh:
+        fh.write(json.dumps({"step": 3, "loss": 9.0, "lr": 1e-3}) + "\n" + '{"step": 4, "lo')
+    messages: list[str] = []
+    resumed = _config(studies, out, max_steps=4, log_every=1)
+    pretrain(resumed, resume=True, progress=False, log=messages.append)
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert steps == [1, 2, 3, 4] and not any("warning" in m for m in messages)
+    assert (out / "figures" / "loss.png").is_file()
+    log.write_text("{not json\n")  # a log edited by hand: the figure is skipped with a warning
+    pretrain_module._draw_loss(log, out / "figures" / "loss.png", StudyDataset(studies), messages.append)
+    assert messages[-1].startswith("warning: loss figure not drawn:")
+
+
+def test_overwrite_replaces_only_maerad_outputs(studies: Path, tmp_path: Path) -> None:
+    out = tmp_path / "project"
+    (out / "checkpoint").mkdir(parents=True)
+    (out / "checkpoint" / "resnet50.pt").write_bytes(b"weights of something else")
+    with pytest.raises(ConfigError, match="already holds a pre-training run \\(a checkpoint folder\\)"):
+        pretrain(_config(studies, out, max_steps=1), progress=False)
+    with pytest.raises(ConfigError, match="not a maerad checkpoint"):
+        pretrain(_config(studies, out, max_steps=1), overwrite=True, progress=False)
+    assert (out / "checkpoint" / "resnet50.pt").is_file()
+    with pytest.raises(ConfigError, match="exclude each other"):
+        pretrain(_config(studies, out, max_steps=1), resume=True, overwrite=True, progress=False)
+    # only the aside copy of an interrupted save is left: that is a run too, and --overwrite removes it
+    shutil.rmtree(out / "checkpoint")
+    (out / ".checkpoint.old-4242").mkdir()
+    with pytest.raises(ConfigError, match="interrupted save"):
+        pretrain(_config(studies, out, max_steps=1), progress=False)
+    pretrain(_config(studies, out, max_steps=1), overwrite=True, progress=False)
+    assert not (out / ".checkpoint.old-4242").exists() and (out / "checkpoint" / "state.json").is_file()
+
+
 def test_load_pretrained_errors(studies: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     pretrain(_config(studies, out, max_steps=1), progress=False)
@@ -379,6 +419,8 @@ def test_load_pretrained_errors(studies: Path, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="pass img_size="):
         load_pretrained(out)
     assert load_pretrained(out, img_size=(8, 32, 32)).geometry.img_size == (8, 32, 32)
+    with pytest.raises(CheckpointError, match="cannot rebuild"):
+        load_pretrained(out, img_size=(32, 32))  # a 2D size for a 3D run
     state["extra"]["kind"] = "lesion-detector"
     state_path.write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match="expected a `maerad pretrain` one"):

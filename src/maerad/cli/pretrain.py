@@ -38,8 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--device", help="cpu (default) or cuda")
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint exactly")
-    p.add_argument("--overwrite", action="store_true",
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint exactly")
+    again.add_argument("--overwrite", action="store_true",
                    help="start again in an OUT holding an earlier run "
                    "(replaces its checkpoint, log and figures)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -28,8 +28,9 @@ class StopRequest:
 def stop_between_steps(enabled: bool = True) -> Iterator[StopRequest]:
     """Within the block, the first SIGINT sets ``requested`` instead of raising ``KeyboardInterrupt``.
 
-    Does nothing (``requested`` stays false, Ctrl-C raises as usual) when ``enabled`` is false or off
-    the main thread, where Python cannot install signal handlers. Multi-process runs pass
+    Does nothing (``requested`` stays false, Ctrl-C raises as usual) when ``enabled`` is false, off
+    the main thread (where Python cannot install signal handlers), or when SIGINT is ignored (a
+    background job) or handled outside Python. Multi-process runs pass
     ``enabled=False``: their ranks could see the flag at different steps and wait on each other.
     """
     state = StopRequest()
@@ -37,6 +38,9 @@ def stop_between_steps(enabled: bool = True) -> Iterator[StopRequest]:
         yield state
         return
     previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN or previous is None:  # ignored (a background job) or not Python's
+        yield state
+        return
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
         if state.requested:  # the second Ctrl-C: stop now

@@ -24,13 +24,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from maerad.atomic import write_text_atomic
+from maerad.atomic import interrupted_swaps, write_text_atomic
 from maerad.data.datasets import StudyDataset
-from maerad.errors import CheckpointError, ConfigError
+from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
-from maerad.train.checkpoint import load_checkpoint, save_checkpoint
+from maerad.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from maerad.train.config import PretrainConfig
 from maerad.train.data_order import MicroBatchOrder
 from maerad.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
@@ -125,10 +125,14 @@ def _pretrain(
         torch.set_num_threads(config.num_threads)
     out = Path(config.out)
     ckpt_dir = out / "checkpoint"
+    if resume and overwrite:
+        raise ConfigError("resume and overwrite exclude each other: continue the run in out, or start again")
     earlier = _earlier_run(out)
     if earlier and not (resume or overwrite):
         raise ConfigError(f"{out} already holds a pre-training run ({earlier}); continue it with --resume, "
                           "choose another --out, or start it again with --overwrite")
+    if overwrite:
+        _check_only_maerad_outputs(out)
     detector = _lesion_detector(config, info)
     needs_labels = config.masking in ("lesion_aware", "roi_prior") and detector is None
     dataset = StudyDataset(config.data, sequences=config.sequences, mode=config.mode,
@@ -158,6 +162,7 @@ def _pretrain(
         start_step, saved_warmup = _restore(ckpt_dir, config, model, optimizer)
         if info.is_main:
             log(f"resuming from {ckpt_dir} at step {start_step}/{total_steps}")
+            _trim_log(out / "log.jsonl", start_step)
     if start_step >= total_steps:
         raise ConfigError(f"checkpoint is already at step {start_step}; raise max_steps/epochs to continue")
     # the data checks that read voxels come last, after every check that needs none
@@ -180,7 +185,7 @@ def _pretrain(
     result = PretrainResult(steps=start_step)
     log_path = out / "log.jsonl"
     if info.is_main:
-        if overwrite and not resume:  # every check passed: only now is the earlier run's output removed
+        if overwrite:  # every check passed: only now is the earlier run's output removed
             _remove_run_outputs(out)
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.json", config.model_dump_json(indent=2) + "\n")
@@ -228,14 +233,13 @@ def _pretrain(
                     result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1, dataset)
             if info.is_main and ((config.image_every and (step + 1) % config.image_every == 0) or last):
                 result.figures.append(_figure(model, dataset, masking, config, info, out, step + 1, detector))
-                if log_path.is_file():
-                    save_loss_figure(log_path, out / "figures" / "loss.png", title=_loss_title(dataset))
+                _draw_loss(log_path, out / "figures" / "loss.png", dataset, log)
             if stop.requested and not last:  # Ctrl-C: this step is complete; keep it and stop
                 if not saved:
                     result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1, dataset)
                 bar.close()
                 log(f"interrupted: checkpoint of step {step + 1}/{total_steps} saved in {ckpt_dir}; "
-                    "continue with --resume")
+                    "continue with --resume (resume=True from Python)")
                 raise KeyboardInterrupt
     bar.close()
     result.seconds = time.perf_counter() - t0
@@ -246,16 +250,61 @@ def _pretrain(
 # --------------------------------------------------------------------------------------------------
 def _earlier_run(out: Path) -> str | None:
     """Describes the earlier pre-training run in ``out`` (its checkpoint, else its log); ``None``: none."""
-    state = out / "checkpoint" / "state.json"
+    ckpt = out / "checkpoint"
+    state = ckpt / "state.json"
     if state.is_file():
         try:
             step = json.loads(state.read_text(encoding="utf-8")).get("step")
         except (OSError, ValueError, AttributeError):
             step = None
         return f"a checkpoint at step {step}" if isinstance(step, int) else "a checkpoint"
+    if ckpt.exists():
+        return "a checkpoint folder"
+    if interrupted_swaps(ckpt):
+        return "the previous checkpoint of an interrupted save"
     if (out / "log.jsonl").is_file():
         return "a training log"
     return None
+
+
+def _check_only_maerad_outputs(out: Path) -> None:
+    """``overwrite`` replaces maerad's own outputs only: refuse a ``checkpoint`` folder of something else."""
+    ckpt = out / "checkpoint"
+    if not ckpt.is_dir() or not any(ckpt.iterdir()):
+        return
+    try:
+        state = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = None
+    if not (isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT):
+        raise ConfigError(f"{ckpt} is not a maerad checkpoint; --overwrite replaces only maerad's own "
+                          "outputs, so move it away or choose another --out")
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Keep the records of steps up to ``step`` (the resumed checkpoint): steps logged after it by the
+    interrupted run are run again, and a line cut short by a crash would break the log."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= step:
+            kept.append(line + "\n")
+    write_text_atomic(path, "".join(kept))
+
+
+def _draw_loss(log_path: Path, png: Path, dataset: StudyDataset, log: Callable[[str], None]) -> None:
+    """The loss figure is for looking at: a log it cannot read is reported, and training goes on."""
+    if not log_path.is_file():
+        return
+    try:
+        save_loss_figure(log_path, png, title=_loss_title(dataset))
+    except InputError as exc:
+        log(f"warning: loss figure not drawn: {exc}")
 
 
 def _loss_title(dataset: StudyDataset) -> str:
@@ -269,6 +318,8 @@ def _loss_title(dataset: StudyDataset) -> str:
 def _remove_run_outputs(out: Path) -> None:
     """Remove the checkpoint, log and figures of an earlier run in ``out`` (nothing else)."""
     shutil.rmtree(out / "checkpoint", ignore_errors=True)
+    for aside in interrupted_swaps(out / "checkpoint"):
+        shutil.rmtree(aside, ignore_errors=True)
     (out / "log.jsonl").unlink(missing_ok=True)
     for figure in (out / "figures").glob("reconstruction-step*.png"):
         figure.unlink()

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from pydantic import ValidationError
 
-from maerad.errors import CheckpointError
+from maerad.errors import CheckpointError, ConfigError
 from maerad.models import MAE
 from maerad.train.checkpoint import load_checkpoint
 from maerad.train.config import PretrainConfig
@@ -63,7 +63,10 @@ def load_pretrained(
         raise CheckpointError(f"{folder}/state.json: the config records no sequences")
     recorded = ckpt.extra.get("img_size")
     grid = _grid(folder, recorded, img_size)
-    model = build_model(config, len(config.sequences), grid)
+    try:
+        model = build_model(config, len(config.sequences), grid)
+    except ConfigError as exc:
+        raise CheckpointError(f"{folder}: cannot rebuild its model for inputs {grid}: {exc}") from None
     try:
         model.load_state_dict(ckpt.model_state, strict=True)
     except RuntimeError as exc:
