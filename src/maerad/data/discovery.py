@@ -34,12 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import nibabel as nib
 import numpy as np
 import numpy.typing as npt
 
 from maerad.data.dicom import load_dicom_series, read_dicom_series_geometry
-from maerad.data.nifti import load_nifti, nifti_suffix, read_nifti_volume
+from maerad.data.nifti import load_nifti, nifti_suffix, read_nifti_header, read_nifti_volume
 from maerad.data.study import FloatArray, Study
 from maerad.data.study_folder import CASE_FILE, load_study, read_case_json
 from maerad.errors import InputError
@@ -302,20 +301,20 @@ def _outline_nifti(folder: Path) -> StudyOutline:
     names: list[str] = []
     ref: tuple[Path, tuple[int, int, int], npt.NDArray[np.float64]] | None = None
     for stem, path in files.items():
-        dims, affine = _nifti_header(path)
-        grid = (dims[2], dims[1], dims[0])  # NIfTI (i, j, k) is maerad (w, h, d)
+        shape, affine = read_nifti_header(path)
+        grid = (shape[-3], shape[-2], shape[-1])
         ref = ref or (path, grid, affine)
         _check_grid(path, grid, affine, *ref)
         # as load_nifti names sequences: the file's stem, or one name per frame of a 4D file
-        frames = [stem] if len(dims) == 3 else [f"{stem}_{t}" for t in range(dims[3])]
+        frames = [stem] if len(shape) == 3 else [f"{stem}_{t}" for t in range(shape[0])]
         for name in frames:
             if name in names:
                 raise InputError(f"{path}: sequence {name!r} is given twice in {folder}")
             names.append(name)
     assert ref is not None  # the layout is "nifti" only with at least one sequence file
     if labels is not None:
-        dims, affine = _nifti_header(labels)
-        _check_grid(labels, tuple(reversed(dims)), affine, *ref)
+        shape, affine = read_nifti_header(labels)
+        _check_grid(labels, shape, affine, *ref)
     return StudyOutline("nifti", tuple(names), ref[1], labels is not None)
 
 
@@ -331,28 +330,9 @@ def _outline_dicom(folder: Path) -> StudyOutline:
     assert ref is not None  # the layout is "dicom" only with at least one series folder
     labels = _labels_file(entries)
     if labels is not None:
-        dims, affine = _nifti_header(labels)
-        # NIfTI's (i, j, k) axes are maerad's (w, h, d)
-        _check_grid(labels, tuple(reversed(dims)), affine[:, [2, 1, 0, 3]], *ref)
+        shape, affine = read_nifti_header(labels)
+        _check_grid(labels, shape, affine, *ref)
     return StudyOutline("dicom", tuple(names), ref[1], labels is not None)
-
-
-def _nifti_header(path: Path) -> tuple[tuple[int, ...], npt.NDArray[np.float64]]:
-    """The file's NIfTI shape and affine from its header alone (voxels are read and checked on loading).
-
-    The affine is NIfTI's (i, j, k) one: comparing it between files is the same as comparing maerad's.
-    """
-    try:
-        img: Any = nib.load(path)
-        dims = tuple(int(n) for n in img.shape)
-        affine = np.asarray(img.affine, dtype=np.float64)
-    except Exception as exc:  # nibabel raises many types (ImageFileError, zlib, EOFError, ...)
-        raise InputError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
-    while len(dims) > 3 and dims[-1] == 1:  # as load_nifti: trailing axes of length 1 are dropped
-        dims = dims[:-1]
-    if len(dims) not in (3, 4):
-        raise InputError(f"{path}: expected a 3D or 4D NIfTI volume, got shape {dims}")
-    return dims, affine
 
 
 def _outline_case_json(folder: Path) -> StudyOutline:

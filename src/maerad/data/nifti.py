@@ -39,7 +39,7 @@ from maerad.atomic import atomic_path
 from maerad.data.study import FloatArray, Study
 from maerad.errors import InputError
 
-__all__ = ["load_nifti", "nifti_suffix", "read_nifti_volume", "save_nifti"]
+__all__ = ["load_nifti", "nifti_suffix", "read_nifti_header", "read_nifti_volume", "save_nifti"]
 
 _GZIP_LEVEL = 1  # as nibabel: level 6 is ~8x slower on MR volumes for ~15% smaller files
 # Axis permutation between NIfTI (i, j, k) and maerad (d, h, w) = (k, j, i); it is its own inverse.
@@ -70,6 +70,29 @@ def read_nifti_volume(path: str | os.PathLike[str]) -> tuple[FloatArray, npt.NDA
     """
     data, affine, _ = _read_nifti(Path(path))
     return data, affine
+
+
+def read_nifti_header(path: str | os.PathLike[str]) -> tuple[tuple[int, ...], npt.NDArray[np.float64]]:
+    """The maerad-ordered shape (``(D, H, W)`` or ``(T, D, H, W)``, trailing axes of length 1 dropped as
+    :func:`read_nifti_volume` does) and maerad affine of a NIfTI file, from its header alone.
+
+    No voxel is read or checked (a truncated file shows when it is loaded).
+
+    Raises:
+        InputError: the header cannot be read, or the image is not 3D/4D; the message names the file.
+    """
+    path = Path(path)
+    try:
+        img: Any = nib.load(path)
+        dims = tuple(int(n) for n in img.shape)
+        affine = np.asarray(img.affine, dtype=np.float64)
+    except Exception as exc:  # nibabel raises many types (ImageFileError, zlib, EOFError, ...)
+        raise InputError(f"{path}: not a readable NIfTI file ({_reason(exc)})") from None
+    while len(dims) > 3 and dims[-1] == 1:
+        dims = dims[:-1]
+    if len(dims) not in (3, 4):
+        raise InputError(f"{path}: expected a 3D or 4D NIfTI volume, got shape {dims}")
+    return tuple(reversed(dims)), affine[:, _COLUMNS]
 
 
 def _read_nifti(path: Path) -> tuple[FloatArray, npt.NDArray[np.float64], list[str]]:
