@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers_models import TINY
 
 from maerad.errors import ConfigError
 from maerad.masking import create_masking
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd, patchify
 from maerad.models.sequence_tokens import sequence_patchify, sequence_unpatchify
-
-TINY = {
-    "embed_dim": 32,
-    "depth": 1,
-    "num_heads": 2,
-    "decoder_embed_dim": 16,
-    "decoder_depth": 1,
-    "decoder_num_heads": 2,
-}
 
 
 def tiny(spatial_dims: int = 2, **kw: object) -> MAE:

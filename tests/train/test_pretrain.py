@@ -19,6 +19,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+from helpers_models import TINY
+
 from maerad.cli.main import main
 from maerad.data import Study, save_study
 from maerad.data.datasets import StudyDataset
@@ -29,15 +32,6 @@ from maerad.train import pretrain as pretrain_module
 from maerad.train.config import load_pretrain_config
 from maerad.train.pretrain import pretrain
 from maerad.train.pretrained import load_pretrained
-
-TINY = {
-    "embed_dim": 32,
-    "depth": 1,
-    "num_heads": 2,
-    "decoder_embed_dim": 16,
-    "decoder_depth": 1,
-    "decoder_num_heads": 2,
-}
 
 
 @pytest.fixture(scope="module")
