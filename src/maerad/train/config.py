@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -12,7 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from maerad.errors import ConfigError
 
-__all__ = ["PretrainConfig", "apply_overrides", "load_pretrain_config", "read_config_file", "validate_config"]
+__all__ = [
+    "PretrainConfig",
+    "apply_overrides",
+    "load_pretrain_config",
+    "read_config_file",
+    "saved_pretrain_config",
+    "validate_config",
+]
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -84,6 +91,12 @@ def load_pretrain_config(
     data = read_config_file(path) if path is not None else {}
     data.update({k: v for k, v in fields.items() if v is not None})
     return validate_config(PretrainConfig, apply_overrides(data, overrides))
+
+
+def saved_pretrain_config(saved: Mapping[str, Any]) -> dict[str, Any]:
+    """A config recorded in a checkpoint, with the keys added to :class:`PretrainConfig` since it was
+    written filled in with their defaults (so older checkpoints resume and load)."""
+    return {**PretrainConfig.model_construct().model_dump(mode="json"), **saved}
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:

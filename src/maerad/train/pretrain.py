@@ -31,7 +31,7 @@ from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visibl
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
 from maerad.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
-from maerad.train.config import PretrainConfig
+from maerad.train.config import PretrainConfig, saved_pretrain_config
 from maerad.train.data_order import MicroBatchOrder
 from maerad.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
 from maerad.train.interrupt import stop_between_steps
@@ -474,9 +474,7 @@ def _restore(
 ) -> tuple[int, int | None]:
     """Load weights and optimizer state; returns the step and the warm-up steps the run was started with."""
     ckpt = load_checkpoint(ckpt_dir)
-    # keys added to the config after a checkpoint was written hold their defaults there
-    defaults = PretrainConfig.model_construct().model_dump(mode="json")
-    saved = {**defaults, **dict(ckpt.config)}
+    saved = saved_pretrain_config(ckpt.config)
     current = config.model_dump(mode="json")
     inherited = {"warmup_steps"} if config.warmup_steps is None else set()  # None: keep the run's own
     changed = sorted(k for k in current

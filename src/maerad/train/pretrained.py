@@ -11,11 +11,11 @@ from pydantic import ValidationError
 
 from maerad.errors import CheckpointError, ConfigError
 from maerad.models import MAE
-from maerad.train.checkpoint import load_checkpoint
-from maerad.train.config import PretrainConfig
+from maerad.train.checkpoint import Checkpoint, load_checkpoint
+from maerad.train.config import PretrainConfig, saved_pretrain_config
 from maerad.train.pretrain import build_model
 
-__all__ = ["load_pretrained"]
+__all__ = ["load_pretrained", "read_pretrain_checkpoint"]
 
 
 def load_pretrained(
@@ -46,17 +46,9 @@ def load_pretrained(
         >>> features = mae.forward_features(x)                     # doctest: +SKIP
         >>> vit.load_state_dict(mae.encoder_state_dict())          # doctest: +SKIP  (a timm ViT, 2D)
     """
-    folder = Path(path)
-    if not (folder / "state.json").is_file() and (folder / "checkpoint" / "state.json").is_file():
-        folder = folder / "checkpoint"
-    ckpt = load_checkpoint(folder, with_optimizer=False)
-    kind = ckpt.extra.get("kind")
-    if kind != "mae-pretrain":
-        raise CheckpointError(f"{folder}: a {kind!r} checkpoint, expected a `maerad pretrain` one")
-    # keys added to the config since the checkpoint was written hold their defaults there
-    saved = {**PretrainConfig.model_construct().model_dump(mode="json"), **ckpt.config}
+    folder, ckpt = read_pretrain_checkpoint(path)
     try:
-        config = PretrainConfig.model_validate(saved)
+        config = PretrainConfig.model_validate(saved_pretrain_config(ckpt.config))
     except ValidationError as exc:
         raise CheckpointError(f"{folder}/state.json: unusable config ({exc.errors()[0]['msg']})") from None
     if not config.sequences:
@@ -73,6 +65,24 @@ def load_pretrained(
         message = f"{folder}: the weights do not fit the model its config describes: {exc}"
         raise CheckpointError(message) from None
     return model.to(device).eval()
+
+
+def read_pretrain_checkpoint(path: str | os.PathLike[str]) -> tuple[Path, Checkpoint]:
+    """The checkpoint folder (``path`` itself, or ``path/checkpoint`` for a run folder) and its weights
+    and config, without the optimizer state.
+
+    Raises:
+        CheckpointError: no readable checkpoint there, or one that ``maerad pretrain`` did not write.
+    """
+    folder = Path(path)
+    if not (folder / "state.json").is_file() and (folder / "checkpoint" / "state.json").is_file():
+        folder = folder / "checkpoint"
+    ckpt = load_checkpoint(folder, with_optimizer=False)
+    kind = ckpt.extra.get("kind")
+    if kind not in (None, "mae-pretrain"):  # None: written before checkpoints recorded their kind
+        raise CheckpointError(f"{folder}: a {kind!r} checkpoint, expected a `maerad pretrain` one "
+                              "(kind 'mae-pretrain')")
+    return folder, ckpt
 
 
 def _grid(folder: Path, recorded: object, img_size: Sequence[int] | None) -> tuple[int, ...]:

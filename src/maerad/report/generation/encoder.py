@@ -94,17 +94,9 @@ def pretrained_encoder(path: str | os.PathLike[str], volume_shape: tuple[int, in
     Raises:
         CheckpointError: not a pre-training checkpoint, or a config that does not name the model.
     """
-    from pathlib import Path
+    from maerad.train.pretrained import read_pretrain_checkpoint
 
-    from maerad.train.checkpoint import load_checkpoint
-
-    folder = Path(path)
-    if not (folder / "state.json").is_file() and (folder / "checkpoint" / "state.json").is_file():
-        folder = folder / "checkpoint"
-    ckpt = load_checkpoint(folder, with_optimizer=False)
-    if ckpt.extra.get("kind") not in (None, "mae-pretrain"):
-        raise CheckpointError(f"{folder}: a {ckpt.extra.get('kind')!r} checkpoint, expected a "
-                              "`maerad pretrain` checkpoint (kind 'mae-pretrain')")
+    folder, ckpt = read_pretrain_checkpoint(path)
     config = ckpt.config
     model = config.get("model")
     if not isinstance(model, str):
