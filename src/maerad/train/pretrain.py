@@ -10,7 +10,6 @@ count).
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import shutil
@@ -24,13 +23,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from maerad.atomic import interrupted_swaps, write_text_atomic
+from maerad.atomic import write_text_atomic
 from maerad.data.datasets import StudyDataset
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
-from maerad.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from maerad.train.checkpoint import load_checkpoint, save_checkpoint
 from maerad.train.config import PretrainConfig, saved_pretrain_config
 from maerad.train.data_order import MicroBatchOrder
 from maerad.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
@@ -39,6 +38,13 @@ from maerad.train.loss_figure import save_loss_figure
 from maerad.train.optim import adamw
 from maerad.train.precision import bf16_autocast
 from maerad.train.recon_figure import save_reconstruction_figure
+from maerad.train.run_folder import (
+    append_log,
+    check_only_maerad_outputs,
+    earlier_run,
+    remove_run_outputs,
+    trim_log,
+)
 from maerad.train.schedule import cosine_lr, scaled_lr
 
 __all__ = ["PretrainResult", "build_model", "compile_for_training", "pretrain"]
@@ -127,12 +133,12 @@ def _pretrain(
     ckpt_dir = out / "checkpoint"
     if resume and overwrite:
         raise ConfigError("resume and overwrite exclude each other: continue the run in out, or start again")
-    earlier = _earlier_run(out)
+    earlier = earlier_run(out)
     if earlier and not (resume or overwrite):
         raise ConfigError(f"{out} already holds a pre-training run ({earlier}); continue it with --resume, "
                           "choose another --out, or start it again with --overwrite")
     if overwrite:
-        _check_only_maerad_outputs(out)
+        check_only_maerad_outputs(out)
     detector = _lesion_detector(config, info)
     needs_labels = config.masking in ("lesion_aware", "roi_prior") and detector is None
     dataset = StudyDataset(config.data, sequences=config.sequences, mode=config.mode,
@@ -162,7 +168,7 @@ def _pretrain(
         start_step, saved_warmup = _restore(ckpt_dir, config, model, optimizer)
         if info.is_main:
             log(f"resuming from {ckpt_dir} at step {start_step}/{total_steps}")
-            _trim_log(out / "log.jsonl", start_step)
+            trim_log(out / "log.jsonl", start_step)
     if start_step >= total_steps:
         raise ConfigError(f"checkpoint is already at step {start_step}; raise max_steps/epochs to continue")
     # the data checks that read voxels come last, after every check that needs none
@@ -186,7 +192,7 @@ def _pretrain(
     log_path = out / "log.jsonl"
     if info.is_main:
         if overwrite:  # every check passed: only now is the earlier run's output removed
-            _remove_run_outputs(out)
+            remove_run_outputs(out)
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.json", config.model_dump_json(indent=2) + "\n")
     bar = tqdm(total=total_steps, initial=start_step, disable=not progress, desc="pretrain", unit="step",
@@ -224,7 +230,7 @@ def _pretrain(
             bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{throughput:.1f}")
             last = step + 1 == total_steps
             if info.is_main and ((step + 1) % config.log_every == 0 or last):
-                _append_log(log_path, {"step": step + 1, "loss": step_loss, "lr": lr,
+                append_log(log_path, {"step": step + 1, "loss": step_loss, "lr": lr,
                                        "samples_per_second": throughput})
             saved = bool(config.save_every and (step + 1) % config.save_every == 0) or last
             if saved:
@@ -248,55 +254,6 @@ def _pretrain(
 
 
 # --------------------------------------------------------------------------------------------------
-def _earlier_run(out: Path) -> str | None:
-    """Describes the earlier pre-training run in ``out`` (its checkpoint, else its log); ``None``: none."""
-    ckpt = out / "checkpoint"
-    state = ckpt / "state.json"
-    if state.is_file():
-        try:
-            step = json.loads(state.read_text(encoding="utf-8")).get("step")
-        except (OSError, ValueError, AttributeError):
-            step = None
-        return f"a checkpoint at step {step}" if isinstance(step, int) else "a checkpoint"
-    if ckpt.exists():
-        return "a checkpoint folder"
-    if interrupted_swaps(ckpt):
-        return "the previous checkpoint of an interrupted save"
-    if (out / "log.jsonl").is_file():
-        return "a training log"
-    return None
-
-
-def _check_only_maerad_outputs(out: Path) -> None:
-    """``overwrite`` replaces maerad's own outputs only: refuse a ``checkpoint`` folder of something else."""
-    ckpt = out / "checkpoint"
-    if not ckpt.is_dir() or not any(ckpt.iterdir()):
-        return
-    try:
-        state = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        state = None
-    if not (isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT):
-        raise ConfigError(f"{ckpt} is not a maerad checkpoint; --overwrite replaces only maerad's own "
-                          "outputs, so move it away or choose another --out")
-
-
-def _trim_log(path: Path, step: int) -> None:
-    """Keep the records of steps up to ``step`` (the resumed checkpoint): steps logged after it by the
-    interrupted run are run again, and a line cut short by a crash would break the log."""
-    if not path.is_file():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= step:
-            kept.append(line + "\n")
-    write_text_atomic(path, "".join(kept))
-
-
 def _draw_loss(log_path: Path, png: Path, dataset: StudyDataset, log: Callable[[str], None]) -> None:
     """The loss figure is for looking at: a log it cannot read is reported, and training goes on."""
     if not log_path.is_file():
@@ -313,17 +270,6 @@ def _loss_title(dataset: StudyDataset) -> str:
     if share == 0:
         return "MAE pre-training"
     return "MAE pre-training (synthetic data)" if share == 1 else "MAE pre-training (partly synthetic data)"
-
-
-def _remove_run_outputs(out: Path) -> None:
-    """Remove the checkpoint, log and figures of an earlier run in ``out`` (nothing else)."""
-    shutil.rmtree(out / "checkpoint", ignore_errors=True)
-    for aside in interrupted_swaps(out / "checkpoint"):
-        shutil.rmtree(aside, ignore_errors=True)
-    (out / "log.jsonl").unlink(missing_ok=True)
-    for figure in (out / "figures").glob("reconstruction-step*.png"):
-        figure.unlink()
-    (out / "figures" / "loss.png").unlink(missing_ok=True)
 
 
 def _save(
@@ -527,8 +473,3 @@ def _no_sync(model: nn.Module, skip_sync: bool) -> Iterator[None]:
             yield
     else:
         yield
-
-
-def _append_log(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
