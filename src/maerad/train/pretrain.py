@@ -330,11 +330,16 @@ def _micro_batch(
             ids = config.lesion_labels or _default_lesion_labels()
             kwargs["weights"] = _per_token(label_token_fraction(labels, patch, ids), grid).to(info.device)
         else:
-            assert config.roi_labels  # roi_prior: checked before the first step
-            fraction = _per_token(label_token_fraction(labels, patch, config.roi_labels), grid)
-            kwargs["roi"] = (fraction > 0).to(info.device)
+            kwargs["roi"] = _roi_tokens(labels, model, config).to(info.device)
     spec = masking(x.shape[0], grid, generator=gen, device=info.device, **kwargs)
     return x, spec
+
+
+def _roi_tokens(labels: torch.Tensor, model: MAE, config: PretrainConfig) -> torch.Tensor:
+    """``(B, L)`` bool: the tokens of ``model``'s grid that overlap ``roi_labels`` (``roi_prior``)."""
+    assert config.roi_labels  # roi_prior: checked before any data is read
+    fraction = label_token_fraction(labels, model.geometry.patch_size, config.roi_labels)
+    return _per_token(fraction, model.mask_grid) > 0
 
 
 def _check_roi_budget(
@@ -345,16 +350,14 @@ def _check_roi_budget(
     dataset holds, a training batch of items at a time."""
     if masking.overflow != "raise":
         return
-    assert config.roi_labels  # checked before the data is read
-    grid, patch = model.mask_grid, model.geometry.patch_size
-    num_tokens = math.prod(grid)
+    num_tokens = math.prod(model.mask_grid)
     keep = num_visible(num_tokens, masking.mask_ratio)
     chunk = config.batch_size
     for start in tqdm(range(0, len(dataset), chunk), disable=not progress, desc="roi budget", unit="batch",
                       dynamic_ncols=True):
         indices = range(start, min(start + chunk, len(dataset)))
         labels = torch.stack([dataset.item_labels(i) for i in indices])
-        counts = (_per_token(label_token_fraction(labels, patch, config.roi_labels), grid) > 0).sum(dim=1)
+        counts = _roi_tokens(labels, model, config).sum(dim=1)
         worst = int(counts.argmax())
         if int(counts[worst]) > keep:
             raise ConfigError(
