@@ -101,6 +101,35 @@ def test_thickness_of_an_annulus_and_a_shell() -> None:
     assert float(mean_thickness(shell, (1.0, 1.0, 1.0))) == pytest.approx(expected, rel=0.03)
 
 
+def test_measurements_under_bf16_autocast_and_on_bf16_masks_match_float32() -> None:
+    # A 40 x 120 mm rectangle far from the origin (coordinates up to ~250 mm): in bf16 the old
+    # E[x²] − E[x]² covariance measured its width as 2 mm.
+    spacing = (2.0, 2.0)
+    mask = torch.zeros(1, 128, 128)
+    mask[0, 40:60, 60:120] = 1
+    image = torch.rand(1, 128, 128, generator=torch.Generator().manual_seed(0))
+    reference = (
+        principal_axis_lengths(mask, spacing, factor=SLAB_FACTOR),
+        mean_thickness(mask, spacing),
+        region_volume(mask, spacing, slice_thickness=5.0),
+        region_mean(image, mask),
+    )
+    assert reference[0][0].tolist() == pytest.approx([120.0, 40.0], rel=1e-4)
+    for low in (False, True):
+        m = mask.bfloat16() if low else mask
+        img = image.bfloat16() if low else image
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            measured = (
+                principal_axis_lengths(m, spacing, factor=SLAB_FACTOR),
+                mean_thickness(m, spacing),
+                region_volume(m, spacing, slice_thickness=5.0),
+                region_mean(img, m),
+            )
+        for got, want in zip(measured, reference, strict=True):
+            assert got.dtype == torch.float32
+            torch.testing.assert_close(got, want, rtol=1e-2 if low else 1e-5, atol=0)
+
+
 def test_region_mean_and_contrast() -> None:
     image = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]])
     a = torch.tensor([[[1.0, 1.0], [0.0, 0.0]]])

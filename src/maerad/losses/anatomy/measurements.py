@@ -49,6 +49,12 @@ SLAB_FACTOR = math.sqrt(12.0)
 _TINY = 1e-12
 
 
+def _full_precision(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 if it is a 16-bit float: sums over hundreds of thousands of voxels and
+    coordinates of hundreds of mm lose every digit in bf16 / fp16."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
 def _spacing(mask: torch.Tensor, spacing: Sequence[float]) -> tuple[float, ...]:
     nd = mask.ndim - 1
     if nd not in (2, 3):
@@ -78,7 +84,7 @@ def region_volume(
         if slice_thickness is None or not slice_thickness > 0:
             raise ConfigError("a volume from a 2D mask needs slice_thickness (mm)")
         voxel *= slice_thickness
-    return mask.flatten(1).sum(dim=1) * (voxel / 1000.0)
+    return _full_precision(mask).flatten(1).sum(dim=1) * (voxel / 1000.0)
 
 
 def region_moments(
@@ -95,23 +101,29 @@ def region_moments(
         ``mass (B,)`` (sum of the mask), ``centroid (B, nd)``, ``covariance (B, nd, nd)``.
     """
     sp = _spacing(mask, spacing)
-    grids = torch.meshgrid(
-        *(
-            torch.arange(n, dtype=mask.dtype, device=mask.device) * s
-            for n, s in zip(mask.shape[1:], sp, strict=True)
-        ),
-        indexing="ij",
-    )
-    coords = torch.stack([g.reshape(-1) for g in grids], dim=1)  # (N, nd)
-    weights = mask.flatten(1)  # (B, N)
-    mass = weights.sum(dim=1)
-    safe = mass.clamp_min(_TINY)
-    centroid = weights @ coords / safe[:, None]  # (B, nd)
-    second = (weights.unsqueeze(-1) * coords).transpose(1, 2) @ coords / safe[:, None, None]
-    cov = second - centroid[:, :, None] * centroid[:, None, :]
-    if voxel_correction:
-        cov = cov + torch.diag(torch.tensor([s * s / 12.0 for s in sp], dtype=mask.dtype, device=mask.device))
-    return mass, centroid, (cov + cov.transpose(1, 2)) / 2
+    mask = _full_precision(mask)
+    # Autocast would run the matrix products below in bf16 / fp16 (AxisLength inside a bf16 training
+    # step measured a 40 mm wide rectangle as 2 mm); these are small reductions, so stay in float32.
+    with torch.autocast(mask.device.type, enabled=False):
+        grids = torch.meshgrid(
+            *(
+                torch.arange(n, dtype=mask.dtype, device=mask.device) * s
+                for n, s in zip(mask.shape[1:], sp, strict=True)
+            ),
+            indexing="ij",
+        )
+        coords = torch.stack([g.reshape(-1) for g in grids], dim=1)  # (N, nd)
+        weights = mask.flatten(1)  # (B, N)
+        mass = weights.sum(dim=1)
+        safe = mass.clamp_min(_TINY)
+        centroid = weights @ coords / safe[:, None]  # (B, nd)
+        # second moments about the centroid, not E[x²] − E[x]², which cancels badly far from the origin
+        centred = coords - centroid[:, None, :]  # (B, N, nd)
+        cov = (weights.unsqueeze(-1) * centred).transpose(1, 2) @ centred / safe[:, None, None]
+        if voxel_correction:
+            correction = torch.tensor([s * s / 12.0 for s in sp], dtype=mask.dtype, device=mask.device)
+            cov = cov + torch.diag(correction)
+        return mass, centroid, (cov + cov.transpose(1, 2)) / 2
 
 
 def principal_axis_lengths(
@@ -151,6 +163,13 @@ def _boundary_measure(mask: torch.Tensor, sp: tuple[float, ...]) -> torch.Tensor
     bias of oblique edges) and differentiated with central differences.
     """
     nd = len(sp)
+    mask = _full_precision(mask)
+    with torch.autocast(mask.device.type, enabled=False):  # the smoothing conv stays in float32
+        return _total_variation(mask, sp)
+
+
+def _total_variation(mask: torch.Tensor, sp: tuple[float, ...]) -> torch.Tensor:
+    nd = len(sp)
     x = F.pad(mask, [2, 2] * nd).unsqueeze(1)  # (B, 1, *S+4); nothing leaks out when smoothing
     taps = torch.tensor([0.25, 0.5, 0.25], dtype=mask.dtype, device=mask.device)
     kernel = taps
@@ -182,7 +201,7 @@ def mean_thickness(mask: torch.Tensor, spacing: Sequence[float]) -> torch.Tensor
         ``(B,)``; zero for an empty mask.
     """
     sp = _spacing(mask, spacing)
-    content = mask.flatten(1).sum(dim=1) * math.prod(sp)
+    content = _full_precision(mask).flatten(1).sum(dim=1) * math.prod(sp)
     return 2.0 * content / _boundary_measure(mask, sp).clamp_min(_TINY)
 
 
@@ -198,8 +217,9 @@ def region_mean(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """
     if image.shape != mask.shape:
         raise ConfigError(f"image {tuple(image.shape)} and mask {tuple(mask.shape)} differ in shape")
-    weights = mask.flatten(1)
-    return (weights * image.flatten(1)).sum(dim=1) / weights.sum(dim=1).clamp_min(_TINY)
+    weights = _full_precision(mask).flatten(1)
+    values = _full_precision(image).flatten(1)
+    return (weights * values).sum(dim=1) / weights.sum(dim=1).clamp_min(_TINY)
 
 
 def contrast_difference(image: torch.Tensor, darker: torch.Tensor, brighter: torch.Tensor) -> torch.Tensor:
