@@ -30,6 +30,7 @@ from maerad.models import SequenceTokenMAE
 from maerad.report.generation.encoder import pretrained_encoder
 from maerad.train import pretrain as pretrain_module
 from maerad.train.config import load_pretrain_config
+from maerad.train.distributed import DistInfo
 from maerad.train.pretrain import pretrain
 from maerad.train.pretrained import load_pretrained
 
@@ -276,12 +277,20 @@ def test_training_reduces_the_loss(studies: Path, tmp_path: Path) -> None:
     assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5])
 
 
-@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    ("compiled", "drop_path_rate"),
+    [(False, 0.0), (False, 0.5), pytest.param(True, 0.0, marks=pytest.mark.slow)],
+    ids=["eager", "stochastic-depth", "compiled"],
+)
 def test_resume_after_a_crash_is_bit_exact(
-    studies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: bool
+    studies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: bool, drop_path_rate: float
 ) -> None:
+    # stochastic depth draws from torch's global generator: resume must reproduce those draws too
+    # (two blocks: the first block's rate is always 0)
+    model_kwargs = {**TINY, "depth": 2, "drop_path_rate": drop_path_rate} if drop_path_rate else TINY
     full = pretrain(
-        _config(studies, tmp_path / "full", max_steps=4, accum_steps=2, batch_size=1, compile=compiled),
+        _config(studies, tmp_path / "full", max_steps=4, accum_steps=2, batch_size=1, compile=compiled,
+                model_kwargs=model_kwargs),
         progress=False,
     )
     assert full.steps == 4
@@ -303,7 +312,9 @@ def test_resume_after_a_crash_is_bit_exact(
         batch_size=1,
         save_every=2,
         compile=compiled,
+        model_kwargs=model_kwargs,
     )
+    torch.manual_seed(1234)  # whatever the caller did to the global generator in between
     with pytest.raises(KeyboardInterrupt):
         pretrain(cfg, progress=False)
     monkeypatch.setattr(pretrain_module, "save_checkpoint", real_save)
@@ -478,6 +489,43 @@ def test_resume_of_a_checkpoint_from_an_older_config(studies: Path, tmp_path: Pa
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     lr_at = {r["step"]: r["lr"] for r in records}  # "step" counts completed steps: step 3 ran at index 2
     assert lr_at[3] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 2 / 40)))  # no new warm-up
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"model_kwargs": {**TINY, "patch_size": [4, 4, 4]}}, "set 'patch_size' as a top-level key"),
+        ({"model_kwargs": {**TINY, "img_size": [8, 32, 32]}}, "'img_size' is taken from the data"),
+        ({"masking_kwargs": {"mask_ratio": 0.5}}, "set 'mask_ratio' as a top-level key"),
+    ],
+)
+def test_keys_the_config_sets_itself_are_refused_in_kwargs(
+    studies: Path, tmp_path: Path, settings: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _config(studies, tmp_path, **settings)
+
+
+def test_a_mask_that_hides_nothing_is_refused_before_any_data_is_read(
+    studies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_loading(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("studies were loaded before the masking was checked")
+
+    monkeypatch.setattr(StudyDataset, "preload", no_loading)
+    with pytest.raises(ConfigError, match="hides no token of the model's 32-token grid"):
+        pretrain(_config(studies, tmp_path / "run", mask_ratio=0.0), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_micro_batch_seeds_differ_for_every_micro_batch_and_rank() -> None:
+    for world_size in (1, 2, 300):
+        seeds = {
+            pretrain_module._micro_batch_seed(7, m, DistInfo(r, world_size, r, torch.device("cpu")))
+            for m in range(40)
+            for r in range(world_size)
+        }
+        assert len(seeds) == 40 * world_size
 
 
 def test_resume_rejects_a_changed_config(studies: Path, tmp_path: Path) -> None:

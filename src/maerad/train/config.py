@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from maerad.errors import ConfigError
 
@@ -78,6 +78,29 @@ class PretrainConfig(BaseModel):
     log_every: int = Field(10, ge=1)
     image_every: int = Field(0, ge=0, description="reconstruction PNG every N steps (0: only at the end)")
     save_every: int = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
+
+
+    @field_validator("model_kwargs")
+    @classmethod
+    def _model_kwargs_leave_config_keys_alone(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # build_model sets these; a second value here would silently win over the top-level key
+        for key in sorted(value):
+            if key in _FROM_DATA:
+                raise ValueError(f"{key!r} is taken from the data, it cannot be set in model_kwargs")
+            if key in _TOP_LEVEL_MODEL_KEYS:
+                raise ValueError(f"set {key!r} as a top-level key, not in model_kwargs")
+        return value
+
+    @field_validator("masking_kwargs")
+    @classmethod
+    def _masking_kwargs_leave_mask_ratio_alone(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "mask_ratio" in value:
+            raise ValueError("set 'mask_ratio' as a top-level key, not in masking_kwargs")
+        return value
+
+
+_FROM_DATA = frozenset({"spatial_dims", "in_chans", "img_size"})
+_TOP_LEVEL_MODEL_KEYS = frozenset({"patch_size", "mask_ratio", "norm_pix_loss"})
 
 
 def load_pretrain_config(

@@ -15,7 +15,14 @@ import torch.distributed as dist
 
 from maerad.errors import ConfigError
 
-__all__ = ["DistInfo", "barrier", "check_device", "cleanup_distributed", "init_distributed"]
+__all__ = [
+    "DistInfo",
+    "barrier",
+    "check_device",
+    "cleanup_distributed",
+    "init_distributed",
+    "mean_over_processes",
+]
 
 _DEVICE_HINT = "cpu, cuda, cuda:N, mps…"
 
@@ -101,6 +108,15 @@ def barrier(info: DistInfo) -> None:
     """Wait for every process (no-op when running alone)."""
     if info.world_size > 1 and dist.is_initialized():
         dist.barrier()
+
+
+def mean_over_processes(value: float, info: DistInfo) -> float:
+    """The mean of ``value`` over every process (``value`` itself when running alone)."""
+    if info.world_size == 1 or not dist.is_initialized():
+        return value
+    total = torch.tensor([value], dtype=torch.float64, device=info.device)
+    dist.all_reduce(total)
+    return float(total) / info.world_size
 
 
 def cleanup_distributed(info: DistInfo) -> None:

@@ -32,7 +32,13 @@ from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
 from maerad.train.checkpoint import load_checkpoint, save_checkpoint
 from maerad.train.config import PretrainConfig, saved_pretrain_config
 from maerad.train.data_order import MicroBatchOrder
-from maerad.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
+from maerad.train.distributed import (
+    DistInfo,
+    barrier,
+    cleanup_distributed,
+    init_distributed,
+    mean_over_processes,
+)
 from maerad.train.interrupt import stop_between_steps
 from maerad.train.loss_figure import save_loss_figure
 from maerad.train.optim import adamw
@@ -152,6 +158,7 @@ def _pretrain(
     model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
     masking = create_masking(config.masking, mask_ratio=config.mask_ratio, **config.masking_kwargs)
     _check_masking_fits_layout(config.masking, model, config.mode)
+    _check_masking_hides_tokens(masking, model)
     if isinstance(masking, RoiPriorMasking) and not config.roi_labels:
         raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
 
@@ -220,6 +227,8 @@ def _pretrain(
                 samples += x.shape[0] * info.world_size
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            # the loss of the whole batch, not of this process's share; every rank then stops together
+            step_loss = mean_over_processes(step_loss, info)
             if not math.isfinite(step_loss):
                 raise ConfigError(f"loss became {step_loss} at step {step}; lower the learning rate")
             result.losses.append(step_loss)
@@ -320,7 +329,7 @@ def _micro_batch(
     grid, patch = model.mask_grid, model.geometry.patch_size
     items = [dataset[i] for i in indices]
     x = torch.stack([it["image"] for it in items]).to(info.device)
-    gen = torch.Generator().manual_seed((config.seed * 1_000_003 + micro_batch) * 131 + info.rank)
+    gen = torch.Generator().manual_seed(_micro_batch_seed(config.seed, micro_batch, info))
     kwargs: dict[str, Any] = {}
     if detector is not None:  # lesion probabilities from the images: no label map needed
         kwargs["weights"] = _per_token(detector.token_map(x, patch).flatten(1), grid).to(info.device)
@@ -332,7 +341,18 @@ def _micro_batch(
         else:
             kwargs["roi"] = _roi_tokens(labels, model, config).to(info.device)
     spec = masking(x.shape[0], grid, generator=gen, device=info.device, **kwargs)
+    # stochastic depth and dropout draw from the global generator: seed it from the same stream, so
+    # that they too depend on (seed, micro-batch, rank) only (exact resume; different draws per rank)
+    torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
     return x, spec
+
+
+def _micro_batch_seed(seed: int, micro_batch: int, info: DistInfo) -> int:
+    """The seed of a micro-batch's random draws on this process, distinct for every (micro-batch, rank).
+    The stride is at least 131, the value of earlier versions, so runs of up to 131 processes keep
+    their masks."""
+    stride = max(131, info.world_size)
+    return (seed * 1_000_003 + micro_batch) * stride + info.rank
 
 
 def _roi_tokens(labels: torch.Tensor, model: MAE, config: PretrainConfig) -> torch.Tensor:
@@ -392,6 +412,17 @@ def _per_token(spatial: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
 # strategies for the per-sequence layout's (S, *G) grid, and those that would read S as a spatial axis
 _PER_SEQUENCE_MASKINGS = ("joint", "independent", "drop_sequence")
 _SPATIAL_ONLY_MASKINGS = ("block", "grid", "tube")
+
+
+def _check_masking_hides_tokens(masking: Callable[..., MaskSpec], model: MAE) -> None:
+    """A mask that hides nothing leaves the MAE no loss: refuse it before any data is read, not at step 1."""
+    count = getattr(masking, "num_visible", None)
+    if count is None:  # a user's strategy without the method: its masks are checked at step 1
+        return
+    total = math.prod(model.mask_grid)
+    if count(model.mask_grid) >= total:
+        raise ConfigError(f"masking {masking!r} hides no token of the model's {total}-token grid "
+                          f"{tuple(model.mask_grid)}; raise mask_ratio")
 
 
 def _check_masking_fits_layout(name: str, model: MAE, mode: str) -> None:

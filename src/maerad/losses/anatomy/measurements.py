@@ -162,7 +162,6 @@ def _boundary_measure(mask: torch.Tensor, sp: tuple[float, ...]) -> torch.Tensor
     variation is unchanged by smoothing in the continuum; on voxels it removes most of the staircase
     bias of oblique edges) and differentiated with central differences.
     """
-    nd = len(sp)
     mask = _full_precision(mask)
     with torch.autocast(mask.device.type, enabled=False):  # the smoothing conv stays in float32
         return _total_variation(mask, sp)
