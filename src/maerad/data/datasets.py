@@ -190,6 +190,17 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         assert labels is not None  # _load checks with_labels studies
         return torch.from_numpy(labels if z < 0 else labels[z])
 
+    def item_source(self, index: int) -> tuple[int, int | None]:
+        """Where item ``index`` comes from: its study's position in :attr:`folders`, and its slice
+        (``None`` in 3D mode)."""
+        study_idx, z = self._index[index]
+        return study_idx, (None if z < 0 else z)
+
+    def volume(self, study_idx: int) -> torch.Tensor:
+        """The normalised image ``(C, D, H, W)`` of study ``study_idx`` (position in :attr:`folders`),
+        whole also in 2D mode: for computations that need a slice's whole volume."""
+        return torch.from_numpy(self._load(study_idx)[0])
+
     @property
     def synthetic_share(self) -> float:
         """The fraction of the studies that are synthetic (``maerad phantom`` cases)."""

@@ -33,6 +33,7 @@ from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
 from maerad.train.checkpoint import load_checkpoint, save_checkpoint
 from maerad.train.config import PretrainConfig, saved_pretrain_config
 from maerad.train.data_order import MicroBatchOrder
+from maerad.train.detector_token_maps import DetectorTokenMaps
 from maerad.train.distributed import (
     DistInfo,
     barrier,
@@ -160,6 +161,9 @@ def _pretrain(
     masking = create_masking(config.masking, mask_ratio=config.mask_ratio, **config.masking_kwargs)
     _check_masking_fits_layout(config.masking, model, config.mode)
     _check_masking_hides_tokens(masking, model)
+    lesion_maps = None
+    if detector is not None:
+        lesion_maps = DetectorTokenMaps(detector, dataset, model.geometry.patch_size, info.device)
     if isinstance(masking, RoiPriorMasking) and not config.roi_labels:
         raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
 
@@ -217,7 +221,8 @@ def _pretrain(
             step_loss = 0.0
             for micro in range(config.accum_steps):
                 m = step * config.accum_steps + micro
-                x, spec = _micro_batch(dataset, order.indices(m), masking, model, config, info, m, detector)
+                x, spec = _micro_batch(dataset, order.indices(m), masking, model, config, info, m,
+                                       lesion_maps)
                 sync = micro == config.accum_steps - 1
                 # DDP: forward and backward of non-final micro-batches both inside no_sync (no all-reduce)
                 with _no_sync(train_model, not sync):
@@ -248,7 +253,8 @@ def _pretrain(
                 if info.is_main:
                     result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1, dataset)
             if info.is_main and ((config.image_every and (step + 1) % config.image_every == 0) or last):
-                result.figures.append(_figure(model, dataset, masking, config, info, out, step + 1, detector))
+                figure = _figure(model, dataset, masking, config, info, out, step + 1, lesion_maps)
+                result.figures.append(figure)
                 _draw_loss(log_path, out / "figures" / "loss.png", dataset, log)
             if stop.requested and not last:  # Ctrl-C: this step is complete; keep it and stop
                 if not saved:
@@ -325,15 +331,15 @@ def _micro_batch(
     config: PretrainConfig,
     info: DistInfo,
     micro_batch: int,
-    detector: LesionDetector | None = None,
+    lesion_maps: DetectorTokenMaps | None = None,
 ) -> tuple[torch.Tensor, MaskSpec]:
     grid, patch = model.mask_grid, model.geometry.patch_size
     items = [dataset[i] for i in indices]
     x = torch.stack([it["image"] for it in items]).to(info.device)
     gen = torch.Generator().manual_seed(_micro_batch_seed(config.seed, micro_batch, info))
     kwargs: dict[str, Any] = {}
-    if detector is not None:  # lesion probabilities from the images: no label map needed
-        kwargs["weights"] = _per_token(detector.token_map(x, patch).flatten(1), grid).to(info.device)
+    if lesion_maps is not None:  # lesion probabilities from the images: no label map needed
+        kwargs["weights"] = _per_token(lesion_maps(indices).flatten(1), grid).to(info.device)
     elif "labels" in items[0]:
         labels = torch.stack([it["labels"] for it in items])
         if config.masking == "lesion_aware":
@@ -482,10 +488,10 @@ def _figure(
     info: DistInfo,
     out: Path,
     step: int,
-    detector: LesionDetector | None,
+    lesion_maps: DetectorTokenMaps | None,
 ) -> Path:
     # A fixed item and a fixed mask so figures of successive steps are comparable.
-    x, spec = _micro_batch(dataset, [0], masking, model, config, info, 0, detector)
+    x, spec = _micro_batch(dataset, [0], masking, model, config, info, 0, lesion_maps)
     model.eval()
     with torch.no_grad(), bf16_autocast(config.bf16, info.device):
         output = model(x, mask=spec)

@@ -3,8 +3,9 @@
 The detector is trained with ``maerad train-lesion`` (see :mod:`maerad.cli.train_lesion`) and saved as
 a safetensors weight file plus a JSON config beside it (``lesion.safetensors`` + ``lesion.json``; the
 config is also stored in the safetensors metadata). Inputs are the study's sequences as channels, in
-the order recorded in the config, each z-scored per sample and channel over the whole image or volume
-(:func:`normalize_channels`) — the same normalisation as in training.
+the order recorded in the config, each z-scored per sample and channel over its spatial axes
+(:func:`normalize_channels`). ``maerad train-lesion`` z-scores whole volumes, also for a 2D detector,
+so give whole volumes: a slice given alone is z-scored over itself alone.
 """
 
 from __future__ import annotations
