@@ -88,11 +88,17 @@ def test_roi_from_labels_any_overlap_and_min_fraction() -> None:
 
 
 def test_roi_from_points_marks_the_token_of_each_landmark() -> None:
-    points = torch.tensor([[[5.5, 17.2, 3.9], [float("nan")] * 3], [[0.0, 0.0, 0.0], [15.9, 63.9, 63.9]]])
+    points = torch.tensor([[[5.5, 17.2, 3.9], [float("nan")] * 3], [[-0.4, 0.0, 0.0], [15.4, 63.4, 63.4]]])
     roi = roi_from_points(points, (16, 64, 64), (4, 16, 16))
     assert roi.shape == (2, 4, 4, 4)
-    assert roi[0].nonzero().tolist() == [[1, 1, 0]]  # 5.5 // 4, 17.2 // 16, 3.9 // 16; NaN row absent
-    assert roi[1].nonzero().tolist() == [[0, 0, 0], [3, 3, 3]]
+    assert roi[0].nonzero().tolist() == [[1, 1, 0]]  # voxels 6, 17, 4 → tokens 1, 1, 0; NaN row absent
+    assert roi[1].nonzero().tolist() == [[0, 0, 0], [3, 3, 3]]  # -0.4 is in voxel 0, 15.4 in voxel 15
+    # voxel i spans [i - ½, i + ½): 15.6 lies in voxel 16, the second token of 16 voxels
+    assert roi_from_points(torch.tensor([[[0.0, 15.6, 0.0]]]), (16, 64, 64), (4, 16, 16))[0, 0, 1, 0]
+    with pytest.raises(InputError, match="outside the image"):  # beyond the last voxel's far half
+        roi_from_points(torch.tensor([[[15.6, 0.0, 0.0]]]), (16, 64, 64), (4, 16, 16))
+    with pytest.raises(InputError, match="outside the part of the image the token grid covers"):
+        roi_from_points(torch.tensor([[[0.0, 0.0, 65.0]]]), (16, 64, 70), (4, 16, 16), crop=True)
     grown = roi_from_points(points[:1, :1], (16, 64, 64), (4, 16, 16), radius=1)
     # a 3×3×3 box around (1, 1, 0), clipped at the w = 0 edge: 3 · 3 · 2 tokens
     assert int(grown.sum()) == 18 and bool(grown[0, 0:3, 0:3, 0:2].all())

@@ -151,8 +151,9 @@ def roi_from_points(points: ArrayLike, spatial_shape: Sequence[int], patch_size:
     """``(B, *grid)`` bool: tokens containing landmark points, dilated by ``radius`` tokens.
 
     Args:
-        points: ``(B, M, N)`` voxel coordinates (fractional allowed) of ``M`` landmarks per sample on an
-            N-D image; a row of NaN is an absent landmark. Convert mm landmarks first, e.g.
+        points: ``(B, M, N)`` voxel coordinates (fractional allowed; voxel ``i`` is centred on ``i``
+            and spans ``[i - 0.5, i + 0.5)``) of ``M`` landmarks per sample on an N-D image; a row of
+            NaN is an absent landmark. Convert mm landmarks first, e.g.
             ``study.world_to_voxel(study.landmarks["pubic_symphysis_inferior"])`` (SPEC §4.1 points).
         spatial_shape: the image size ``S`` (N values).
         patch_size: patch size per axis.
@@ -169,13 +170,17 @@ def roi_from_points(points: ArrayLike, spatial_shape: Sequence[int], patch_size:
     grid = token_grid(shape, patch_size, crop=crop)
     patch = torch.tensor(_patch(patch_size, len(shape)), dtype=torch.float64, device=pts.device)
     present = ~torch.isnan(pts).any(dim=-1)  # (B, M)
-    tok = torch.floor(torch.nan_to_num(pts) / patch).long()  # (B, M, N)
+    # Voxel i is centred on coordinate i (NIfTI / Study.world_to_voxel), so it covers [i - ½, i + ½) and
+    # token t covers [t·p - ½, (t + 1)·p - ½).
+    tok = torch.floor((torch.nan_to_num(pts) + 0.5) / patch).long()  # (B, M, N)
     limit = torch.tensor(grid, device=pts.device)
     inside = ((tok >= 0) & (tok < limit)).all(dim=-1)
     if bool((present & ~inside).any()):
         b, m = (int(i) for i in (present & ~inside).nonzero()[0])
-        raise InputError(f"points[{b}, {m}] = {pts[b, m].tolist()} lies outside the image of size {shape} "
-                         "(voxel coordinates expected)")
+        covered = tuple(int(g * p) for g, p in zip(grid, patch.tolist(), strict=True))
+        where = "outside the image" if covered == shape else "outside the part of the image the token grid covers"
+        raise InputError(f"points[{b}, {m}] = {pts[b, m].tolist()} lies {where} of size {shape} "
+                         "(voxel coordinates expected, voxel i spanning i - 0.5 to i + 0.5)")
     strides = [math.prod(grid[i + 1:]) for i in range(len(grid))]
     flat = (tok * torch.tensor(strides, device=pts.device)).sum(dim=-1)  # (B, M)
     roi = torch.zeros(pts.shape[0], math.prod(grid), dtype=torch.bool, device=pts.device)
