@@ -97,7 +97,7 @@ def test_roi_from_points_marks_the_token_of_each_landmark() -> None:
     assert roi_from_points(torch.tensor([[[0.0, 15.6, 0.0]]]), (16, 64, 64), (4, 16, 16))[0, 0, 1, 0]
     with pytest.raises(InputError, match="outside the image"):  # beyond the last voxel's far half
         roi_from_points(torch.tensor([[[15.6, 0.0, 0.0]]]), (16, 64, 64), (4, 16, 16))
-    with pytest.raises(InputError, match="outside the part of the image the token grid covers"):
+    with pytest.raises(InputError, match="outside the part of the image the tokens cover"):
         roi_from_points(torch.tensor([[[0.0, 0.0, 65.0]]]), (16, 64, 70), (4, 16, 16), crop=True)
     grown = roi_from_points(points[:1, :1], (16, 64, 64), (4, 16, 16), radius=1)
     # a 3×3×3 box around (1, 1, 0), clipped at the w = 0 edge: 3 · 3 · 2 tokens

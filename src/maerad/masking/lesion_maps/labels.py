@@ -178,7 +178,7 @@ def roi_from_points(points: ArrayLike, spatial_shape: Sequence[int], patch_size:
     if bool((present & ~inside).any()):
         b, m = (int(i) for i in (present & ~inside).nonzero()[0])
         covered = tuple(int(g * p) for g, p in zip(grid, patch.tolist(), strict=True))
-        where = "outside the image" if covered == shape else "outside the part of the image the token grid covers"
+        where = "outside the image" if covered == shape else "outside the part of the image the tokens cover"
         raise InputError(f"points[{b}, {m}] = {pts[b, m].tolist()} lies {where} of size {shape} "
                          "(voxel coordinates expected, voxel i spanning i - 0.5 to i + 0.5)")
     strides = [math.prod(grid[i + 1:]) for i in range(len(grid))]
