@@ -305,8 +305,17 @@ def test_features_and_encoder_export_roundtrip() -> None:
 def test_encoder_state_dict_into_a_larger_grid() -> None:
     small = tiny()
     big = tiny(img_size=48)
+    fixed = big.pos_embed.detach().clone()
     big.load_encoder_state_dict(small.encoder_state_dict(), source_grid=small.grid)
     assert big.forward_tokens(torch.randn(1, 2, 48, 48)).shape == (1, 37, 32)
+    # a fixed sin-cos table becomes the new grid's exact table, not a resampled approximation
+    torch.testing.assert_close(big.pos_embed, fixed, rtol=0, atol=0)
+    # a learned table (timm) is resampled
+    learned = small.encoder_state_dict()
+    learned["pos_embed"] = torch.randn_like(learned["pos_embed"])
+    big.load_encoder_state_dict(learned, source_grid=small.grid)
+    torch.testing.assert_close(big.pos_embed[:, :1], learned["pos_embed"][:, :1])  # class-token row kept
+    assert not torch.allclose(big.pos_embed, fixed)
 
 
 def test_bf16_autocast_forward() -> None:

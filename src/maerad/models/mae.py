@@ -386,7 +386,10 @@ class MAE(nn.Module):
     ) -> None:
         """Load encoder weights (e.g. from :meth:`encoder_state_dict` or ``load_timm_vit``).
 
-        A ``pos_embed`` for another grid is resampled when ``source_grid`` names that grid.
+        A ``pos_embed`` for another grid is adapted when ``source_grid`` names that grid: the fixed
+        sin-cos table of ``source_grid`` (maerad's and MAE / HF ViTMAE checkpoints') is replaced by this
+        grid's exact table, any other table (a learned timm one) is resampled. The table stays frozen
+        either way, so an approximate copy of a fixed table would stay approximate.
 
         Raises:
             CheckpointError: missing or unexpected encoder keys, or mismatched shapes.
@@ -394,7 +397,11 @@ class MAE(nn.Module):
         state = dict(state)
         pos = state.get("pos_embed")
         if pos is not None and source_grid is not None and pos.shape != self.pos_embed.shape:
-            state["pos_embed"] = interpolate_pos_embed(pos, source_grid, self.grid)
+            fixed = sincos_pos_embed(source_grid, pos.shape[-1], cls_token=True).unsqueeze(0)
+            if pos.shape == fixed.shape and torch.allclose(pos.float(), fixed, atol=1e-5):
+                state["pos_embed"] = self._pos_table(pos.shape[-1]).unsqueeze(0)
+            else:
+                state["pos_embed"] = interpolate_pos_embed(pos, source_grid, self.grid)
         own = {k for k in self.state_dict() if not k.startswith("decoder.")}
         missing = sorted(own - set(state))
         unexpected = sorted(set(state) - own)
