@@ -519,6 +519,51 @@ def test_a_mask_that_hides_nothing_is_refused_before_any_data_is_read(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"masking": "drop_sequence", "masking_kwargs": {"drop": [7]},
+             "model_kwargs": {**TINY, "token_layout": "per_sequence"}},
+            r"names a sequence index >= the 2 sequences",
+        ),
+        ({"masking": "block", "masking_kwargs": {"style": "simmim", "cell": [1, 2]}}, "has 2 values"),
+    ],
+)
+def test_masking_options_that_do_not_fit_the_grid_fail_before_overwrite_removes_anything(
+    studies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any], message: str
+) -> None:
+    run = tmp_path / "run"
+    pretrain(_config(studies, run, max_steps=1), progress=False)
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+
+    def no_loading(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("studies were loaded before the masking options were checked")
+
+    monkeypatch.setattr(StudyDataset, "preload", no_loading)
+    with pytest.raises(ConfigError, match=message):
+        pretrain(_config(studies, run, max_steps=1, **settings), overwrite=True, progress=False)
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before  # the finished run is untouched
+
+
+def test_lesion_aware_without_any_lesion_label_in_the_data_is_refused(studies: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no voxel of the 4 studies carries a lesion label in \[999\]"):
+        pretrain(_config(studies, tmp_path / "run", masking="lesion_aware", lesion_labels=[999]),
+                 progress=False)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match="lesion_labels"):
+        _config(studies, tmp_path / "run", masking="lesion_aware", lesion_labels=[])
+    present = _config(studies, tmp_path / "ok", masking="lesion_aware", lesion_labels=[7, 100], max_steps=1)
+    assert pretrain(present, progress=False).steps == 1
+
+
+def test_an_out_that_is_a_file_is_refused_up_front(studies: Path, tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("x")
+    for out in (tmp_path / "taken", tmp_path / "taken" / "run"):
+        with pytest.raises(ConfigError, match="is a file, not a folder"):
+            pretrain(_config(studies, out), progress=False)
+
+
 def test_micro_batch_seeds_differ_for_every_micro_batch_and_rank() -> None:
     for world_size in (1, 2, 300):
         seeds = {
@@ -579,6 +624,18 @@ def test_cli_pretrain_and_its_errors(
     assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == 1
     figures = sorted(p.name for p in (run / "figures").iterdir())
     assert figures == ["loss.png", "reconstruction-step000001.png"]
+    # --resume takes the run's settings from OUT/config.json: only what changes needs a flag
+    capsys.readouterr()
+    assert main(["pretrain", "--out", str(run), "--max-steps", "2", "--resume", "--no-progress"]) == 0
+    assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert main(["pretrain", "--out", str(run), "--max-steps", "3", "--resume", "--no-progress",
+                 "--masking", "random"]) == 2
+    assert "config differs in masking (masking: checkpoint 'grid', now 'random')" in capsys.readouterr().err
+    # a log without a checkpoint (a run that failed at its first step) cannot be resumed: not offered
+    shutil.rmtree(run / "checkpoint")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "(a training log); choose another --out, or start it again with --overwrite" in err
 
 
 def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:

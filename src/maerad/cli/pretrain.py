@@ -39,7 +39,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key")
     again = p.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint exactly")
+    again.add_argument("--resume", action="store_true",
+                       help="continue from OUT/checkpoint exactly (settings from OUT/config.json unless "
+                       "--config is given; flags and --set may change only max_steps, epochs, logging and "
+                       "checkpoint intervals)")
     again.add_argument("--overwrite", action="store_true",
                    help="start again in an OUT holding an earlier run "
                    "(replaces its checkpoint, log and figures)")
@@ -56,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
     fields = {k: getattr(args, k) for k in ("data", "out", "model", "masking", "mode", "mask_ratio", "epochs",
                                             "max_steps", "batch_size", "accum_steps", "lr", "bf16", "compile",
                                             "device", "seed")}
-    config = load_pretrain_config(args.config, args.set, **fields)
+    config_file = args.config
+    if args.resume and config_file is None:
+        config_file = _saved_run_config(args)
+    config = load_pretrain_config(config_file, args.set, **fields)
     if not config.data:
         raise ConfigError("no training data: give --data DIR or 'data' in --config")
     result = pretrain(config, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
@@ -65,3 +71,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"pretrain: {result.steps} steps, final loss {last}, "
               f"{result.samples_per_second:.1f} samples/s; checkpoint {result.checkpoint}")
     return 0
+
+
+def _saved_run_config(args: argparse.Namespace) -> Path | None:
+    """``OUT/config.json`` of the run ``--resume`` continues, so that only what changes needs a flag."""
+    from maerad.train.config import PretrainConfig, apply_overrides
+
+    out = args.out or apply_overrides({}, args.set).get("out") or PretrainConfig.model_fields["out"].default
+    saved = Path(out) / "config.json"
+    return saved if saved.is_file() else None

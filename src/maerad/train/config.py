@@ -49,8 +49,12 @@ class PretrainConfig(BaseModel):
 
     masking: str = "random"
     masking_kwargs: dict[str, Any] = Field(default_factory=dict)
-    lesion_labels: list[int] | None = Field(None, description="label values of lesions (lesion_aware)")
-    roi_labels: list[int] | None = Field(None, description="label values kept visible (roi_prior)")
+    lesion_labels: list[int] | None = Field(
+        None, min_length=1, description="label values of lesions (lesion_aware)"
+    )
+    roi_labels: list[int] | None = Field(
+        None, min_length=1, description="label values kept visible (roi_prior)"
+    )
     lesion_detector: str | None = Field(
         None, description="`maerad train-lesion` checkpoint: lesion_aware weights from it, not from labels"
     )

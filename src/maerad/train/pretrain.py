@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -141,10 +142,14 @@ def _pretrain(
     ckpt_dir = out / "checkpoint"
     if resume and overwrite:
         raise ConfigError("resume and overwrite exclude each other: continue the run in out, or start again")
+    for part in (out, *out.parents):
+        if part.exists() and not part.is_dir():
+            raise ConfigError(f"out {out}: {part} is a file, not a folder; choose another --out")
     earlier = earlier_run(out)
     if earlier and not (resume or overwrite):
-        raise ConfigError(f"{out} already holds a pre-training run ({earlier}); continue it with --resume, "
-                          "choose another --out, or start it again with --overwrite")
+        again = "continue it with --resume, " if (ckpt_dir / "state.json").is_file() else ""
+        raise ConfigError(f"{out} already holds a pre-training run ({earlier}); {again}choose another --out, "
+                          "or start it again with --overwrite")
     if overwrite:
         check_only_maerad_outputs(out)
     detector = _lesion_detector(config, info)
@@ -156,16 +161,19 @@ def _pretrain(
         raise ConfigError(f"lesion_detector was trained on sequences {list(detector.sequences)}, the data "
                           f"gives {dataset.sequences}; set sequences to the detector's order")
 
+    # an explicit patch size, so that config.json and resume see what the model was built with
+    config = config.model_copy(update={"patch_size": config.patch_size or default_patch_size(config.mode)})
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
     masking = create_masking(config.masking, mask_ratio=config.mask_ratio, **config.masking_kwargs)
     _check_masking_fits_layout(config.masking, model, config.mode)
     _check_masking_hides_tokens(masking, model)
+    if isinstance(masking, RoiPriorMasking) and not config.roi_labels:
+        raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
+    _check_masking_draws(masking, model, config, info)
     lesion_maps = None
     if detector is not None:
         lesion_maps = DetectorTokenMaps(detector, dataset, model.geometry.patch_size, info.device)
-    if isinstance(masking, RoiPriorMasking) and not config.roi_labels:
-        raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
 
     order = MicroBatchOrder(len(dataset), config.batch_size, seed=config.seed, rank=info.rank,
                             world_size=info.world_size)
@@ -178,15 +186,14 @@ def _pretrain(
     start_step, saved_warmup = 0, None
     if resume:
         start_step, saved_warmup = _restore(ckpt_dir, config, model, optimizer)
-        if info.is_main:
-            log(f"resuming from {ckpt_dir} at step {start_step}/{total_steps}")
-            trim_log(out / "log.jsonl", start_step)
     if start_step >= total_steps:
         raise ConfigError(f"checkpoint is already at step {start_step}; raise max_steps/epochs to continue")
     # the data checks that read voxels come last, after every check that needs none
     dataset.preload(progress=progress and info.is_main)  # unreadable voxels stop the run before step 1
     if isinstance(masking, RoiPriorMasking):
         _check_roi_budget(dataset, model, config, masking, progress=progress and info.is_main)
+    if config.masking == "lesion_aware" and lesion_maps is None:
+        _check_lesion_labels_present(dataset, config)
     # MAE warms up for 40 of its 800 epochs: 5 % of the run unless the config says otherwise; a resumed
     # run keeps the warm-up it started with, and the checkpoint records the number actually used
     if config.warmup_steps is None:
@@ -205,6 +212,9 @@ def _pretrain(
     if info.is_main:
         if overwrite:  # every check passed: only now is the earlier run's output removed
             remove_run_outputs(out)
+        if resume:
+            log(f"resuming from {ckpt_dir} at step {start_step}/{total_steps}")
+            trim_log(out / "log.jsonl", start_step)
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.json", config.model_dump_json(indent=2) + "\n")
     bar = tqdm(total=total_steps, initial=start_step, disable=not progress, desc="pretrain", unit="step",
@@ -236,7 +246,7 @@ def _pretrain(
             # the loss of the whole batch, not of this process's share; every rank then stops together
             step_loss = mean_over_processes(step_loss, info)
             if not math.isfinite(step_loss):
-                raise ConfigError(f"loss became {step_loss} at step {step}; lower the learning rate")
+                raise ConfigError(f"loss became {step_loss} at step {step + 1}; lower the learning rate")
             result.losses.append(step_loss)
             result.steps = step + 1
             elapsed = time.perf_counter() - t0
@@ -343,7 +353,7 @@ def _micro_batch(
     elif "labels" in items[0]:
         labels = torch.stack([it["labels"] for it in items])
         if config.masking == "lesion_aware":
-            ids = config.lesion_labels or _default_lesion_labels()
+            ids = _lesion_labels(config)
             kwargs["weights"] = _per_token(label_token_fraction(labels, patch, ids), grid).to(info.device)
         else:
             kwargs["roi"] = _roi_tokens(labels, model, config).to(info.device)
@@ -432,6 +442,39 @@ def _check_masking_hides_tokens(masking: Callable[..., MaskSpec], model: MAE) ->
                           f"{tuple(model.mask_grid)}; raise mask_ratio")
 
 
+def _check_masking_draws(masking: Callable[..., MaskSpec], model: MAE, config: PretrainConfig,
+                         info: DistInfo) -> None:
+    """Draw one mask on the model's grid now: options that depend on the grid (a block cell or grid
+    stride of the wrong rank, a sequence index beyond the data's) fail before any data is read or any
+    output is touched, not at step 1."""
+    num_tokens = math.prod(model.mask_grid)
+    kwargs: dict[str, Any] = {}
+    if config.masking == "lesion_aware":
+        kwargs["weights"] = torch.zeros(1, num_tokens)
+    elif config.masking == "roi_prior":
+        kwargs["roi"] = torch.zeros(1, num_tokens, dtype=torch.bool)
+    generator = torch.Generator().manual_seed(0)
+    masking(1, model.mask_grid, generator=generator, device=torch.device("cpu"), **kwargs)
+
+
+def _lesion_labels(config: PretrainConfig) -> tuple[int, ...]:
+    """The label values ``lesion_aware`` treats as lesion (the phantom's unless the config names them)."""
+    labels = config.lesion_labels if config.lesion_labels is not None else _default_lesion_labels()
+    return tuple(labels)
+
+
+def _check_lesion_labels_present(dataset: StudyDataset, config: PretrainConfig) -> None:
+    """``lesion_aware`` from label maps in which no voxel carries a lesion label would mask uniformly at
+    random without a word: refuse it (real label maps rarely use the phantom's values)."""
+    ids = _lesion_labels(config)
+    if any(bool(np.isin(dataset.item_labels(i).numpy(), ids).any()) for i in range(len(dataset))):
+        return
+    raise ConfigError(f"masking 'lesion_aware': no voxel of the {len(dataset.folders)} studies carries a "
+                      f"lesion label in {list(ids)}, so every mask would be uniformly random; set "
+                      "lesion_labels to the label values of lesions in your label maps, or give a "
+                      "lesion_detector")
+
+
 def _check_masking_fits_layout(name: str, model: MAE, mode: str) -> None:
     """Refuse strategies the model's token layout cannot use, instead of masking the wrong axis."""
     per_sequence = isinstance(model, SequenceTokenMAE)
@@ -462,12 +505,17 @@ def _restore(
     """Load weights and optimizer state; returns the step and the warm-up steps the run was started with."""
     ckpt = load_checkpoint(ckpt_dir)
     saved = saved_pretrain_config(ckpt.config)
+    if saved.get("patch_size") is None:  # runs of earlier versions recorded the default as null
+        saved["patch_size"] = default_patch_size(str(saved.get("mode")))
     current = config.model_dump(mode="json")
     inherited = {"warmup_steps"} if config.warmup_steps is None else set()  # None: keep the run's own
     changed = sorted(k for k in current
                      if k not in _RESUMABLE_CHANGES | inherited and saved.get(k) != current[k])
     if changed:
-        raise ConfigError(f"cannot resume {ckpt_dir}: config differs in {', '.join(changed)}")
+        detail = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {current[k]!r}" for k in changed)
+        raise ConfigError(f"cannot resume {ckpt_dir}: config differs in {', '.join(changed)} ({detail}); "
+                          "resume with the run's settings (maerad pretrain --out OUT --resume reads them "
+                          "from OUT/config.json)")
     try:
         model.load_state_dict(ckpt.model_state)
     except RuntimeError as exc:
