@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,17 @@ def test_atomic_directory(tmp_path: Path) -> None:
         (tmp / "adc.nii.gz").write_bytes(b"3")
     assert sorted(p.name for p in target.iterdir()) == ["adc.nii.gz"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case-0000"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_get_the_permissions_of_the_umask(tmp_path: Path, umask: int) -> None:
+    # a lab shares checkpoints and figures through group / world read bits: no 0600 temp-file modes
+    old = os.umask(umask)
+    try:
+        write_text_atomic(tmp_path / "a.json", "{}")
+        with atomic_directory(tmp_path / "folder") as tmp:
+            (tmp / "x.txt").write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o777 & ~umask

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,17 +39,30 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp" + "".join(target.suffixes), dir=target.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _new_sibling(target, ".tmp" + "".join(target.suffixes), directory=False)
     try:
         yield tmp
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _new_sibling(target: Path, suffix: str, *, directory: bool) -> Path:
+    """Create an empty file or folder ``.<name>.XXXXXXXX<suffix>`` beside ``target``, with the
+    permissions a plain ``open`` / ``mkdir`` gives under the current umask (``tempfile``'s 0600 / 0700
+    would make every output unreadable to the rest of a lab's group)."""
+    for _ in range(100):
+        path = target.with_name(f".{target.name}.{secrets.token_hex(4)}{suffix}")
+        try:
+            if directory:
+                path.mkdir(mode=0o777)
+            else:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
@@ -120,7 +133,7 @@ def _mtime(path: Path) -> float:
 
 def _remove_leftovers(target: Path) -> None:
     """Delete ``target``'s temporary and aside siblings left by earlier interrupted writes."""
-    # mkdtemp adds 8 characters of [a-z0-9_]; matching exactly keeps ``a`` from touching ``a.b``'s files
+    # _new_sibling adds 8 hex characters; matching exactly keeps ``a`` from touching ``a.b``'s files
     tmp_re = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.tmp")
     old_re = _aside_pattern(target)
     try:
@@ -149,7 +162,7 @@ def atomic_directory(target: str | os.PathLike[str], *, overwrite: bool = False)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = _new_sibling(target, ".tmp", directory=True)
     try:
         yield tmp
         _fsync_tree(tmp)
