@@ -433,6 +433,14 @@ def test_load_pretrained_errors(studies: Path, tmp_path: Path) -> None:
         load_pretrained(out)
     with pytest.raises(CheckpointError):
         load_pretrained(tmp_path / "nothing-here")
+    # the weights file instead of its folder: a natural slip, answered with what to give instead
+    with pytest.raises(CheckpointError, match="a file; give the checkpoint folder"):
+        load_pretrained(out / "checkpoint" / "model.safetensors")
+    # and an MAE's weights where a lesion detector is expected
+    from maerad.masking.lesion_maps import LesionDetector
+
+    with pytest.raises(CheckpointError, match="not a lesion detector"):
+        LesionDetector.from_checkpoint(out / "checkpoint" / "model.safetensors")
 
 
 def test_compiled_training_matches_eager(

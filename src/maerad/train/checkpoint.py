@@ -97,6 +97,9 @@ def load_checkpoint(folder: str | os.PathLike[str], *, with_optimizer: bool = Tr
     folder = Path(folder)
     if not folder.exists():
         folder = _recover_interrupted_save(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: a file; give the checkpoint folder (the one holding state.json and "
+                              "model.safetensors) or the run folder above it")
     state_path = folder / "state.json"
     try:
         state = json.loads(state_path.read_text(encoding="utf-8"))

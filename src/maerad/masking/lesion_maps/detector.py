@@ -102,9 +102,14 @@ class LesionDetector:
                 config = json.loads(side.read_text(encoding="utf-8"))
             else:
                 with safe_open(str(path), "pt") as handle:
-                    config = json.loads((handle.metadata() or {})[_METADATA_KEY])
+                    text = (handle.metadata() or {}).get(_METADATA_KEY)
+                if text is None:
+                    raise CheckpointError(f"{path}: not a lesion detector (no {config_path(path).name} "
+                                          "beside it and no detector config inside); give the "
+                                          "lesion.safetensors that `maerad train-lesion` wrote")
+                config = json.loads(text)
             state = load_file(str(path))
-        except (OSError, ValueError, KeyError, SafetensorError) as exc:
+        except (OSError, ValueError, SafetensorError) as exc:
             raise CheckpointError(f"{path}: not a readable lesion-detector checkpoint ({exc})") from None
         if not isinstance(config, dict) or config.get("format") != CONFIG_FORMAT:
             raise CheckpointError(f"{path}: config is not a {CONFIG_FORMAT!r} config")
