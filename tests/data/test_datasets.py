@@ -83,6 +83,10 @@ def test_errors(tmp_path: Path) -> None:
         StudyDataset([tmp_path / "b"], with_labels=True)[0]
     with pytest.raises(ConfigError):
         StudyDataset(tmp_path, mode="4d")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="'t2w' more than once"):
+        StudyDataset([tmp_path / "b"], sequences=["t2w", "adc", "t2w"])
+    with pytest.raises(InputError, match="a file; give the folder that holds the study folders"):
+        find_study_folders(tmp_path / "a" / "case.json")
 
 
 def test_constant_channel_normalises_to_zero() -> None:

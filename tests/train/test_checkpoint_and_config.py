@@ -94,6 +94,8 @@ def test_bad_config_file(tmp_path: Path) -> None:
     bad.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="JSON object"):
         load_pretrain_config(bad)
+    with pytest.raises(ConfigError, match="a folder; a config is a JSON file"):
+        load_pretrain_config(tmp_path)
 
 
 def test_apply_overrides_keeps_strings() -> None:

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -226,7 +227,9 @@ def test_lesion_aware_masking_from_a_trained_detector_needs_no_labels(
     assert result.steps == 2 and all(np.isfinite(result.losses))
     # the weights came from the images: one detector pass per study, kept for later micro-batches
     assert calls == [(1, 2, 8, 32, 32)] * 2
-    with pytest.raises(InputError, match="label map"):  # without the detector the labels are needed
+    # without the detector the labels are needed, and the message says why
+    needed = "has no label map .* reads the lesion / ROI labels of every study, or give a lesion_detector"
+    with pytest.raises(InputError, match=needed):
         pretrain(_config(unlabelled, tmp_path / "run2", masking="lesion_aware", max_steps=1), progress=False)
     with pytest.raises(ConfigError, match="lesion_aware"):
         pretrain(
@@ -563,6 +566,22 @@ def test_lesion_aware_without_any_lesion_label_in_the_data_is_refused(studies: P
         _config(studies, tmp_path / "run", masking="lesion_aware", lesion_labels=[])
     present = _config(studies, tmp_path / "ok", masking="lesion_aware", lesion_labels=[7, 100], max_steps=1)
     assert pretrain(present, progress=False).steps == 1
+
+
+def test_throughput_leaves_out_figures_and_checkpoints(
+    studies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_save = pretrain_module.save_checkpoint
+
+    def slow_save(*args: Any, **kwargs: Any) -> Path:
+        time.sleep(1.0)  # a checkpoint on a slow disk
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(pretrain_module, "save_checkpoint", slow_save)
+    result = pretrain(_config(studies, tmp_path / "run", max_steps=2), progress=False)
+    samples = 2 * 2  # steps x batch
+    assert result.seconds > 1.0
+    assert result.samples_per_second > samples / (result.seconds - 1.0)
 
 
 def test_an_out_that_is_a_file_is_refused_up_front(studies: Path, tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from maerad.data.discovery import find_study_folders, load_study_folder, outline
 from maerad.data.study import FloatArray, Study
 from maerad.errors import ConfigError, InputError
 
-__all__ = ["StudyDataset", "find_study_folders", "normalize_channels"]
+__all__ = ["MissingLabelMapError", "StudyDataset", "find_study_folders", "normalize_channels"]
 
 Normalization = Literal["percentile", "zscore", "none"]
 
@@ -58,6 +58,15 @@ def normalize_channels(image: FloatArray, method: Normalization = "percentile") 
             raise ConfigError(f"unknown normalization {method!r}; use percentile, zscore or none")
         out[c] = (ch - shift) / scale if scale > 0 else 0.0
     return out
+
+
+class MissingLabelMapError(InputError):
+    """A dataset built to read label maps met a study without one (callers can say why they need it)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        super().__init__(f"{folder}: has no label map (labels.nii.gz), and label maps were asked for "
+                         "(with_labels=True)")
 
 
 class StudyDataset(Dataset[dict[str, torch.Tensor]]):
@@ -114,6 +123,10 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         self.sequences = list(outlines[0].sequences if sequences is None else sequences)
         if not self.sequences:
             raise ConfigError("sequences must name at least one sequence")
+        repeated = sorted({s for s in self.sequences if self.sequences.count(s) > 1})
+        if repeated:
+            raise ConfigError(f"sequences names {', '.join(map(repr, repeated))} more than once: each "
+                              "sequence is one channel")
         ref = shapes[0]
         for folder, outline, shape in zip(self.folders, outlines, shapes, strict=True):
             missing = [s for s in self.sequences if s not in outline.sequences]
@@ -123,7 +136,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
                     f"available: {', '.join(outline.sequences)} (every study needs the sequences used)"
                 )
             if with_labels and not outline.has_labels:
-                raise InputError(f"{folder}: has no label map (labels.nii.gz), needed with with_labels")
+                raise MissingLabelMapError(folder)
             same = shape == ref if mode == "3d" else shape[1:] == ref[1:]
             if not same:
                 raise InputError(
@@ -238,7 +251,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         labels = None
         if self.with_labels:
             if study.labels is None:
-                raise InputError(f"{folder}: has no label map (labels.nii.gz), needed with with_labels")
+                raise MissingLabelMapError(folder)
             labels = study.labels
         if self.cache:
             self._cache[study_idx] = (image, labels)

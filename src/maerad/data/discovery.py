@@ -112,6 +112,8 @@ def find_study_folders(root: str | os.PathLike[str]) -> list[Path]:
         InputError: ``root`` does not exist or holds no study folder (the message lists the layouts).
     """
     root = Path(root)
+    if root.is_file():
+        raise InputError(f"{root}: a file; give the folder that holds the study folders")
     if not root.is_dir():
         raise InputError(f"{root}: no such folder")
     if (root / CASE_FILE).is_file():

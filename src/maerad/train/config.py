@@ -133,6 +133,8 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         ConfigError: missing or unreadable file, malformed JSON, or not a JSON object.
     """
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: a folder; a config is a JSON file")
     try:
         loaded = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -26,7 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from maerad.atomic import write_text_atomic
-from maerad.data.datasets import StudyDataset
+from maerad.data.datasets import MissingLabelMapError, StudyDataset
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
@@ -70,7 +70,10 @@ class PretrainResult:
     losses: list[float] = field(default_factory=list)
     checkpoint: Path | None = None
     seconds: float = 0.0
+    """Wall time of the training loop, figures and checkpoints included."""
     samples_per_second: float = 0.0
+    """Training throughput: samples over the time of the steps themselves (data, forward, backward,
+    optimizer), without figures and checkpoints, which dominate short runs."""
     figures: list[Path] = field(default_factory=list)
 
 
@@ -154,8 +157,13 @@ def _pretrain(
         check_only_maerad_outputs(out)
     detector = _lesion_detector(config, info)
     needs_labels = config.masking in ("lesion_aware", "roi_prior") and detector is None
-    dataset = StudyDataset(config.data, sequences=config.sequences, mode=config.mode,
-                           normalization=config.normalization, with_labels=needs_labels)
+    try:
+        dataset = StudyDataset(config.data, sequences=config.sequences, mode=config.mode,
+                               normalization=config.normalization, with_labels=needs_labels)
+    except MissingLabelMapError as exc:
+        instead = ", or give a lesion_detector" if config.masking == "lesion_aware" else ""
+        raise InputError(f"{exc.folder}: has no label map (labels.nii.gz); masking {config.masking!r} reads "
+                         f"the lesion / ROI labels of every study{instead}") from None
     config = config.model_copy(update={"sequences": dataset.sequences})
     if detector is not None and detector.sequences and list(detector.sequences) != dataset.sequences:
         raise ConfigError(f"lesion_detector was trained on sequences {list(detector.sequences)}, the data "
@@ -220,10 +228,11 @@ def _pretrain(
     bar = tqdm(total=total_steps, initial=start_step, disable=not progress, desc="pretrain", unit="step",
                dynamic_ncols=True)
     t0 = time.perf_counter()
-    samples = 0
+    samples, step_seconds = 0, 0.0
     # the first Ctrl-C ends the run after the step under way, with a checkpoint (one process only)
     with stop_between_steps(enabled=info.world_size == 1) as stop:
         for step in range(start_step, total_steps):
+            step_start = time.perf_counter()
             lr = cosine_lr(step, peak_lr=peak_lr, total_steps=total_steps, warmup_steps=warmup_steps,
                            min_lr=config.min_lr)
             for group in optimizer.param_groups:
@@ -249,9 +258,9 @@ def _pretrain(
                 raise ConfigError(f"loss became {step_loss} at step {step + 1}; lower the learning rate")
             result.losses.append(step_loss)
             result.steps = step + 1
-            elapsed = time.perf_counter() - t0
+            step_seconds += time.perf_counter() - step_start
             bar.update(1)
-            throughput = samples / max(elapsed, 1e-9)
+            throughput = samples / max(step_seconds, 1e-9)
             bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{throughput:.1f}")
             last = step + 1 == total_steps
             if info.is_main and ((step + 1) % config.log_every == 0 or last):
@@ -275,7 +284,7 @@ def _pretrain(
                 raise KeyboardInterrupt
     bar.close()
     result.seconds = time.perf_counter() - t0
-    result.samples_per_second = samples / max(result.seconds, 1e-9)
+    result.samples_per_second = samples / max(step_seconds, 1e-9)
     return result
 
 
