@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from tqdm import tqdm
 from maerad.atomic import write_text_atomic
 from maerad.data.phantom.config import PhantomConfig
 from maerad.data.phantom.generator import PhantomCase, generate_cases
-from maerad.data.study_folder import save_study
+from maerad.data.study_folder import CASE_FILE, save_study
 from maerad.errors import InputError
 
 __all__ = ["INDEX_FILE", "case_summary", "write_phantom_dataset"]
@@ -62,7 +64,10 @@ def write_phantom_dataset(
     """Generate ``n`` cases and write them as ``out_dir/case-0000/…`` plus ``out_dir/index.json``.
 
     Args:
-        out_dir: destination folder (created; existing case folders are replaced).
+        out_dir: destination folder (created). Afterwards it holds exactly these ``n`` cases: existing
+            case folders of the same names are replaced, and phantom case folders left by an earlier,
+            larger dataset (``case-NNNN`` with a ``case.json``) are removed, so that the folder and its
+            ``index.json`` agree. Other files are left alone.
         n: number of cases.
         kind: case kind or ``"mixed"``.
         seed: base seed.
@@ -100,4 +105,14 @@ def write_phantom_dataset(
         "cases": index,
     }
     write_text_atomic(out / INDEX_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    _remove_stale_cases(out, {f.name for f in folders})
     return folders
+
+
+def _remove_stale_cases(out: Path, current: set[str]) -> None:
+    """Delete phantom case folders of an earlier run that this one did not write: a dataset folder whose
+    extra cases (another grid, another seed) outlive its index.json would be read as part of it."""
+    for path in out.iterdir():
+        stale = re.fullmatch(r"case-\d{4,}", path.name) and path.name not in current
+        if stale and path.is_dir() and not path.is_symlink() and (path / CASE_FILE).is_file():
+            shutil.rmtree(path)
