@@ -218,5 +218,6 @@ def test_lesion_aware_input_checks() -> None:
         LesionAwareMasking(weights_kind="logits")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="core_weight"):
         LesionAwareMasking(core_weight=-1.0)
-    with pytest.raises(ConfigError, match="threshold"):
-        LesionAwareMasking(threshold=float("nan"))
+    for bad in (float("nan"), 0.0, 2.0, True):
+        with pytest.raises(ConfigError, match=r"threshold must be a lesion probability in \(0, 1\]"):
+            LesionAwareMasking(threshold=bad)

@@ -74,9 +74,9 @@ class LesionAwareMasking(ScoreStrategy):
         self.core_weight = core_weight
         self.boundary_weight = boundary_weight
         self.background_weight = background_weight
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
-                or not math.isfinite(threshold):
-            raise ConfigError(f"threshold must be a finite number (lesion probability), got {threshold!r}")
+        # above 1 no token could ever be lesion, at 0 or below every token would be
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+            raise ConfigError(f"threshold must be a lesion probability in (0, 1], got {threshold!r}")
         self.threshold = float(threshold)
         self.boundary_width = boundary_width
         self.weights_kind: WeightsKind = weights_kind
