@@ -130,6 +130,29 @@ def test_measurements_under_bf16_autocast_and_on_bf16_masks_match_float32() -> N
             torch.testing.assert_close(got, want, rtol=1e-2 if low else 1e-5, atol=0)
 
 
+def test_bool_and_integer_masks_measure_like_float_masks() -> None:
+    # 0/1 label masks are valid soft masks: an int smoothing kernel used to be all zeros (thickness 1e14)
+    spacing = (1.0, 1.0)
+    mask = torch.zeros(1, 64, 64)
+    mask[0, 20:44, 30:34] = 1
+    image = torch.rand(1, 64, 64, generator=torch.Generator().manual_seed(0))
+    measures = [
+        lambda m: principal_axis_lengths(m, spacing),
+        lambda m: mean_thickness(m, spacing),
+        lambda m: region_volume(m, spacing, slice_thickness=3.0),
+        lambda m: region_mean(image, m),
+    ]
+    for dtype in (torch.bool, torch.uint8, torch.int64):
+        for measure in measures:
+            torch.testing.assert_close(measure(mask.to(dtype)), measure(mask))
+    loss_fn = uterine_prior_loss(include_ovaries=False)
+    names = ("uterus", "cervix", "endometrium", "junctional_zone", "outer_myometrium")
+    regions = {name: mask for name in names}
+    float_out = loss_fn(image[:, None], regions, spacing)
+    bool_out = loss_fn(image[:, None], {k: v.bool() for k, v in regions.items()}, spacing)
+    torch.testing.assert_close(bool_out.loss, float_out.loss)
+
+
 def test_region_mean_and_contrast() -> None:
     image = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]])
     a = torch.tensor([[[1.0, 1.0], [0.0, 0.0]]])

@@ -96,6 +96,42 @@ def test_mask_input_errors() -> None:
         model(torch.randn(2, 3, 32, 32))
     with pytest.raises(InputError, match="floating"):
         model(torch.zeros(2, 2, 32, 32, dtype=torch.int64))
+    with pytest.raises(InputError, match="noise holds NaN"):
+        model(x, noise=torch.full((2, 16), float("nan")))
+
+
+def test_a_maskspec_whose_fields_disagree_is_refused() -> None:
+    # a custom strategy's spec: a mask that does not match ids_keep would leak visible tokens into the loss
+    model = tiny()
+    x = torch.randn(2, 2, 32, 32)
+    good = MaskSpec.from_scores(torch.rand(2, 16, generator=torch.Generator().manual_seed(0)), 4, (4, 4))
+    repeated = good.ids_keep.clone()
+    repeated[:, 1] = repeated[:, 0]
+    swapped = good.ids_restore.clone()  # a visible and a hidden token trade shuffled positions
+    for row in range(2):
+        visible, hidden = int(good.ids_keep[row, 0]), int(good.mask[row].nonzero()[0])
+        swapped[row, [visible, hidden]] = swapped[row, [hidden, visible]]
+    bad = {
+        "does not hide exactly": MaskSpec(good.ids_keep, good.ids_restore, good.mask.roll(1, 1), (4, 4)),
+        "outside": MaskSpec(good.ids_keep + 100, good.ids_restore, good.mask, (4, 4)),
+        "repeats a token": MaskSpec(repeated, good.ids_restore, good.mask, (4, 4)),
+        "inverse of the shuffle": MaskSpec(good.ids_keep, swapped, good.mask, (4, 4)),
+    }
+    for message, spec in bad.items():
+        with pytest.raises(InputError, match=message):
+            model(x, mask=spec)
+    good.check()
+    assert torch.equal(model(x, mask=good).mask, good.mask)
+
+
+def test_float64_and_half_inputs_run_in_the_weights_dtype() -> None:
+    model = tiny().eval()
+    x = torch.randn(2, 2, 32, 32)
+    noise = torch.rand(2, 16)
+    reference = model(x, noise=noise).loss
+    torch.testing.assert_close(model(x.double(), noise=noise).loss, reference)
+    assert torch.isfinite(model(x.bfloat16(), noise=noise).loss)
+    assert model.forward_features(x.double()).dtype == torch.float32
 
 
 def test_generator_reproducibility_and_ratio_override() -> None:

@@ -109,6 +109,38 @@ class MaskSpec:
     def num_visible(self) -> int:
         return int(self.ids_keep.shape[1])
 
+    def check(self) -> None:
+        """Raise :class:`InputError` unless the fields describe one mask: ``ids_keep`` are ``K``
+        distinct in-grid indices, ``mask`` hides exactly the other tokens, and ``ids_restore`` puts the
+        visible tokens at shuffled positions ``0 … K-1`` (in ``ids_keep`` order) and the hidden ones
+        after them. Specs from :meth:`from_scores` (every built-in strategy) hold this by construction;
+        a hand-made or custom strategy's spec is checked by the MAE forward pass.
+        """
+        keep, restore, mask = self.ids_keep, self.ids_restore, self.mask
+        if keep.ndim != 2 or restore.ndim != 2 or mask.ndim != 2 or mask.dtype != torch.bool:
+            raise InputError("MaskSpec needs ids_keep (B, K), ids_restore (B, L) and a bool mask (B, L)")
+        if restore.shape != mask.shape or keep.shape[0] != mask.shape[0]:
+            raise InputError(f"MaskSpec shapes disagree: ids_keep {tuple(keep.shape)}, ids_restore "
+                             f"{tuple(restore.shape)}, mask {tuple(mask.shape)}")
+        if mask.device.type == "meta":
+            return
+        batch, length = mask.shape
+        for name, ids in (("ids_keep", keep), ("ids_restore", restore)):
+            if ids.is_floating_point() or ids.dtype == torch.bool or ids.is_complex():
+                raise InputError(f"MaskSpec.{name} must be integer indices, got {ids.dtype}")
+            if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= length):
+                raise InputError(f"MaskSpec.{name} holds indices outside [0, {length})")
+        visible = torch.zeros_like(mask).scatter_(1, keep.long(), True)
+        if not torch.equal(visible, ~mask):  # also catches repeated ids_keep (too few visible covered)
+            raise InputError("MaskSpec.mask does not hide exactly the tokens outside ids_keep (or ids_keep "
+                             "repeats a token)")
+        num_keep = keep.shape[1]
+        positions = torch.arange(num_keep, device=keep.device).expand(batch, num_keep)
+        restored = restore.long().gather(1, keep.long())
+        if not (torch.equal(restored, positions) and torch.equal(restore >= num_keep, mask)):
+            raise InputError("MaskSpec.ids_restore is not the inverse of the shuffle [ids_keep, hidden "
+                             "tokens]")
+
     @classmethod
     def from_scores(cls, scores: torch.Tensor, num_keep: int, grid: tuple[int, ...]) -> MaskSpec:
         """Keep the ``num_keep`` tokens with the **lowest** score visible (ties broken by index).

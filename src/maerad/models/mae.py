@@ -206,7 +206,9 @@ class MAE(nn.Module):
         """``(B, L, P)`` → ``(B, C, *img_size)``."""
         return unpatchify(patches, self.geometry.patch_size, self.grid, self.in_chans)
 
-    def _check_input(self, x: torch.Tensor) -> None:
+    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` checked against the model's input shape, in the dtype of its weights (a float64 array
+        from nibabel's ``get_fdata`` works as is; autocast still chooses the dtype of each operation)."""
         expected = (self.in_chans, *self.geometry.img_size)
         if x.ndim != 2 + self.geometry.spatial_dims or tuple(x.shape[1:]) != expected:
             raise InputError(
@@ -214,6 +216,7 @@ class MAE(nn.Module):
             )
         if not x.is_floating_point():
             raise InputError(f"expected a floating-point image, got {x.dtype}")
+        return x.to(self.cls_token.dtype)
 
     # -- encoder ------------------------------------------------------------------------------------
     def forward_encoder(self, x: torch.Tensor, ids_keep: torch.Tensor | None = None) -> torch.Tensor:
@@ -226,7 +229,7 @@ class MAE(nn.Module):
         Returns:
             ``(B, 1 + K, D)``: class token first, final LayerNorm applied.
         """
-        return self._encode_tokens(self.patch_embed(x, ids_keep), ids_keep)
+        return self._encode_tokens(self.patch_embed(x.to(self.cls_token.dtype), ids_keep), ids_keep)
 
     def _encode_tokens(self, tokens: torch.Tensor, ids_keep: torch.Tensor | None) -> torch.Tensor:
         """Add positions and the class token to embedded tokens ``(B, K, D)``, run the blocks."""
@@ -240,7 +243,7 @@ class MAE(nn.Module):
 
     def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Per-token features without masking: ``(B, C, *img_size)`` → ``(B, 1 + L, D)`` (class first)."""
-        self._check_input(x)
+        x = self._check_input(x)
         return self.forward_encoder(x)
 
     def forward_features(self, x: torch.Tensor, pool: Literal["avg", "cls"] = "avg") -> torch.Tensor:
@@ -288,7 +291,7 @@ class MAE(nn.Module):
         Returns:
             :class:`MAEOutput`.
         """
-        self._check_input(x)
+        x = self._check_input(x)
         if mask is not None and mask_ratio is not None:
             raise ConfigError("mask_ratio applies to random or noise masking; a given mask fixes the ratio")
         batch = x.shape[0]
@@ -366,7 +369,7 @@ class MAE(nn.Module):
         Returns:
             ``(B, C, *img_size)``.
         """
-        self._check_input(x)
+        x = self._check_input(x)
         patches = self.patchify(x)
         pred = output.pred_hidden
         if self.norm_pix_loss:

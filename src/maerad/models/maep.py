@@ -259,7 +259,7 @@ class MAEP(MAE):
             patch/4, patch/2 and patch (4, 8, 16 for 16-voxel patches); the last is the
             transformer output (final norm applied, class token dropped).
         """
-        self._check_input(x)
+        x = self._check_input(x)
         stem = self.patch_embed
         assert isinstance(stem, PyramidStem)
         s1, s2, tokens = stem.forward_stages(x)

@@ -52,6 +52,7 @@ def resolve_mask(
             )
         if mask.num_visible >= length:
             raise InputError("mask hides no token; an MAE needs at least one hidden token")
+        mask.check()  # a custom strategy's spec whose fields disagree would leak visible tokens into the loss
         return mask.to(device)
     if mask is not None:
         return _spec_from_bool(mask.to(device), batch_size, grid, length)
@@ -62,9 +63,11 @@ def resolve_mask(
         gen_device = generator.device if generator is not None else device
         noise = torch.rand(batch_size, length, generator=generator, device=gen_device).to(device)
     elif noise.shape != (batch_size, length) or not noise.is_floating_point():
-        raise InputError(
-            f"noise must be a float tensor of shape ({batch_size}, {length}), got {tuple(noise.shape)}"
-        )
+        raise InputError(f"noise must be a float tensor of shape ({batch_size}, {length}), got {noise.dtype} "
+                         f"{tuple(noise.shape)}")
+    elif noise.device.type != "meta" and bool(torch.isnan(noise).any()):
+        raise InputError("noise holds NaN: NaN scores have no order (use +inf / -inf to force a token "
+                         "hidden / visible)")
     return MaskSpec.from_scores(noise.to(device), keep, grid)
 
 

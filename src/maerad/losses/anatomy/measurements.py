@@ -50,9 +50,11 @@ _TINY = 1e-12
 
 
 def _full_precision(t: torch.Tensor) -> torch.Tensor:
-    """``t`` in float32 if it is a 16-bit float: sums over hundreds of thousands of voxels and
-    coordinates of hundreds of mm lose every digit in bf16 / fp16."""
-    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+    """``t`` as float32 unless it is float32 or float64 already. A 0/1 bool or integer mask is a valid
+    soft mask but would break the float arithmetic below (a smoothing kernel of ints is all zeros), and
+    in bf16 / fp16 sums over hundreds of thousands of voxels and coordinates of hundreds of mm lose every
+    digit."""
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
 
 
 def _spacing(mask: torch.Tensor, spacing: Sequence[float]) -> tuple[float, ...]:
