@@ -56,3 +56,16 @@ def test_bad_arguments() -> None:
         param_groups_lrd(_model(), layer_decay=0.0)
     with pytest.raises(ConfigError, match="weight_decay"):
         param_groups_lrd(_model(), weight_decay=-1.0)
+    with pytest.raises(ConfigError, match="needs a model with a `blocks` ModuleList"):
+        param_groups_lrd(torch.nn.Linear(2, 2), layer_decay=0.5)
+
+
+def test_wrapped_models_keep_their_layer_decay() -> None:
+    # torch.compile and DataParallel prefix every name ("_orig_mod." / "module."): depths must survive
+    model = _model()
+    plain = param_groups_lrd(model, layer_decay=0.5)
+    for wrapped in (torch.compile(model), torch.nn.DataParallel(model)):
+        groups = param_groups_lrd(wrapped, layer_decay=0.5)  # type: ignore[arg-type]
+        assert [(g["lr_scale"], [id(p) for p in g["params"]]) for g in groups] == [
+            (g["lr_scale"], [id(p) for p in g["params"]]) for g in plain
+        ]

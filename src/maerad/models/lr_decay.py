@@ -54,7 +54,8 @@ def param_groups_lrd(
     ``layer_decay=1.0`` this is the MAE pre-training rule (one lr, decay only on matrices).
 
     Args:
-        model: a model with a ``blocks`` ``ModuleList`` (an :class:`MAE` or MAE-P).
+        model: a model with a ``blocks`` ``ModuleList`` (an :class:`MAE` or MAE-P), also inside
+            ``torch.compile`` or DDP.
         weight_decay: decay for the decayed groups.
         layer_decay: per-layer lr factor in ``(0, 1]``.
         base_lr: if given, each group also gets ``lr = base_lr * lr_scale``.
@@ -78,8 +79,12 @@ def param_groups_lrd(
         raise ConfigError(f"layer_decay must be in (0, 1], got {layer_decay}")
     if weight_decay < 0:
         raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
+    model = _unwrapped(model)  # torch.compile / DDP prefix the names, which would hide the depth
     blocks = getattr(model, "blocks", None)
     num_layers = len(blocks) if isinstance(blocks, nn.ModuleList) else 0
+    if layer_decay < 1.0 and num_layers == 0:
+        raise ConfigError(f"layer_decay={layer_decay} needs a model with a `blocks` ModuleList (an MAE, "
+                          f"MAE-P or timm ViT); {type(model).__name__} has none")
     exempt = set(no_weight_decay)
     groups: dict[tuple[int, bool], dict[str, Any]] = {}
     for name, param in model.named_parameters():
@@ -101,3 +106,14 @@ def param_groups_lrd(
             groups[key] = group
         groups[key]["params"].append(param)
     return [groups[k] for k in sorted(groups)]
+
+
+def _unwrapped(model: nn.Module) -> nn.Module:
+    """The model inside ``torch.compile`` and (Distributed)DataParallel wrappers (same parameters)."""
+    while True:
+        inner = getattr(model, "_orig_mod", None)
+        if inner is None and isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            inner = model.module
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
