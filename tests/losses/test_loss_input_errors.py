@@ -40,6 +40,10 @@ A = torch.zeros(1, 3, 2)
         ((A, A), {"element_weights": torch.ones(1, 3)}, InputError, r"element_weights must have shape"),
         ((A, A), {"element_weights": torch.ones(1, 3, 2, dtype=torch.cfloat)}, InputError, "real tensor"),
         ((A, A), {"kind": "huber"}, ConfigError, "loss kind must be 'l2' or 'l1', got 'huber'"),
+        # a negative weight rewards error; NaN poisons the loss
+        ((A, A), {"token_weights": torch.tensor([[1.0, -1.0, 1.0]])}, InputError, "finite and >= 0"),
+        ((A, A), {"token_weights": torch.tensor([[1.0, float("nan"), 1.0]])}, InputError, "finite and >= 0"),
+        ((A, A), {"element_weights": -torch.ones(1, 3, 2)}, InputError, "element_weights must be finite"),
     ],
 )
 def test_masked_loss_input_errors(

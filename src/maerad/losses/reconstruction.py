@@ -14,6 +14,7 @@ channels; both modes agree when ``C == 1``. Like MAE, the variance is the unbias
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Literal
 
@@ -55,6 +56,15 @@ def _check_token_map(t: object, name: str, want: tuple[int, ...]) -> torch.Tenso
         raise InputError(f"{name} must have shape {want}, got {tuple(t.shape)}")
     if t.is_complex():
         raise InputError(f"{name} must be a bool or real tensor, got {t.dtype}")
+    return t
+
+
+def _check_weights(t: torch.Tensor, name: str = "token_weights") -> torch.Tensor:
+    """Loss weights must be finite and >= 0: a negative weight rewards error (a loss of -inf)."""
+    if t.device.type != "meta" and t.numel():
+        values = t.float()
+        if not (float(values.min()) >= 0 and math.isfinite(float(values.sum()))):
+            raise InputError(f"{name} must be finite and >= 0")
     return t
 
 
@@ -225,14 +235,15 @@ def masked_reconstruction_loss(
     if mask is not None:
         tok = _check_token_map(mask, "mask", tokens).to(err.dtype)
     if token_weights is not None:
-        weights_t = _check_token_map(token_weights, "token_weights", tokens).to(err.dtype)
+        weights_t = _check_weights(_check_token_map(token_weights, "token_weights", tokens)).to(err.dtype)
         tok = weights_t if tok is None else tok * weights_t
     if element_weights is None:
         per_token = err.mean(dim=-1)  # (B, N)
         if tok is None:
             return per_token.mean()
         return (per_token * tok).sum() / tok.sum().clamp_min(torch.finfo(err.dtype).tiny)
-    weights = _check_token_map(element_weights, "element_weights", tuple(pred.shape)).to(err.dtype)
+    weights = _check_weights(_check_token_map(element_weights, "element_weights", tuple(pred.shape)),
+                             "element_weights").to(err.dtype)
     if tok is not None:
         weights = weights * tok.unsqueeze(-1)
     return (err * weights).sum() / weights.sum().clamp_min(torch.finfo(err.dtype).tiny)
