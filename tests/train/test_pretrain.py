@@ -663,6 +663,7 @@ def test_cli_pretrain_and_its_errors(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "(a training log); choose another --out, or start it again with --overwrite" in err
+    assert "--resume" not in err
 
 
 def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:

@@ -75,6 +75,7 @@ class PretrainResult:
     """Training throughput: samples over the time of the steps themselves (data, forward, backward,
     optimizer), without figures and checkpoints, which dominate short runs."""
     figures: list[Path] = field(default_factory=list)
+    """The reconstruction figures written (``figures/loss.png`` is redrawn beside them)."""
 
 
 def default_patch_size(mode: str) -> list[int]:
@@ -150,9 +151,9 @@ def _pretrain(
             raise ConfigError(f"out {out}: {part} is a file, not a folder; choose another --out")
     earlier = earlier_run(out)
     if earlier and not (resume or overwrite):
-        again = "continue it with --resume, " if (ckpt_dir / "state.json").is_file() else ""
-        raise ConfigError(f"{out} already holds a pre-training run ({earlier}); {again}choose another --out, "
-                          "or start it again with --overwrite")
+        again = "continue it with --resume (resume=True), " if (ckpt_dir / "state.json").is_file() else ""
+        raise ConfigError(f"{out} already holds a pre-training run ({earlier}); {again}choose another "
+                          "--out, or start it again with --overwrite (overwrite=True)")
     if overwrite:
         check_only_maerad_outputs(out)
     detector = _lesion_detector(config, info)
