@@ -153,6 +153,19 @@ def test_bool_and_integer_masks_measure_like_float_masks() -> None:
     torch.testing.assert_close(bool_out.loss, float_out.loss)
 
 
+def test_label_masks_from_numpy_and_numpy_integer_values() -> None:
+    import numpy as np
+
+    labels = np.zeros((1, 4, 4), dtype=np.uint8)  # Study.labels are NumPy arrays
+    labels[0, :2] = 31
+    masks = label_masks(labels, {"jz": np.int64(31), "absent": [300], "both": [31, 0]})
+    assert masks["jz"].sum() == 8 and masks["absent"].sum() == 0 and masks["both"].sum() == 16
+    with pytest.raises(ConfigError, match="integer label map"):
+        label_masks(labels.astype(np.float32), {"jz": 31})
+    with pytest.raises(ConfigError, match="region 'x': label_ids must name at least one"):
+        label_masks(labels, {"x": []})
+
+
 def test_region_mean_and_contrast() -> None:
     image = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]])
     a = torch.tensor([[[1.0, 1.0], [0.0, 0.0]]])

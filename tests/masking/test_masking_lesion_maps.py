@@ -87,6 +87,17 @@ def test_roi_from_labels_any_overlap_and_min_fraction() -> None:
         roi_from_labels(labels.astype(np.float32), [40], 2)
 
 
+def test_label_ids_may_be_one_value_and_values_the_dtype_cannot_hold_match_nothing() -> None:
+    labels = np.zeros((1, 4, 4), dtype=np.uint8)
+    labels[0, :2, :2] = 40
+    assert label_fraction(labels, 40, (2, 2))[0].tolist() == [[1.0, 0.0], [0.0, 0.0]]
+    # 300 does not fit in uint8: it matches nothing instead of wrapping around to 44
+    assert label_fraction(labels, [40, 300], (2, 2))[0].tolist() == [[1.0, 0.0], [0.0, 0.0]]
+    assert not roi_from_labels(labels, [300], (2, 2)).any()
+    with pytest.raises(InputError, match="at least one label value"):
+        label_fraction(labels, [], (2, 2))
+
+
 def test_roi_from_points_marks_the_token_of_each_landmark() -> None:
     points = torch.tensor([[[5.5, 17.2, 3.9], [float("nan")] * 3], [[-0.4, 0.0, 0.0], [15.4, 63.4, 63.4]]])
     roi = roi_from_points(points, (16, 64, 64), (4, 16, 16))

@@ -16,32 +16,43 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 import torch
 
-from maerad.errors import ConfigError
+from maerad.errors import ConfigError, InputError
+from maerad.masking.lesion_maps.labels import label_values
 
 __all__ = ["GatedRegion", "intensity_gated_mask", "label_masks", "segmenter_masks"]
 
 
-def label_masks(labels: torch.Tensor, regions: Mapping[str, int | Sequence[int]]) -> dict[str, torch.Tensor]:
+def label_masks(
+    labels: torch.Tensor | npt.NDArray[np.integer], regions: Mapping[str, int | Sequence[int]]
+) -> dict[str, torch.Tensor]:
     """Indicator masks of named label sets.
 
     Args:
-        labels: ``(B, *S)`` integer label map.
+        labels: ``(B, *S)`` integer label map (a tensor, or a NumPy array such as ``Study.labels``).
         regions: name → label value or values (e.g. ``{"uterus": [3, 4, 5]}``).
 
     Returns:
         name → ``(B, *S)`` float mask.
     """
-    if labels.is_floating_point():
-        raise ConfigError("labels must be an integer label map")
+    if isinstance(labels, np.ndarray):
+        labels = torch.from_numpy(np.ascontiguousarray(labels))
+    integer = isinstance(labels, torch.Tensor) and not (
+        labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool
+    )
+    if not integer:
+        kind = getattr(labels, "dtype", type(labels).__name__)
+        raise ConfigError(f"labels must be an integer label map, got {kind}")
     out: dict[str, torch.Tensor] = {}
     for name, values in regions.items():
-        ids = [values] if isinstance(values, int) else list(values)
-        if not ids:
-            raise ConfigError(f"region {name!r} lists no label value")
-        selected = torch.isin(labels, torch.tensor(ids, device=labels.device, dtype=labels.dtype))
-        out[name] = selected.float()
+        try:
+            ids = label_values(values, labels.dtype, labels.device)
+        except InputError as exc:
+            raise ConfigError(f"region {name!r}: {exc}") from None
+        out[name] = torch.isin(labels, ids).float()
     return out
 
 

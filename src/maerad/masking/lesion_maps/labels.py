@@ -21,6 +21,7 @@ from maerad.masking.token_morphology import dilate_tokens
 __all__ = [
     "label_fraction",
     "label_token_fraction",
+    "label_values",
     "pool_to_tokens",
     "roi_from_labels",
     "roi_from_points",
@@ -36,6 +37,24 @@ def _as_tensor(x: ArrayLike, field: str) -> torch.Tensor:
     if isinstance(x, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(x))
     raise InputError(f"{field} must be a numpy array or torch tensor, got {type(x).__name__}")
+
+
+def label_values(label_ids: int | Iterable[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The label values ``label_ids`` (one value or several) as a tensor of a label map's integer
+    ``dtype``, for :func:`torch.isin`. Values the dtype cannot hold occur nowhere in such a map and are
+    left out (casting them would wrap around onto other labels).
+
+    Raises:
+        InputError: no value, or a value that is not an integer.
+    """
+    values = [label_ids] if isinstance(label_ids, (int, np.integer)) else list(label_ids)
+    if not values:
+        raise InputError("label_ids must name at least one label value")
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values):
+        raise InputError(f"label values must be integers, got {values!r}")
+    info = torch.iinfo(dtype)
+    held = sorted({int(v) for v in values if info.min <= int(v) <= info.max})
+    return torch.tensor(held, dtype=dtype, device=device)
 
 
 def _patch(patch_size: int | Sequence[int], ndim: int) -> tuple[int, ...]:
@@ -95,7 +114,7 @@ def pool_to_tokens(values: ArrayLike, patch_size: int | Sequence[int], *, spatia
     return x.reshape(split).mean(dim=patch_axes)
 
 
-def label_fraction(labels: ArrayLike, label_ids: Iterable[int], patch_size: int | Sequence[int], *,
+def label_fraction(labels: ArrayLike, label_ids: int | Iterable[int], patch_size: int | Sequence[int], *,
                    spatial_dims: int | None = None, crop: bool = False) -> torch.Tensor:
     """Fraction of voxels per token whose label is one of ``label_ids``: ``(B, *grid)`` in ``[0, 1]``.
 
@@ -111,14 +130,12 @@ def label_fraction(labels: ArrayLike, label_ids: Iterable[int], patch_size: int 
     lab = _as_tensor(labels, "labels")
     if lab.is_floating_point() or lab.dtype == torch.bool:
         raise InputError(f"labels must be an integer label map, got dtype {lab.dtype}")
-    ids = torch.tensor(sorted({int(i) for i in label_ids}), dtype=lab.dtype, device=lab.device)
-    if ids.numel() == 0:
-        raise InputError("label_ids must name at least one label value")
+    ids = label_values(label_ids, lab.dtype, lab.device)
     return pool_to_tokens(torch.isin(lab, ids), patch_size, spatial_dims=spatial_dims, crop=crop)
 
 
-def label_token_fraction(labels: ArrayLike, patch_size: int | Sequence[int], label_ids: Iterable[int], *,
-                         crop: bool = False) -> torch.Tensor:
+def label_token_fraction(labels: ArrayLike, patch_size: int | Sequence[int],
+                         label_ids: int | Iterable[int], *, crop: bool = False) -> torch.Tensor:
     """:func:`label_fraction` flattened to ``(B, L)`` — ready for a strategy's ``weights=`` (or, with
     ``> 0``, ``roi=``). ``labels`` is ``(B, *S)`` with ``len(patch_size)`` spatial axes.
 
@@ -135,7 +152,7 @@ def label_token_fraction(labels: ArrayLike, patch_size: int | Sequence[int], lab
     return frac.flatten(1)
 
 
-def roi_from_labels(labels: ArrayLike, label_ids: Iterable[int], patch_size: int | Sequence[int], *,
+def roi_from_labels(labels: ArrayLike, label_ids: int | Iterable[int], patch_size: int | Sequence[int], *,
                     min_fraction: float = 0.0, spatial_dims: int | None = None, crop: bool = False
                     ) -> torch.Tensor:
     """``(B, *grid)`` bool: tokens overlapping the labels ``label_ids`` (fraction ``> min_fraction``).
