@@ -108,6 +108,10 @@ def test_roi_from_points_marks_the_token_of_each_landmark() -> None:
     assert roi_from_points(torch.tensor([[[0.0, 15.6, 0.0]]]), (16, 64, 64), (4, 16, 16))[0, 0, 1, 0]
     with pytest.raises(InputError, match="outside the image"):  # beyond the last voxel's far half
         roi_from_points(torch.tensor([[[15.6, 0.0, 0.0]]]), (16, 64, 64), (4, 16, 16))
+    # a landmark outside the field of view can be skipped instead
+    beyond = torch.tensor([[[15.6, 0.0, 0.0], [0.0, 20.0, 0.0]]])
+    kept = roi_from_points(beyond, (16, 64, 64), (4, 16, 16), outside="ignore")
+    assert kept[0].nonzero().tolist() == [[0, 1, 0]]
     with pytest.raises(InputError, match="outside the part of the image the tokens cover"):
         roi_from_points(torch.tensor([[[0.0, 0.0, 65.0]]]), (16, 64, 70), (4, 16, 16), crop=True)
     grown = roi_from_points(points[:1, :1], (16, 64, 64), (4, 16, 16), radius=1)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
-from maerad.errors import InputError
+from maerad.errors import ConfigError, InputError
 from maerad.masking.token_morphology import dilate_tokens
 
 __all__ = [
@@ -164,7 +165,8 @@ def roi_from_labels(labels: ArrayLike, label_ids: int | Iterable[int], patch_siz
 
 
 def roi_from_points(points: ArrayLike, spatial_shape: Sequence[int], patch_size: int | Sequence[int], *,
-                    radius: int = 0, crop: bool = False) -> torch.Tensor:
+                    radius: int = 0, crop: bool = False, outside: Literal["raise", "ignore"] = "raise"
+                    ) -> torch.Tensor:
     """``(B, *grid)`` bool: tokens containing landmark points, dilated by ``radius`` tokens.
 
     Args:
@@ -176,10 +178,14 @@ def roi_from_points(points: ArrayLike, spatial_shape: Sequence[int], patch_size:
         patch_size: patch size per axis.
         radius: box dilation radius in tokens (0 = only the token holding the point).
         crop: as in :func:`token_grid`.
+        outside: ``"raise"`` for a point outside the image (or the part the tokens cover), or
+            ``"ignore"`` to treat it as absent (a landmark outside the field of view).
 
     Raises:
-        InputError: a point outside the image, or a malformed ``points`` array.
+        InputError: a point outside the image (with ``outside="raise"``), or a malformed ``points`` array.
     """
+    if outside not in ("raise", "ignore"):
+        raise ConfigError(f"outside must be 'raise' or 'ignore', got {outside!r}")
     pts = _as_tensor(points, "points").double()
     shape = tuple(int(s) for s in spatial_shape)
     if pts.ndim != 3 or pts.shape[2] != len(shape):
@@ -192,6 +198,8 @@ def roi_from_points(points: ArrayLike, spatial_shape: Sequence[int], patch_size:
     tok = torch.floor((torch.nan_to_num(pts) + 0.5) / patch).long()  # (B, M, N)
     limit = torch.tensor(grid, device=pts.device)
     inside = ((tok >= 0) & (tok < limit)).all(dim=-1)
+    if outside == "ignore":
+        present = present & inside
     if bool((present & ~inside).any()):
         b, m = (int(i) for i in (present & ~inside).nonzero()[0])
         covered = tuple(int(g * p) for g, p in zip(grid, patch.tolist(), strict=True))
