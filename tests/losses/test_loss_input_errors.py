@@ -183,3 +183,9 @@ def test_foreground_helpers_raise_maerad_errors() -> None:
         foreground_token_weights(torch.ones(1, 4, 4), (2, 2), min_weight=2.0)
     with pytest.raises(InputError, match="foreground must be"):
         foreground_token_weights(torch.ones(4), (2, 2))
+    with pytest.raises(InputError, match=r"not divisible by patch size \(8, 8\)"):
+        foreground_token_weights(torch.ones(1, 30, 30), (8, 8))  # a remainder used to be dropped silently
+    with pytest.raises(InputError, match=r"in \[0, 1\]"):
+        foreground_token_weights(torch.full((1, 4, 4), 3.0), (2, 2))
+    with pytest.raises(ConfigError, match="2 or 3 positive ints"):
+        foreground_token_weights(torch.ones(1, 4, 4), (2,))

@@ -75,7 +75,15 @@ def foreground_token_weights(
     if not 0.0 <= min_weight <= 1.0:
         raise ConfigError(f"min_weight must be in [0, 1], got {min_weight}")
     nd = len(patch_size)
+    if nd not in (2, 3) or any(isinstance(p, bool) or not isinstance(p, int) or p < 1 for p in patch_size):
+        raise ConfigError(f"patch_size must be 2 or 3 positive ints, got {tuple(patch_size)}")
     fg = _as_mask_batch(foreground, nd)
+    spatial = tuple(fg.shape[2:])
+    if any(s % p for s, p in zip(spatial, patch_size, strict=True)):
+        raise InputError(f"foreground size {spatial} is not divisible by patch size {tuple(patch_size)} "
+                         "(the model's token grid covers the whole image)")
+    if fg.numel() and not (float(fg.min()) >= 0.0 and float(fg.max()) <= 1.0):
+        raise InputError("foreground must be a mask or fraction in [0, 1]")
     pool = F.avg_pool2d if nd == 2 else F.avg_pool3d
     frac = pool(fg, kernel_size=tuple(patch_size), stride=tuple(patch_size)).flatten(1)  # (B, L)
     return min_weight + (1.0 - min_weight) * frac
