@@ -217,6 +217,7 @@ def test_registry_has_every_name_and_builds_protocol_objects() -> None:
         (lambda: create_masking("drop_sequence")(1, (1, 4, 4)), "at least 2 sequences"),
         (lambda: create_masking("drop_sequence", drop=[5])(1, (3, 4, 4)), "drop"),
         (lambda: create_masking("scores")(1, (4, 4)), "needs weights"),
+        (lambda: create_masking("random")(1, (4, 4), generator=0), "generator must be a torch.Generator"),
     ],
 )
 def test_bad_configuration_raises_config_error(call: Callable[[], Any], match: str) -> None:

@@ -225,6 +225,9 @@ class ScoreStrategy(abc.ABC):
         self.check_grid_shape(grid_t)
         length = math.prod(grid_t)
         ratio = self.mask_ratio if mask_ratio is None else check_ratio(mask_ratio)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ConfigError(f"{name}: generator must be a torch.Generator (e.g. "
+                              f"torch.Generator().manual_seed(0)), got {type(generator).__name__}")
         if roi is not None and not self.uses_roi:
             raise ConfigError(f"{name} does not use roi=; use the 'roi_prior' strategy for ROI-guided "
                               "masking")
