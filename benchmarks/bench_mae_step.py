@@ -4,10 +4,13 @@ One step = forward + backward + AdamW, for
 
 * ``2d``: ViT-B/16 encoder, MAE decoder (512 wide, 8 blocks), 224² RGB, batch 8, mask 0.75,
   norm-pix loss, fp32 — maerad, ``transformers.ViTMAEForPreTraining`` and MONAI
-  ``MaskedAutoEncoderViT`` sized to match; plus maerad under ``torch.autocast("cpu", bfloat16)``;
+  ``MaskedAutoEncoderViT`` sized to match, MONAI both as built (hand-written attention) and with its
+  ``SABlock``s switched to PyTorch's fused attention (``monai_sdpa``, as maerad and HF use); plus maerad
+  under ``torch.autocast("cpu", bfloat16)`` for its speed-up over fp32;
+* ``2d-bf16``: the same three models, all under bf16 autocast, compared with each other;
 * ``3d``: the same ViT-B encoder and an 8-block decoder 384 wide (MONAI's 3D sin-cos table needs a
   width divisible by 6) on a 1-channel 32×128×128 volume with (4, 16, 16) patches (8×8×8 = 512
-  tokens), batch 2 — maerad vs MONAI (HF's ViTMAE is 2D only).
+  tokens), batch 2 — maerad vs MONAI as built and with fused attention (HF's ViTMAE is 2D only).
 
 Each implementation runs in its own worker subprocess (so peak RSS is per implementation) and the
 controller interleaves the steps round-robin, rotating the order each round, so that load from other
@@ -60,8 +63,18 @@ CASES: dict[str, dict[str, Any]] = {
         "patch_size": (16, 16),
         "batch": 8,
         "decoder_embed_dim": 512,
-        "impls": ["maerad", "hf", "monai", "maerad_bf16"],
+        "impls": ["maerad", "hf", "monai", "monai_sdpa", "maerad_bf16"],
         "compiled_impls": ["maerad_compile", "hf_compile"],  # with --compile
+    },
+    # the bf16-autocast comparison, in its own case so that no more than three ViT-Bs share the memory
+    "2d-bf16": {
+        "spatial_dims": 2,
+        "in_chans": 3,
+        "img_size": (224, 224),
+        "patch_size": (16, 16),
+        "batch": 8,
+        "decoder_embed_dim": 512,
+        "impls": ["maerad_bf16", "hf_bf16", "monai_sdpa_bf16"],
     },
     "3d": {
         "spatial_dims": 3,
@@ -70,7 +83,7 @@ CASES: dict[str, dict[str, Any]] = {
         "patch_size": (4, 16, 16),
         "batch": 2,
         "decoder_embed_dim": 384,  # MONAI's 3D sin-cos table needs a width divisible by 6
-        "impls": ["maerad", "monai"],
+        "impls": ["maerad", "monai", "monai_sdpa"],
     },
 }
 MASK_RATIO = 0.75
@@ -93,6 +106,17 @@ def _build(
     for s, p in zip(case["img_size"], case["patch_size"], strict=True):
         num_tokens *= s // p
     impl = impl.removesuffix("_compile").removesuffix("_bf16")
+    if impl == "monai_sdpa":
+        # MONAI as built by default computes attention by hand (einsum + softmax); its SABlock can
+        # use PyTorch's fused scaled_dot_product_attention instead, as maerad and HF do
+        model, loss_fn = _build("monai", case)
+        from monai.networks.blocks.selfattention import SABlock
+
+        blocks = [m for m in model.modules() if isinstance(m, SABlock)]
+        for block in blocks:
+            block.use_flash_attention = True
+        assert blocks
+        return model, loss_fn
     if impl == "maerad":
         from maerad.models import create_model
 
@@ -292,14 +316,18 @@ def run_case(
             "params": int(w.info["params"]),
         }
     impls = result["impls"]
-    eager_refs = [k for k in impls if not k.startswith("maerad") and not k.endswith("_compile")]
+    # each precision against its own kind: fp32 eager with fp32 eager, bf16 autocast with bf16 autocast
+    eager_refs = [k for k in impls if not k.startswith("maerad") and not k.endswith(("_compile", "_bf16"))]
     if "maerad" in impls and eager_refs:
         result.update(_compare(impls, "maerad", eager_refs))
+    bf16_refs = [k for k in impls if not k.startswith("maerad") and k.endswith("_bf16")]
+    if "maerad_bf16" in impls and bf16_refs:
+        result["bf16"] = _compare(impls, "maerad_bf16", bf16_refs)
     if "maerad_compile" in impls:
         # compiled maerad against every reference, compiled or not: the fastest way to run each
         refs = [k for k in impls if not k.startswith("maerad")]
         result["compiled"] = _compare(impls, "maerad_compile", refs)
-    if "maerad_bf16" in impls:
+    if "maerad_bf16" in impls and "maerad" in impls:
         result["bf16_speedup_median"] = impls["maerad"]["median_s"] / impls["maerad_bf16"]["median_s"]
         result["bf16_speedup_min"] = impls["maerad"]["min_s"] / impls["maerad_bf16"]["min_s"]
         result["bf16_speedup_cpu"] = impls["maerad"]["median_cpu_s"] / impls["maerad_bf16"]["median_cpu_s"]
@@ -330,7 +358,12 @@ def _table(results: dict[str, Any]) -> str:
                 f"{r['median_cpu_s']:>10.3f} {r['median_sys_s']:>10.3f} {r['median_page_faults']:>11.0f} "
                 f"{r['peak_rss_mib']:>13.0f} {r['params'] / 1e6:>9.1f}"
             )
-        for label, summary in (("maerad", res), ("maerad_compile", res.get("compiled", {}))):
+        summaries = (
+            ("maerad", res),
+            ("maerad_compile", res.get("compiled", {})),
+            ("maerad_bf16", res.get("bf16", {})),
+        )
+        for label, summary in summaries:
             if "maerad_over_fastest_median" in summary:
                 lines.append(
                     f"      {label} / fastest reference ({summary['fastest_reference']}): "
@@ -354,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up steps")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 steps after 1 warm-up")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads in every worker")
-    parser.add_argument("--cases", default="2d,3d", help="comma-separated subset of: 2d, 3d")
+    parser.add_argument("--cases", default="2d,2d-bf16,3d", help="comma-separated subset of: 2d, 2d-bf16, 3d")
     parser.add_argument(
         "--compile",
         action="store_true",
@@ -383,10 +416,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown case(s) {unknown}; choose from {sorted(CASES)}")
     only = None if args.impls is None else [i.strip() for i in args.impls.split(",") if i.strip()]
     for impl in only or []:
-        if impl.removesuffix("_compile").removesuffix("_bf16") not in ("maerad", "hf", "monai"):
-            parser.error(
-                f"unknown implementation {impl!r}: maerad, hf or monai, optionally + _bf16 or _compile"
-            )
+        if impl.removesuffix("_compile").removesuffix("_bf16") not in ("maerad", "hf", "monai", "monai_sdpa"):
+            parser.error(f"unknown implementation {impl!r}: maerad, hf, monai or monai_sdpa, optionally "
+                         "+ _bf16 or _compile")
+    for name in cases:  # HF's ViTMAE is 2D only
+        if only and CASES[name]["spatial_dims"] == 3 and any(i.startswith("hf") for i in only):
+            parser.error(f"case {name!r} is 3D; Hugging Face's ViTMAE (hf*) runs in the 2D cases only")
     results = {
         name: run_case(
             name,
