@@ -7,7 +7,7 @@ One step = forward + backward + AdamW, for
   ``MaskedAutoEncoderViT`` sized to match, MONAI both as built (hand-written attention) and with its
   ``SABlock``s switched to PyTorch's fused attention (``monai_sdpa``, as maerad and HF use); plus maerad
   under ``torch.autocast("cpu", bfloat16)`` for its speed-up over fp32;
-* ``2d-bf16``: the same three models, all under bf16 autocast, compared with each other;
+* ``2d-bf16``: maerad and HF, both under bf16 autocast (MONAI's model fails under autocast);
 * ``3d``: the same ViT-B encoder and an 8-block decoder 384 wide (MONAI's 3D sin-cos table needs a
   width divisible by 6) on a 1-channel 32×128×128 volume with (4, 16, 16) patches (8×8×8 = 512
   tokens), batch 2 — maerad vs MONAI as built and with fused attention (HF's ViTMAE is 2D only).
@@ -66,7 +66,8 @@ CASES: dict[str, dict[str, Any]] = {
         "impls": ["maerad", "hf", "monai", "monai_sdpa", "maerad_bf16"],
         "compiled_impls": ["maerad_compile", "hf_compile"],  # with --compile
     },
-    # the bf16-autocast comparison, in its own case so that no more than three ViT-Bs share the memory
+    # the bf16-autocast comparison, in its own case (memory). MONAI 1.6's MaskedAutoEncoderViT cannot run
+    # under bf16 autocast: its decoder writes bf16 tokens into a float32 buffer (index_put dtype error).
     "2d-bf16": {
         "spatial_dims": 2,
         "in_chans": 3,
@@ -74,7 +75,7 @@ CASES: dict[str, dict[str, Any]] = {
         "patch_size": (16, 16),
         "batch": 8,
         "decoder_embed_dim": 512,
-        "impls": ["maerad_bf16", "hf_bf16", "monai_sdpa_bf16"],
+        "impls": ["maerad_bf16", "hf_bf16"],
     },
     "3d": {
         "spatial_dims": 3,
