@@ -7,6 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import save_file
 
 from maerad.atomic import atomic_directory, atomic_path, write_text_atomic
 
@@ -61,9 +63,13 @@ def test_outputs_get_the_permissions_of_the_umask(tmp_path: Path, umask: int) ->
     old = os.umask(umask)
     try:
         write_text_atomic(tmp_path / "a.json", "{}")
+        with atomic_path(tmp_path / "w.safetensors") as tmp:
+            save_file({"w": torch.zeros(2)}, str(tmp))  # safetensors writes private (0600) files
         with atomic_directory(tmp_path / "folder") as tmp:
             (tmp / "x.txt").write_text("x")
+            save_file({"w": torch.zeros(2)}, str(tmp / "model.safetensors"))
     finally:
         os.umask(old)
-    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o666 & ~umask
+    for path in ("a.json", "w.safetensors", "folder/x.txt", "folder/model.safetensors"):
+        assert stat.S_IMODE((tmp_path / path).stat().st_mode) == 0o666 & ~umask, path
     assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o777 & ~umask

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,8 +41,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _new_sibling(target, ".tmp" + "".join(target.suffixes), directory=False)
+    mode = stat.S_IMODE(tmp.stat().st_mode)  # what the umask gives a new file
     try:
         yield tmp
+        os.chmod(tmp, mode)  # a writer may have replaced it with a private file (safetensors writes 0600)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -89,6 +92,16 @@ def _fsync_path(path: Path, *, directory: bool) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _set_file_modes(root: Path, mode: int) -> None:
+    """Give every file below ``root`` the umask's permissions: some writers create private files
+    (safetensors writes 0600), which would hide checkpoints from the rest of a lab's group."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = Path(dirpath, name)
+            if not path.is_symlink():
+                os.chmod(path, mode)
 
 
 def _fsync_tree(root: Path) -> None:
@@ -163,8 +176,10 @@ def atomic_directory(target: str | os.PathLike[str], *, overwrite: bool = False)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists")
     tmp = _new_sibling(target, ".tmp", directory=True)
+    file_mode = stat.S_IMODE(tmp.stat().st_mode) & 0o666  # what the umask gives a new file
     try:
         yield tmp
+        _set_file_modes(tmp, file_mode)
         _fsync_tree(tmp)
         if target.exists():
             old = aside_name(target)
