@@ -21,8 +21,9 @@ median system time and minor page faults per step (fresh pages the kernel zeroes
 went back to it: a cost that varies from step to step with the allocator, not with the model) and
 peak RSS. The same AdamW (lr 1.5e-4, betas (0.9, 0.95), wd 0.05) is used for every model; by default
 PyTorch's fused CPU kernel (``--adamw foreach`` or ``default`` picks the others). MONAI has no loss;
-its step adds the norm-pix MSE over hidden tokens that maerad and HF compute (maerad normalises per
-channel, HF and the MONAI step jointly; the cost is the same).
+its step adds the norm-pix MSE over hidden tokens that maerad and HF compute (all three normalise
+each patch over all its channels here, HF's rule; maerad's default per-channel rule costs the same).
+Every worker steps on the same input.
 
 Usage::
 
@@ -129,6 +130,7 @@ def _build(
             patch_size=case["patch_size"],
             mask_ratio=MASK_RATIO,
             norm_pix_loss=True,
+            norm_pix_mode="joint",  # HF's and the MONAI step's loss, so the logged losses compare
             decoder_embed_dim=case["decoder_embed_dim"],
             decoder_depth=8,
             decoder_num_heads=16,
@@ -195,7 +197,9 @@ def worker(impl: str, case_name: str, threads: int, adamw: str) -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     variant = {"fused": {"fused": True}, "foreach": {"foreach": True}, "default": {}}[adamw]
     opt = torch.optim.AdamW(params, lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05, **variant)
-    x = torch.randn(case["batch"], case["in_chans"], *case["img_size"])
+    # the same input in every worker, whatever building the model drew from the global generator
+    inputs = torch.Generator().manual_seed(1)
+    x = torch.randn(case["batch"], case["in_chans"], *case["img_size"], generator=inputs)
     bf16 = impl.endswith("_bf16")
     n_params = sum(p.numel() for p in model.parameters())
     print(json.dumps({"ready": True, "params": n_params}), flush=True)
