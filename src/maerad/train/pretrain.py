@@ -2,10 +2,10 @@
 
 All randomness is a function of ``(seed, step)``: the data order (:class:`MicroBatchOrder`), the
 token masks (a generator seeded per micro-batch and rank) and stochastic depth / dropout (torch's
-global generator, reseeded from the same stream each micro-batch). Resuming therefore only needs the model,
-the optimizer state and the step, all of which the checkpoint holds; an interrupted run resumed with
-``resume=True`` ends with exactly the weights of an uninterrupted one (on the same device and thread
-count).
+global generator, reseeded from the same stream each micro-batch). Resuming therefore only needs the
+model, the optimizer state and the step, all of which the checkpoint holds; an interrupted run resumed
+with ``resume=True`` ends with exactly the weights of an uninterrupted one (on the same device and
+thread count).
 """
 
 from __future__ import annotations
