@@ -44,7 +44,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     mode = stat.S_IMODE(tmp.stat().st_mode)  # what the umask gives a new file
     try:
         yield tmp
-        os.chmod(tmp, mode)  # a writer may have replaced it with a private file (safetensors writes 0600)
+        _set_mode(tmp, mode)  # a writer may have replaced it with a private file (safetensors writes 0600)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -101,7 +101,14 @@ def _set_file_modes(root: Path, mode: int) -> None:
         for name in filenames:
             path = Path(dirpath, name)
             if not path.is_symlink():
-                os.chmod(path, mode)
+                _set_mode(path, mode)
+
+
+def _set_mode(path: Path, mode: int) -> None:
+    """``chmod`` where it is needed and possible (some network mounts refuse it: the write still counts)."""
+    with contextlib.suppress(OSError):
+        if stat.S_IMODE(path.stat().st_mode) != mode:
+            os.chmod(path, mode)
 
 
 def _fsync_tree(root: Path) -> None:

@@ -86,7 +86,8 @@ def test_a_smaller_rerun_leaves_only_its_own_cases(tmp_path: Path) -> None:
     out = tmp_path / "phantom"
     assert main(["phantom", "--n", "3", "--out", str(out), *ARGS]) == 0
     (out / "notes.txt").write_text("mine")
-    (out / "case-0009").mkdir()  # a folder of the user's that is no phantom case: left alone
+    (out / "case-0009").mkdir()  # folders of the user's that the old index does not list: left alone
+    (out / "case-0009" / "case.json").write_text("{}")
     assert main(["phantom", "--n", "1", "--out", str(out), "--size", "16", "32", "32", "--no-progress"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["case-0000", "case-0009", "index.json", "notes.txt"]
     assert json.loads((out / "index.json").read_text())["n"] == 1

@@ -96,6 +96,9 @@ def test_label_ids_may_be_one_value_and_values_the_dtype_cannot_hold_match_nothi
     assert not roi_from_labels(labels, [300], (2, 2)).any()
     with pytest.raises(InputError, match="at least one label value"):
         label_fraction(labels, [], (2, 2))
+    # NIfTI label types: uint16 / uint32, big-endian; label ids as a tensor
+    for dtype in (np.uint16, np.uint32, np.dtype(">i2")):
+        assert label_fraction(labels.astype(dtype), torch.tensor([40]), (2, 2))[0, 0, 0] == 1.0
 
 
 def test_roi_from_points_marks_the_token_of_each_landmark() -> None:

@@ -121,6 +121,7 @@ def test_a_maskspec_whose_fields_disagree_is_refused() -> None:
         with pytest.raises(InputError, match=message):
             model(x, mask=spec)
     good.check()
+    assert good.consistent and good.to("cpu").consistent  # from_scores specs skip the per-forward check
     assert torch.equal(model(x, mask=good).mask, good.mask)
 
 
@@ -352,6 +353,11 @@ def test_encoder_state_dict_into_a_larger_grid() -> None:
     big.load_encoder_state_dict(learned, source_grid=small.grid)
     torch.testing.assert_close(big.pos_embed[:, :1], learned["pos_embed"][:, :1])  # class-token row kept
     assert not torch.allclose(big.pos_embed, fixed)
+    # a fixed table stored in bf16 is still recognised (and rebuilt exactly)
+    half = small.encoder_state_dict()
+    half["pos_embed"] = half["pos_embed"].bfloat16()
+    big.load_encoder_state_dict(half, source_grid=small.grid)
+    torch.testing.assert_close(big.pos_embed, fixed, rtol=0, atol=0)
 
 
 def test_bf16_autocast_forward() -> None:

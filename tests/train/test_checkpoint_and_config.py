@@ -113,3 +113,14 @@ def test_apply_overrides_reads_shell_style_lists() -> None:
             apply_overrides({}, [bad])
     config = load_pretrain_config(None, ["sequences=[t2w,adc]", "patch_size=[4,16,16]"], data="d", out="o")
     assert config.sequences == ["t2w", "adc"] and config.patch_size == [4, 16, 16]
+
+
+def test_saved_configs_of_earlier_versions_move_config_keys_out_of_model_kwargs() -> None:
+    # earlier versions let model_kwargs repeat top-level keys (and win): such runs must still load
+    from maerad.train.config import PretrainConfig, saved_pretrain_config
+
+    kwargs = {"depth": 2, "patch_size": [4, 8, 8], "mask_ratio": 0.6, "img_size": [8, 32, 32]}
+    saved = {"model_kwargs": kwargs}
+    config = PretrainConfig.model_validate(saved_pretrain_config(saved))
+    assert config.patch_size == [4, 8, 8] and config.mask_ratio == 0.6
+    assert config.model_kwargs == {"depth": 2}

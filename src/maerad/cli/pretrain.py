@@ -78,5 +78,5 @@ def _saved_run_config(args: argparse.Namespace) -> Path | None:
     from maerad.train.config import PretrainConfig, apply_overrides
 
     out = args.out or apply_overrides({}, args.set).get("out") or PretrainConfig.model_fields["out"].default
-    saved = Path(out) / "config.json"
+    saved = Path(str(out)) / "config.json"
     return saved if saved.is_file() else None

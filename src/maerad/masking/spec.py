@@ -11,7 +11,7 @@ import math
 import numbers
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -90,12 +90,17 @@ class MaskSpec:
             with ``ids_restore`` is back in grid (raster) order.
         mask: ``(B, L)`` bool, ``True`` = hidden, in grid order.
         grid: the token grid shape, e.g. ``(14, 14)`` or ``(8, 8, 8)``; ``prod(grid) == L``.
+        consistent: ``True`` when the fields are known to agree (set by :meth:`from_scores`); the MAE
+            forward pass runs :meth:`check` on any other spec.
     """
 
     ids_keep: torch.Tensor
     ids_restore: torch.Tensor
     mask: torch.Tensor
     grid: tuple[int, ...]
+    # True for specs built by from_scores, consistent by construction: the MAE forward pass checks only
+    # the others (the check syncs with the device and breaks torch.compile graphs)
+    consistent: bool = field(default=False, repr=False, compare=False)
 
     @property
     def batch_size(self) -> int:
@@ -114,7 +119,8 @@ class MaskSpec:
         distinct in-grid indices, ``mask`` hides exactly the other tokens, and ``ids_restore`` puts the
         visible tokens at shuffled positions ``0 … K-1`` (in ``ids_keep`` order) and the hidden ones
         after them. Specs from :meth:`from_scores` (every built-in strategy) hold this by construction;
-        a hand-made or custom strategy's spec is checked by the MAE forward pass.
+        a hand-made or custom strategy's spec is checked by the MAE forward pass. All fields must be on
+        one device.
         """
         keep, restore, mask = self.ids_keep, self.ids_restore, self.mask
         if keep.ndim != 2 or restore.ndim != 2 or mask.ndim != 2 or mask.dtype != torch.bool:
@@ -181,10 +187,11 @@ class MaskSpec:
         ids_keep = ids_shuffle[:, :keep]
         # A token is hidden exactly when its position in the shuffled order is K or later.
         mask = ids_restore >= keep
-        return cls(ids_keep=ids_keep, ids_restore=ids_restore, mask=mask, grid=grid_t)
+        return cls(ids_keep=ids_keep, ids_restore=ids_restore, mask=mask, grid=grid_t, consistent=True)
 
     def to(self, device: torch.device | str) -> MaskSpec:
         """The same spec on another device."""
         return MaskSpec(
-            self.ids_keep.to(device), self.ids_restore.to(device), self.mask.to(device), self.grid
+            self.ids_keep.to(device), self.ids_restore.to(device), self.mask.to(device), self.grid,
+            consistent=self.consistent,
         )

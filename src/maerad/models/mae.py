@@ -400,8 +400,7 @@ class MAE(nn.Module):
         state = dict(state)
         pos = state.get("pos_embed")
         if pos is not None and source_grid is not None and pos.shape != self.pos_embed.shape:
-            fixed = sincos_pos_embed(source_grid, pos.shape[-1], cls_token=True).unsqueeze(0)
-            if pos.shape == fixed.shape and torch.allclose(pos.float(), fixed, atol=1e-5):
+            if _is_sincos_table(pos, source_grid):
                 state["pos_embed"] = self._pos_table(pos.shape[-1]).unsqueeze(0)
             else:
                 state["pos_embed"] = interpolate_pos_embed(pos, source_grid, self.grid)
@@ -417,3 +416,15 @@ class MAE(nn.Module):
         except RuntimeError as exc:
             detail = " ".join(str(exc).split())
             raise CheckpointError(f"encoder weights do not fit the model: {detail}") from None
+
+
+def _is_sincos_table(pos: torch.Tensor, grid: Sequence[int]) -> bool:
+    """Whether ``pos`` is the fixed sin-cos table of ``grid`` (class-token row first), up to its dtype's
+    rounding."""
+    if pos.device.type == "meta" or pos.ndim != 3:
+        return False
+    fixed = sincos_pos_embed(grid, pos.shape[-1], cls_token=True).unsqueeze(0)
+    if pos.shape != fixed.shape:
+        return False
+    tolerance = max(1e-5, 4 * torch.finfo(pos.dtype).eps) if pos.is_floating_point() else 0.0
+    return bool(torch.allclose(pos.detach().float().cpu(), fixed, atol=tolerance, rtol=0.0))

@@ -52,8 +52,10 @@ def resolve_mask(
             )
         if mask.num_visible >= length:
             raise InputError("mask hides no token; an MAE needs at least one hidden token")
-        mask.check()  # a custom strategy's spec whose fields disagree would leak visible tokens into the loss
-        return mask.to(device)
+        mask = mask.to(device)
+        if not mask.consistent:  # a custom spec whose fields disagree would leak visible tokens into the loss
+            mask.check()
+        return mask
     if mask is not None:
         return _spec_from_bool(mask.to(device), batch_size, grid, length)
     keep = num_visible(length, mask_ratio)  # ConfigError for a ratio outside [0, 1)

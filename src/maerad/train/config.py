@@ -123,7 +123,17 @@ def load_pretrain_config(
 def saved_pretrain_config(saved: Mapping[str, Any]) -> dict[str, Any]:
     """A config recorded in a checkpoint, with the keys added to :class:`PretrainConfig` since it was
     written filled in with their defaults (so older checkpoints resume and load)."""
-    return {**PretrainConfig.model_construct().model_dump(mode="json"), **saved}
+    config = {**PretrainConfig.model_construct().model_dump(mode="json"), **saved}
+    # earlier versions let model_kwargs repeat these keys (and win over them): move them where they
+    # belong, so that those runs still load and resume as they were built
+    kwargs = dict(config.get("model_kwargs") or {})
+    for key in _TOP_LEVEL_MODEL_KEYS:
+        if key in kwargs:
+            config[key] = kwargs.pop(key)
+    for key in _FROM_DATA:
+        kwargs.pop(key, None)
+    config["model_kwargs"] = kwargs
+    return config
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -65,9 +65,9 @@ def write_phantom_dataset(
 
     Args:
         out_dir: destination folder (created). Afterwards it holds exactly these ``n`` cases: existing
-            case folders of the same names are replaced, and phantom case folders left by an earlier,
-            larger dataset (``case-NNNN`` with a ``case.json``) are removed, so that the folder and its
-            ``index.json`` agree. Other files are left alone.
+            case folders of the same names are replaced, and the cases of an earlier, larger phantom
+            in the folder (those its ``index.json`` lists) are removed, so that the folder and its
+            ``index.json`` agree. Other files and folders are left alone.
         n: number of cases.
         kind: case kind or ``"mixed"``.
         seed: base seed.
@@ -86,6 +86,7 @@ def write_phantom_dataset(
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder (expected an output folder for the phantom)")
     out.mkdir(parents=True, exist_ok=True)
+    earlier = _indexed_cases(out)  # read before this run's index.json replaces it
     folders: list[Path] = []
     index: list[dict[str, Any]] = []
     with tqdm(total=n, desc="phantom", unit="case", disable=not progress) as bar:
@@ -105,14 +106,25 @@ def write_phantom_dataset(
         "cases": index,
     }
     write_text_atomic(out / INDEX_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    _remove_stale_cases(out, {f.name for f in folders})
+    _remove_stale_cases(out, earlier - {f.name for f in folders})
     return folders
 
 
-def _remove_stale_cases(out: Path, current: set[str]) -> None:
-    """Delete phantom case folders of an earlier run that this one did not write: a dataset folder whose
-    extra cases (another grid, another seed) outlive its index.json would be read as part of it."""
-    for path in out.iterdir():
-        stale = re.fullmatch(r"case-\d{4,}", path.name) and path.name not in current
-        if stale and path.is_dir() and not path.is_symlink() and (path / CASE_FILE).is_file():
+def _indexed_cases(out: Path) -> set[str]:
+    """The case folders an earlier ``index.json`` in ``out`` lists (none if there is no readable one)."""
+    try:
+        index = json.loads((out / INDEX_FILE).read_text(encoding="utf-8"))
+        return {str(entry["case"]) for entry in index["cases"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def _remove_stale_cases(out: Path, stale: set[str]) -> None:
+    """Delete the phantom cases of an earlier, larger run that this one did not rewrite: a dataset folder
+    whose extra cases outlive its index.json would be read as part of it. Only folders the earlier
+    index.json lists are touched, and only if they still hold a study (a ``case.json``)."""
+    for name in sorted(stale):
+        path = out / name
+        if re.fullmatch(r"case-\d{4,}", name) and path.is_dir() and not path.is_symlink() \
+                and (path / CASE_FILE).is_file():
             shutil.rmtree(path)

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import torch
 
 from maerad.errors import ConfigError, InputError
-from maerad.masking.lesion_maps.labels import label_values
+from maerad.masking.lesion_maps.labels import label_map_tensor, label_values
 
 __all__ = ["GatedRegion", "intensity_gated_mask", "label_masks", "segmenter_masks"]
 
@@ -38,14 +38,10 @@ def label_masks(
     Returns:
         name → ``(B, *S)`` float mask.
     """
-    if isinstance(labels, np.ndarray):
-        labels = torch.from_numpy(np.ascontiguousarray(labels))
-    integer = isinstance(labels, torch.Tensor) and not (
-        labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool
-    )
-    if not integer:
-        kind = getattr(labels, "dtype", type(labels).__name__)
-        raise ConfigError(f"labels must be an integer label map, got {kind}")
+    try:
+        labels = label_map_tensor(labels)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     out: dict[str, torch.Tensor] = {}
     for name, values in regions.items():
         try:

@@ -21,6 +21,7 @@ from maerad.masking.token_morphology import dilate_tokens
 
 __all__ = [
     "label_fraction",
+    "label_map_tensor",
     "label_token_fraction",
     "label_values",
     "pool_to_tokens",
@@ -36,8 +37,25 @@ def _as_tensor(x: ArrayLike, field: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x
     if isinstance(x, np.ndarray):
+        if not x.dtype.isnative:  # big-endian data straight from a file header: torch takes native order
+            x = x.astype(x.dtype.newbyteorder("="))
         return torch.from_numpy(np.ascontiguousarray(x))
     raise InputError(f"{field} must be a numpy array or torch tensor, got {type(x).__name__}")
+
+
+def label_map_tensor(labels: ArrayLike, field: str = "labels") -> torch.Tensor:
+    """An integer label map as a tensor :func:`torch.isin` can search: NumPy arrays in native byte
+    order, and unsigned types wider than 8 bits (NIfTI's uint16 / uint32) widened to int64.
+
+    Raises:
+        InputError: not an array or tensor, or not of an integer type.
+    """
+    lab = _as_tensor(labels, field)
+    if lab.is_floating_point() or lab.is_complex() or lab.dtype == torch.bool:
+        raise InputError(f"{field} must be an integer label map, got dtype {lab.dtype}")
+    if lab.dtype in (torch.uint16, torch.uint32, torch.uint64):
+        lab = lab.long()
+    return lab
 
 
 def label_values(label_ids: int | Iterable[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -48,6 +66,8 @@ def label_values(label_ids: int | Iterable[int], dtype: torch.dtype, device: tor
     Raises:
         InputError: no value, or a value that is not an integer.
     """
+    if isinstance(label_ids, (torch.Tensor, np.ndarray)):
+        label_ids = label_ids.tolist()
     values = [label_ids] if isinstance(label_ids, (int, np.integer)) else list(label_ids)
     if not values:
         raise InputError("label_ids must name at least one label value")
@@ -128,9 +148,7 @@ def label_fraction(labels: ArrayLike, label_ids: int | Iterable[int], patch_size
         >>> label_fraction(lab, [100], (4, 4, 4))[0].flatten().tolist()
         [0.5, 0.0, 0.0, 0.0]
     """
-    lab = _as_tensor(labels, "labels")
-    if lab.is_floating_point() or lab.dtype == torch.bool:
-        raise InputError(f"labels must be an integer label map, got dtype {lab.dtype}")
+    lab = label_map_tensor(labels)
     ids = label_values(label_ids, lab.dtype, lab.device)
     return pool_to_tokens(torch.isin(lab, ids), patch_size, spatial_dims=spatial_dims, crop=crop)
 
@@ -202,8 +220,10 @@ def roi_from_points(points: ArrayLike, spatial_shape: Sequence[int], patch_size:
         present = present & inside
     if bool((present & ~inside).any()):
         b, m = (int(i) for i in (present & ~inside).nonzero()[0])
-        covered = tuple(int(g * p) for g, p in zip(grid, patch.tolist(), strict=True))
-        where = "outside the image" if covered == shape else "outside the part of the image the tokens cover"
+        point = pts[b, m]
+        upper = torch.tensor(shape, dtype=point.dtype, device=point.device) - 0.5
+        in_image = bool(((point >= -0.5) & (point < upper)).all())
+        where = "outside the part of the image the tokens cover" if in_image else "outside the image"
         raise InputError(f"points[{b}, {m}] = {pts[b, m].tolist()} lies {where} of size {shape} "
                          "(voxel coordinates expected, voxel i spanning i - 0.5 to i + 0.5)")
     strides = [math.prod(grid[i + 1:]) for i in range(len(grid))]
