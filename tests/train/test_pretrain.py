@@ -658,6 +658,9 @@ def test_cli_pretrain_and_its_errors(
     assert main(["pretrain", "--out", str(run), "--max-steps", "3", "--resume", "--no-progress",
                  "--masking", "random"]) == 2
     assert "config differs in masking (masking: checkpoint 'grid', now 'random')" in capsys.readouterr().err
+    # --resume with an --out given as a number through --set (JSON 2024): a config error, no traceback
+    assert main(["pretrain", "--resume", "--set", "out=2024", "--data", str(studies), "--no-progress"]) == 2
+    assert "config field 'out'" in capsys.readouterr().err
     # a log without a checkpoint (a run that failed at its first step) cannot be resumed: not offered
     shutil.rmtree(run / "checkpoint")
     assert main(argv) == 2
