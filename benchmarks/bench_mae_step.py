@@ -56,28 +56,23 @@ import torch
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mae_step.json"
 VIT_B = {"embed_dim": 768, "depth": 12, "num_heads": 12, "mlp_ratio": 4.0}
+VIT_B_2D: dict[str, Any] = {  # 224² RGB, batch 8: the 2D setting of the original MAE
+    "spatial_dims": 2,
+    "in_chans": 3,
+    "img_size": (224, 224),
+    "patch_size": (16, 16),
+    "batch": 8,
+    "decoder_embed_dim": 512,
+}
 CASES: dict[str, dict[str, Any]] = {
     "2d": {
-        "spatial_dims": 2,
-        "in_chans": 3,
-        "img_size": (224, 224),
-        "patch_size": (16, 16),
-        "batch": 8,
-        "decoder_embed_dim": 512,
+        **VIT_B_2D,
         "impls": ["maerad", "hf", "monai", "monai_sdpa", "maerad_bf16"],
         "compiled_impls": ["maerad_compile", "hf_compile"],  # with --compile
     },
     # the bf16-autocast comparison, in its own case (memory). MONAI 1.6's MaskedAutoEncoderViT cannot run
     # under bf16 autocast: its decoder writes bf16 tokens into a float32 buffer (index_put dtype error).
-    "2d-bf16": {
-        "spatial_dims": 2,
-        "in_chans": 3,
-        "img_size": (224, 224),
-        "patch_size": (16, 16),
-        "batch": 8,
-        "decoder_embed_dim": 512,
-        "impls": ["maerad_bf16", "hf_bf16"],
-    },
+    "2d-bf16": {**VIT_B_2D, "impls": ["maerad_bf16", "hf_bf16"]},
     "3d": {
         "spatial_dims": 3,
         "in_chans": 1,

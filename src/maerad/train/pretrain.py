@@ -469,8 +469,9 @@ def _check_masking_draws(masking: Callable[..., MaskSpec], model: MAE, config: P
 
 def _lesion_labels(config: PretrainConfig) -> tuple[int, ...]:
     """The label values ``lesion_aware`` treats as lesion (the phantom's unless the config names them)."""
-    labels = config.lesion_labels if config.lesion_labels is not None else _default_lesion_labels()
-    return tuple(labels)
+    from maerad.data.phantom import LESION_LABELS
+
+    return tuple(config.lesion_labels) if config.lesion_labels is not None else tuple(sorted(LESION_LABELS))
 
 
 def _check_lesion_labels_present(dataset: StudyDataset, config: PretrainConfig) -> None:
@@ -501,12 +502,6 @@ def _check_masking_fits_layout(name: str, model: MAE, mode: str) -> None:
     if name == "scores":
         raise ConfigError("masking 'scores' needs per-token scores from the caller; pretrain has none "
                           "(call the model with noise= from Python instead)")
-
-
-def _default_lesion_labels() -> list[int]:
-    from maerad.data.phantom import LESION_LABELS
-
-    return list(LESION_LABELS)
 
 
 def _restore(
