@@ -221,3 +221,22 @@ def test_lesion_aware_input_checks() -> None:
     for bad in (float("nan"), 0.0, 2.0, True):
         with pytest.raises(ConfigError, match=r"threshold must be a lesion probability in \(0, 1\]"):
             LesionAwareMasking(threshold=bad)
+
+
+def test_weighted_scores_routes_agree_and_leave_inputs_alone() -> None:
+    """CPU float32 keys come from NumPy, other dtypes from torch: both are log1p(-noise) / w to float32
+    rounding, 'visible' negates them, and neither touches its inputs."""
+    g = torch.Generator().manual_seed(3)
+    noise = torch.rand(16, 50, generator=g)
+    w = torch.rand(16, 50, generator=g) * 3 + 0.1
+    noise_before, w_before = noise.clone(), w.clone()
+    exact = torch.log1p(-noise.double()) / w.double()
+    fast = weighted_scores(w, noise)
+    assert fast.dtype == torch.float32 and fast.shape == (16, 50)
+    torch.testing.assert_close(fast.double(), exact, rtol=3e-7, atol=0.0)
+    torch.testing.assert_close(weighted_scores(w.double(), noise.double()), exact, rtol=1e-15, atol=0.0)
+    assert torch.equal(weighted_scores(w, noise, sampled="visible"), -fast)
+    assert torch.equal(noise, noise_before) and torch.equal(w, w_before)
+    # noise 0 gives u = 1: the largest possible key, zero (hidden before any other token)
+    zero = weighted_scores(torch.ones(1, 2), torch.tensor([[0.0, 0.5]]))
+    assert zero[0, 0].item() == 0.0 and zero[0, 1].item() < 0

@@ -23,6 +23,7 @@ from maerad.masking.weighted import check_positive_weights, weighted_scores
 __all__ = ["LesionAwareMasking"]
 
 WeightsKind = Literal["probability", "hide_weight"]
+_NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
 
 
 @MASKING.register("lesion_aware")
@@ -96,8 +97,11 @@ class LesionAwareMasking(ScoreStrategy):
         if self.weights_kind == "hide_weight":
             check_positive_weights(weights, "weights (hide weights)")
             return weights
-        # one reduction: NaN / Inf anywhere make the sum non-finite (cheaper than isfinite().all())
-        if weights.device.type != "meta" and not math.isfinite(float(weights.sum())):
+        # one reduction: NaN / Inf anywhere make the sum non-finite (cheaper than isfinite().all()); in
+        # NumPy on the CPU, where torch's dispatch would cost more than the sum
+        numpy_ok = weights.device.type == "cpu" and weights.dtype in _NUMPY_DTYPES
+        total = weights.detach().numpy().sum() if numpy_ok else weights.sum()
+        if weights.device.type != "meta" and not math.isfinite(float(total)):
             raise InputError("weights (lesion probability per token) must be finite")
         return lesion_hide_weights(weights, grid, core_weight=self.core_weight,
                                    boundary_weight=self.boundary_weight,

@@ -22,10 +22,16 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from maerad.errors import ConfigError, InputError
-from maerad.masking.token_morphology import box_count, box_count_numpy, in_grid_count, in_grid_count_numpy
+from maerad.masking.token_morphology import (
+    box_count,
+    in_grid_count,
+    padded_box_count_numpy,
+    padded_in_grid_count_numpy,
+)
 
 __all__ = ["BACKGROUND", "BOUNDARY", "CORE", "lesion_classes", "lesion_hide_weights"]
 
@@ -41,29 +47,36 @@ def _check_width(boundary_width: object) -> int:
     return boundary_width
 
 
-def _near_and_core(grid_prob: torch.Tensor, threshold: float, width: int
-                   ) -> tuple[torch.Tensor, torch.Tensor] | tuple[np.ndarray, np.ndarray]:
-    """``(B, *grid)`` bool maps: within ``width`` tokens of the lesion (the dilated lesion), and core.
+def _class_codes(prob: torch.Tensor, grid: Sequence[int], threshold: float, width: int
+                 ) -> torch.Tensor | np.ndarray:
+    """``(B, *grid)`` class codes (:data:`BACKGROUND` / :data:`BOUNDARY` / :data:`CORE`) of a ``(B, L)``
+    or ``(B, *grid)`` lesion map.
 
-    CPU float maps take the NumPy route (same result, a fraction of the per-op overhead); the maps
-    then come back as NumPy arrays, otherwise as tensors on the input's device.
+    CPU float maps take the NumPy route (same codes, a fraction of the per-op overhead) and come back
+    as a ``uint8`` NumPy array; other maps as an int64 tensor on the input's device.
     """
-    if grid_prob.device.type == "cpu" and grid_prob.dtype in _NUMPY_DTYPES:
-        lesion_np = grid_prob.detach().numpy() >= threshold
-        count_np = box_count_numpy(lesion_np, width)  # one box count gives dilation and erosion
-        return count_np > 0, count_np == in_grid_count_numpy(lesion_np.shape[1:], width)
-    lesion = grid_prob >= threshold
+    shape = _grid_shape(prob, grid)
+    # one box count gives dilation (count > 0: within `width` of the lesion) and erosion (the whole
+    # in-grid box is lesion: core); core lies inside the dilation, so their sum is the class code
+    if prob.device.type == "cpu" and prob.dtype in _NUMPY_DTYPES:
+        lesion_np = prob.detach().numpy().reshape(shape) >= threshold
+        counts, inner = padded_box_count_numpy(lesion_np, width)
+        # compared on the contiguous padded block, then cut: cheaper than comparing the strided view
+        in_grid = padded_in_grid_count_numpy(shape[1:], width)
+        codes: npt.NDArray[np.uint8] = (counts > 0).view(np.uint8) + (counts == in_grid).view(np.uint8)
+        return codes[inner]
+    lesion = prob.reshape(shape) >= threshold
     count = box_count(lesion, width)
-    return count > 0, count == in_grid_count(tuple(lesion.shape[1:]), width, lesion.device)
+    in_grid_t = in_grid_count(shape[1:], width, lesion.device)
+    return (count > 0).long() + (count == in_grid_t).long()
 
 
-def _as_grid(prob: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
+def _grid_shape(prob: torch.Tensor, grid: Sequence[int]) -> tuple[int, ...]:
+    """``(B, *grid)`` for a ``(B, L)`` or ``(B, *grid)`` map; :class:`InputError` for anything else."""
     grid_t = tuple(int(g) for g in grid)
     length = math.prod(grid_t)
-    if prob.ndim == 2 and prob.shape[1] == length:
-        return prob.reshape(prob.shape[0], *grid_t)
-    if tuple(prob.shape[1:]) == grid_t:
-        return prob
+    if (prob.ndim == 2 and prob.shape[1] == length) or tuple(prob.shape[1:]) == grid_t:
+        return (int(prob.shape[0]), *grid_t)
     raise InputError(f"lesion map must have shape (B, {length}) or (B, *{grid_t}), got {tuple(prob.shape)}")
 
 
@@ -81,12 +94,10 @@ def lesion_classes(
     Returns:
         ``(B, L)`` int64 class codes (:data:`BACKGROUND`, :data:`BOUNDARY`, :data:`CORE`).
     """
-    near, core = _near_and_core(_as_grid(prob, grid), threshold, _check_width(boundary_width))
-    if isinstance(near, np.ndarray):
-        codes = near.astype(np.int64) + core  # background 0, boundary band 1, core 2 (core ⊂ near)
-        return torch.from_numpy(codes.reshape(prob.shape[0], -1))
-    assert isinstance(core, torch.Tensor)
-    return (near.long() + core.long()).reshape(prob.shape[0], -1)
+    codes = _class_codes(prob, grid, threshold, _check_width(boundary_width))
+    if isinstance(codes, np.ndarray):
+        return torch.from_numpy(codes.astype(np.int64).reshape(prob.shape[0], -1))
+    return codes.reshape(prob.shape[0], -1)
 
 
 def lesion_hide_weights(
@@ -122,13 +133,12 @@ def lesion_hide_weights(
     bg = _positive(background_weight, "background_weight")
     bd = _positive(boundary_weight, "boundary_weight")
     cw = _positive(core_weight, "core_weight")
-    near, core = _near_and_core(_as_grid(prob, grid), threshold, _check_width(boundary_width))
-    if isinstance(near, np.ndarray):
-        f32 = np.float32
-        weights_np = np.where(core, f32(cw), np.where(near, f32(bd), f32(bg)))
-        return torch.from_numpy(weights_np.reshape(prob.shape[0], -1))
-    assert isinstance(core, torch.Tensor)
-    return torch.where(core, cw, torch.where(near, bd, bg)).reshape(prob.shape[0], -1)
+    codes = _class_codes(prob, grid, threshold, _check_width(boundary_width))
+    if isinstance(codes, np.ndarray):
+        by_code = np.array([bg, bd, cw], dtype=np.float32)  # indexed by BACKGROUND, BOUNDARY, CORE
+        return torch.from_numpy(by_code.take(codes).reshape(prob.shape[0], -1))
+    by_code_t = torch.tensor([bg, bd, cw], dtype=torch.float32, device=codes.device)
+    return by_code_t[codes].reshape(prob.shape[0], -1)
 
 
 def _positive(value: float, field: str) -> float:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from maerad.errors import ConfigError, InputError
+from maerad.masking.stable_argsort import stable_argsort
 
 __all__ = ["MaskSpec", "check_grid", "check_ratio", "num_visible"]
 
@@ -179,7 +180,7 @@ class MaskSpec:
         keep = as_int(num_keep)
         if keep is None or not 1 <= keep <= length:
             raise ConfigError(f"num_keep must be an int in [1, {length}], got {num_keep!r}")
-        ids_shuffle = torch.argsort(scores, dim=1, stable=True)
+        ids_shuffle = stable_argsort(scores)
         # The inverse permutation by one scatter (the same result as a second argsort, at a fraction of
         # its cost): token ids_shuffle[b, j] sits at position j of the shuffled order.
         positions = torch.arange(length, device=scores.device).expand(batch, length)

@@ -33,6 +33,7 @@ import torch
 
 from maerad.errors import ConfigError, InputError
 from maerad.masking.spec import MaskSpec, as_int, check_grid, check_ratio, num_visible
+from maerad.masking.stable_argsort import stable_argsort
 
 __all__ = [
     "MaskingContext",
@@ -115,7 +116,7 @@ def ranks(scores: torch.Tensor) -> torch.Tensor:
 
     Adding noise in ``[0, 1)`` to ranks sorts lexicographically: by rank first, by noise among equals.
     """
-    order = torch.argsort(scores, dim=1, stable=True)
+    order = stable_argsort(scores)
     positions = torch.arange(scores.shape[1], device=scores.device, dtype=scores.dtype)
     return torch.empty_like(scores).scatter_(1, order, positions.expand_as(scores))
 

@@ -15,6 +15,7 @@ Both give identical integer counts.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["box_count", "box_count_numpy", "dilate_tokens", "erode_tokens", "in_grid_count",
-           "in_grid_count_numpy"]
+           "in_grid_count_numpy", "padded_box_count_numpy", "padded_in_grid_count_numpy"]
 
 
 def _count_dtype_fits_uint8(ndim: int, radius: int) -> bool:
@@ -49,22 +50,44 @@ def box_count(mask: torch.Tensor, radius: int = 1) -> torch.Tensor:
 
 
 def box_count_numpy(mask: npt.NDArray[np.bool_], radius: int = 1) -> npt.NDArray[np.integer]:
-    """:func:`box_count` for a NumPy ``(B, *grid)`` bool array (same values, ``uint8`` / ``int32``)."""
+    """:func:`box_count` for a NumPy ``(B, *grid)`` bool array (same values, ``uint8`` / ``int32``).
+
+    A view into the zero-padded array of :func:`padded_box_count_numpy`.
+    """
+    counts, inner = padded_box_count_numpy(mask, radius)
+    return counts[inner]
+
+
+def padded_box_count_numpy(mask: npt.NDArray[np.bool_], radius: int = 1
+                           ) -> tuple[npt.NDArray[np.integer], tuple[slice, ...]]:
+    """Box counts on the zero-padded grid: ``(counts, inner)`` with ``counts[inner]`` the box counts.
+
+    ``counts`` is ``(B, *(g + 2 * radius))`` and contiguous, so comparisons on it run over one flat
+    block (faster than on the strided ``counts[inner]``); its padding cells hold meaningless values.
+
+    Every axis is summed as shifted additions over the **flattened** padded array, whose shift along an
+    axis is that axis' stride: long contiguous loops instead of short rows. A cell inside the grid only
+    ever adds cells of its own sample's padded block, and a padding cell along the axis being summed
+    only holds sums of padding, so the wrap-around between rows and samples never reaches ``inner``.
+    """
     dtype = np.uint8 if _count_dtype_fits_uint8(mask.ndim - 1, radius) else np.int32
-    if radius < 1:
-        return mask.astype(dtype)
-    p = np.zeros((mask.shape[0], *(g + 2 * radius for g in mask.shape[1:])), dtype=dtype)
+    padded_shape = (mask.shape[0], *(g + 2 * radius for g in mask.shape[1:]))
     inner = (slice(None), *(slice(radius, radius + g) for g in mask.shape[1:]))
-    p[inner] = mask
-    for dim in range(1, mask.ndim):
-        n = p.shape[dim] - 2 * radius
-        head = (slice(None),) * dim
-        shifted = [(*head, slice(k, k + n)) for k in range(2 * radius + 1)]
-        acc = p[shifted[0]] + p[shifted[1]]
-        for index in shifted[2:]:
-            acc += p[index]
-        p = acc
-    return p
+    padded = np.zeros(padded_shape, dtype=dtype)
+    padded[inner] = mask
+    flat = padded.reshape(-1)
+    size = flat.size
+    for axis in range(1, mask.ndim if radius >= 1 else 1):
+        stride = math.prod(padded_shape[axis + 1:])
+        span = size - 2 * radius * stride  # cells whose whole box along this axis is in the array
+        # cells outside the centre are padding of the first and last samples, never read: left unset
+        summed = np.empty(size, dtype=dtype)
+        centre = summed[radius * stride: radius * stride + span]
+        np.add(flat[:span], flat[stride: stride + span], out=centre)
+        for k in range(2, 2 * radius + 1):
+            centre += flat[k * stride: k * stride + span]
+        flat = summed
+    return flat.reshape(padded_shape), inner
 
 
 @functools.lru_cache(maxsize=64)
@@ -76,7 +99,16 @@ def in_grid_count(grid: tuple[int, ...], radius: int, device: torch.device) -> t
 @functools.lru_cache(maxsize=64)
 def in_grid_count_numpy(grid: tuple[int, ...], radius: int) -> npt.NDArray[np.integer]:
     """:func:`in_grid_count` as a (cached, read-only) NumPy array."""
-    ref = box_count_numpy(np.ones((1, *grid), dtype=np.bool_), radius)
+    ref = np.ascontiguousarray(box_count_numpy(np.ones((1, *grid), dtype=np.bool_), radius))
+    ref.setflags(write=False)
+    return ref
+
+
+@functools.lru_cache(maxsize=64)
+def padded_in_grid_count_numpy(grid: tuple[int, ...], radius: int) -> npt.NDArray[np.integer]:
+    """:func:`in_grid_count_numpy` on the padded layout of :func:`padded_box_count_numpy` (cached,
+    read-only; padding cells meaningless)."""
+    ref, _ = padded_box_count_numpy(np.ones((1, *grid), dtype=np.bool_), radius)
     ref.setflags(write=False)
     return ref
 

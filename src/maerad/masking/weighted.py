@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 
 from maerad.errors import InputError
@@ -26,6 +27,7 @@ from maerad.errors import InputError
 __all__ = ["check_positive_weights", "weighted_scores"]
 
 Sampled = Literal["hidden", "visible"]
+_NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
 
 
 def weighted_scores(
@@ -51,7 +53,15 @@ def weighted_scores(
     """
     if sampled not in ("hidden", "visible"):
         raise InputError(f"sampled must be 'hidden' or 'visible', got {sampled!r}")
-    log_u = torch.log1p(-noise)  # log(u) with u = 1 - noise in (0, 1]
+    if (noise.device.type == "cpu" and weights.device.type == "cpu" and noise.dtype == torch.float32
+            and weights.dtype == torch.float32 and noise.shape == weights.shape):
+        # NumPy's vectorised log1p is about twice as fast as torch's here (masking sits on the data path)
+        keys_np = np.log1p(-noise.detach().numpy())  # log(u) with u = 1 - noise in (0, 1]
+        keys_np /= weights.detach().numpy()
+        if sampled == "visible":
+            np.negative(keys_np, out=keys_np)
+        return torch.from_numpy(keys_np)
+    log_u = torch.log1p(-noise)
     keys = log_u.div_(weights) if log_u.dtype == torch.promote_types(log_u.dtype, weights.dtype) \
         else log_u / weights
     return keys if sampled == "hidden" else keys.neg_()
@@ -60,12 +70,15 @@ def weighted_scores(
 def check_positive_weights(weights: torch.Tensor, field: str = "weights") -> None:
     """Raise :class:`InputError` unless every weight is finite and strictly positive.
 
-    Skipped on the ``meta`` device (no values there).
+    Skipped on the ``meta`` device (no values there) and for empty tensors.
     """
-    if weights.device.type == "meta":
+    if weights.device.type == "meta" or weights.numel() == 0:
         return
-    # fast path, two reductions: NaN makes min() NaN (fails "> 0"), Inf makes the sum non-finite
-    if float(weights.min()) > 0 and math.isfinite(float(weights.sum())):
+    # fast path, two reductions: NaN makes min() NaN (fails "> 0"), Inf makes the sum non-finite; in
+    # NumPy on the CPU, where torch's dispatch would cost more than the reductions
+    values = weights.detach().numpy() if weights.device.type == "cpu" and weights.dtype in _NUMPY_DTYPES \
+        else weights
+    if float(values.min()) > 0 and math.isfinite(float(values.sum())):
         return
     bad = ~(torch.isfinite(weights) & (weights > 0))
     if bool(bad.any()):
