@@ -240,3 +240,15 @@ def test_weighted_scores_routes_agree_and_leave_inputs_alone() -> None:
     # noise 0 gives u = 1: the largest possible key, zero (hidden before any other token)
     zero = weighted_scores(torch.ones(1, 2), torch.tensor([[0.0, 0.5]]))
     assert zero[0, 0].item() == 0.0 and zero[0, 1].item() < 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("sampled", ["hidden", "visible"])
+def test_weighted_scores_can_reuse_the_noise_memory(dtype: torch.dtype, sampled: str) -> None:
+    g = torch.Generator().manual_seed(4)
+    noise = torch.rand(4, 30, generator=g, dtype=dtype)
+    w = torch.rand(4, 30, generator=g, dtype=dtype) + 0.1
+    expected = weighted_scores(w, noise, sampled=sampled)  # type: ignore[arg-type]
+    out = weighted_scores(w, noise, sampled=sampled, overwrite_noise=True)  # type: ignore[arg-type]
+    assert out.data_ptr() == noise.data_ptr()
+    assert torch.equal(out, expected)

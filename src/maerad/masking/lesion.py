@@ -113,4 +113,6 @@ class LesionAwareMasking(ScoreStrategy):
             raise ConfigError("the 'lesion_aware' strategy needs weights=(B, L): a lesion probability per "
                               "token (or hiding weights with weights_kind='hide_weight')")
         w = self.hide_weights(ctx.weights, ctx.grid)
-        return weighted_scores(w, ctx.uniform(ctx.batch_size, ctx.num_tokens), sampled="hidden")
+        # the noise is ours: the keys can overwrite it
+        return weighted_scores(w, ctx.uniform(ctx.batch_size, ctx.num_tokens), sampled="hidden",
+                               overwrite_noise=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 
 from maerad.errors import ConfigError, InputError
@@ -61,7 +62,8 @@ class RoiPriorMasking(ScoreStrategy):
         if roi is None:
             raise ConfigError("the 'roi_prior' strategy needs roi=(B, L) bool tokens of interest")
         if self.overflow == "raise" and roi.device.type != "meta":
-            counts = roi.sum(dim=1)
+            # NumPy on the CPU: at token-grid sizes torch's per-op dispatch costs more than the count
+            counts = roi.numpy().sum(axis=1) if roi.device.type == "cpu" else roi.sum(dim=1)
             worst = int(counts.max())
             if worst > ctx.num_keep:
                 b = int(counts.argmax())
@@ -71,4 +73,7 @@ class RoiPriorMasking(ScoreStrategy):
                     "or use overflow='sample' to keep a random K of them"
                 )
         scores = ctx.uniform(ctx.batch_size, ctx.num_tokens)
+        if scores.device.type == "cpu" and roi.device.type == "cpu":
+            np.subtract(scores.numpy(), roi.numpy(), out=scores.numpy())  # in place, on the fresh noise
+            return scores
         return scores.sub_(roi.to(scores.dtype))

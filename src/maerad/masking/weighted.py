@@ -31,7 +31,7 @@ _NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
 
 
 def weighted_scores(
-    weights: torch.Tensor, noise: torch.Tensor, *, sampled: Sampled = "hidden"
+    weights: torch.Tensor, noise: torch.Tensor, *, sampled: Sampled = "hidden", overwrite_noise: bool = False
 ) -> torch.Tensor:
     """Scores that make the hidden (or visible) set an exact weighted sample without replacement.
 
@@ -39,6 +39,8 @@ def weighted_scores(
         weights: ``(B, L)`` positive finite weights (validate with :func:`check_positive_weights`).
         noise: ``(B, L)`` uniform noise on ``[0, 1)`` (``1 - noise`` is used, so ``u`` is on ``(0, 1]``).
         sampled: which set is drawn in proportion to ``weights`` (see the module docstring).
+        overwrite_noise: compute the scores in ``noise``'s memory and return it (``noise`` is
+            overwritten), saving allocations; for callers that drew the noise themselves.
 
     Returns:
         ``(B, L)`` float scores; pass them to :meth:`MaskSpec.from_scores`.
@@ -56,15 +58,18 @@ def weighted_scores(
     if (noise.device.type == "cpu" and weights.device.type == "cpu" and noise.dtype == torch.float32
             and weights.dtype == torch.float32 and noise.shape == weights.shape):
         # NumPy's vectorised log1p is about twice as fast as torch's here (masking sits on the data path)
-        keys_np = np.log1p(-noise.detach().numpy())  # log(u) with u = 1 - noise in (0, 1]
-        keys_np /= weights.detach().numpy()
+        out = noise if overwrite_noise else torch.empty_like(noise, memory_format=torch.contiguous_format)
+        keys = out.detach().numpy()
+        np.negative(noise.detach().numpy(), out=keys)
+        np.log1p(keys, out=keys)  # log(u) with u = 1 - noise in (0, 1]
+        np.divide(keys, weights.detach().numpy(), out=keys)
         if sampled == "visible":
-            np.negative(keys_np, out=keys_np)
-        return torch.from_numpy(keys_np)
-    log_u = torch.log1p(-noise)
-    keys = log_u.div_(weights) if log_u.dtype == torch.promote_types(log_u.dtype, weights.dtype) \
+            np.negative(keys, out=keys)
+        return out
+    log_u = noise.neg_().log1p_() if overwrite_noise else torch.log1p(-noise)
+    keys_t = log_u.div_(weights) if log_u.dtype == torch.promote_types(log_u.dtype, weights.dtype) \
         else log_u / weights
-    return keys if sampled == "hidden" else keys.neg_()
+    return keys_t if sampled == "hidden" else keys_t.neg_()
 
 
 def check_positive_weights(weights: torch.Tensor, field: str = "weights") -> None:
