@@ -149,3 +149,32 @@ def test_drop_sequence_hides_exactly_one_whole_sequence() -> None:
     assert math.exp(-stat / 2) > 1e-3
     only_t1c = create_masking("drop_sequence", mask_ratio=0.5, drop=2)(50, (s, 4, 4), generator=gen(9))
     assert hidden_sequences(only_t1c)[:, 2].all() and not hidden_sequences(only_t1c)[:, :2].any()
+
+
+def brute_force_union(start: torch.Tensor, stop: torch.Tensor, grid: tuple[int, ...], target: int
+                      ) -> torch.Tensor:
+    """The BEiT union rule written plainly: per sample, add boxes in order until the target is covered."""
+    out = torch.zeros(start.shape[0], *grid, dtype=torch.bool)
+    for b in range(start.shape[0]):
+        for j in range(start.shape[1]):
+            if int(out[b].sum()) >= target:
+                break
+            box = tuple(slice(int(s), int(e)) for s, e in zip(start[b, j], stop[b, j], strict=True))
+            out[b][box] = True
+    return out.reshape(start.shape[0], -1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(grid=st.lists(st.integers(1, 7), min_size=1, max_size=3), boxes=st.integers(1, 20),
+       seed=st.integers(0, 2**31 - 1), fraction=st.floats(0.0, 1.0))
+def test_unite_boxes_matches_the_plain_rule(grid: list[int], boxes: int, seed: int, fraction: float) -> None:
+    from maerad.masking.block import unite_boxes
+
+    g = torch.Generator().manual_seed(seed)
+    dims = torch.tensor(grid)
+    a = (torch.rand(5, boxes, len(grid), generator=g) * dims).long()
+    b = (torch.rand(5, boxes, len(grid), generator=g) * dims).long()
+    start, stop = torch.minimum(a, b), torch.maximum(a, b) + 1
+    target = int(fraction * math.prod(grid))
+    union = unite_boxes(start, stop, tuple(grid), target)
+    assert torch.equal(union, brute_force_union(start, stop, tuple(grid), target))

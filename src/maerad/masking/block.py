@@ -12,7 +12,7 @@ from maerad.errors import ConfigError
 from maerad.masking.registry import MASKING
 from maerad.masking.strategy import MaskingContext, ScoreStrategy, grid_coords, ranks
 
-__all__ = ["BlockMasking"]
+__all__ = ["BlockMasking", "unite_boxes"]
 
 Style = Literal["beit", "simmim"]
 
@@ -120,23 +120,7 @@ class BlockMasking(ScoreStrategy):
         dims = torch.tensor(grid, device=ctx.device)
         sides = sides_f.round().long().clamp(min=1).minimum(dims)  # (B, n, ndim)
         start = (noise[..., ndim:] * (dims - sides + 1)).long().minimum(dims - sides)  # (B, n, ndim)
-        coords = grid_coords(grid, ctx.device)  # (ndim, L)
-        stop = start + sides
-        union = torch.zeros(b, length, dtype=torch.bool, device=ctx.device)
-        done = torch.zeros(b, 1, dtype=torch.bool, device=ctx.device)
-        # Unite the boxes one at a time (a loop over boxes, vectorised over samples and tokens); a
-        # sample stops adding boxes once it covers the target. Most samples need only a few boxes, so
-        # the loop exits early (checked every 8 boxes to limit device synchronisation).
-        for j in range(n):
-            box = ~done
-            for axis in range(ndim):
-                c = coords[axis][None, :]
-                box = box & (c >= start[:, j, axis, None]) & (c < stop[:, j, axis, None])
-            union |= box
-            done = done | (union.sum(dim=1, keepdim=True) >= target)
-            if j % 8 == 7 and ctx.device.type != "meta" and bool(done.all()):
-                break
-        return union
+        return unite_boxes(start, start + sides, grid, target)
 
     # -- SimMIM ----------------------------------------------------------------------------------
     def _simmim_rank(self, ctx: MaskingContext) -> torch.Tensor:
@@ -150,3 +134,42 @@ class BlockMasking(ScoreStrategy):
             cell_index = cell_index * m + coords[axis] // c
         cell_rank = ranks(ctx.uniform(ctx.batch_size, math.prod(per_axis)))  # (B, n_cells)
         return cell_rank[:, cell_index]
+
+
+def unite_boxes(start: torch.Tensor, stop: torch.Tensor, grid: tuple[int, ...], target: int) -> torch.Tensor:
+    """``(B, L)`` bool: per sample, the union of its boxes ``0, 1, …`` up to the first at which the union
+    covers at least ``target`` tokens (all boxes when it never does).
+
+    Args:
+        start, stop: ``(B, n, ndim)`` integer box corners on ``grid`` (``stop`` exclusive).
+        grid: the token grid; the union is in raster order.
+        target: tokens to cover.
+    """
+    b, n, ndim = start.shape
+    length = math.prod(grid)
+    device = start.device
+    if target <= 0:  # the empty union already covers it
+        return torch.zeros(b, length, dtype=torch.bool, device=device)
+    # Per axis, which of its coordinates each box spans: (B, n, g_axis), viewed as
+    # (B, n, 1, .., g_axis, .., 1) so that boxes are the broadcast AND of their axis intervals.
+    spans = []
+    for axis, size in enumerate(grid):
+        c = torch.arange(size, device=device)
+        inside = (c >= start[..., axis, None]) & (c < stop[..., axis, None])
+        spans.append(inside.view(b, n, *(size if a == axis else 1 for a in range(ndim))))
+    union = torch.zeros(b, length, dtype=torch.bool, device=device)
+    active = torch.ones(b, 1, dtype=torch.bool, device=device)
+    # One box at a time (vectorised over samples and tokens); a sample stops adding boxes once it
+    # covers the target. Most samples need only a few boxes, so the loop exits early (checked every 8
+    # boxes to limit device synchronisation); those 8 boxes are built in one go.
+    for first in range(0, n, 8):
+        chunk = slice(first, first + 8)
+        boxes = spans[0][:, chunk]
+        for span in spans[1:]:
+            boxes = boxes & span[:, chunk]
+        for box in boxes.reshape(b, -1, length).unbind(1):
+            union |= box & active
+            active &= union.sum(dim=1, keepdim=True) < target
+        if device.type != "meta" and not bool(active.any()):
+            break
+    return union
