@@ -252,3 +252,29 @@ def test_weighted_scores_can_reuse_the_noise_memory(dtype: torch.dtype, sampled:
     out = weighted_scores(w, noise, sampled=sampled, overwrite_noise=True)  # type: ignore[arg-type]
     assert out.data_ptr() == noise.data_ptr()
     assert torch.equal(out, expected)
+
+
+def test_overwrite_noise_refuses_memory_it_cannot_safely_reuse() -> None:
+    w = torch.tensor([[1.0, 2.0, 4.0], [1.0, 1.0, 1.0]])
+    expanded = torch.tensor([[0.5, 0.25, 0.75]]).expand(2, 3)  # both rows share one memory row
+    expected = torch.log1p(-expanded.double()) / w.double()
+    out = weighted_scores(w, expanded, overwrite_noise=True)
+    torch.testing.assert_close(out.double(), expected, rtol=3e-7, atol=0.0)
+    assert expanded[0].tolist() == [0.5, 0.25, 0.75]  # not written to
+    tracked = torch.tensor([[0.5, 0.25, 0.75]], requires_grad=True)
+    keys = weighted_scores(w[:1], tracked, overwrite_noise=True)
+    assert keys.requires_grad and tracked.tolist() == [[0.5, 0.25, 0.75]]
+    half = torch.tensor([[0.5, 0.25, 0.75]], dtype=torch.float16)  # float32 result: a new tensor
+    assert weighted_scores(w[:1], half, overwrite_noise=True).dtype == torch.float32
+    assert half.tolist() == [[0.5, 0.25, 0.75]]
+
+
+def test_float16_probability_maps_with_a_large_sum_are_finite() -> None:
+    # the finiteness check sums in float64: 65,536 ones overflow a float16 sum, not the check
+    prob = torch.ones(64, 1024, dtype=torch.float16)
+    spec = LesionAwareMasking(0.75)(64, (4, 16, 16), weights=prob, generator=torch.Generator().manual_seed(0))
+    assert spec.num_visible == 256
+    with pytest.raises(InputError, match="finite"):
+        bad = prob.clone()
+        bad[3, 7] = float("nan")
+        LesionAwareMasking(0.75)(64, (4, 16, 16), weights=bad)

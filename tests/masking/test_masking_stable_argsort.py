@@ -86,3 +86,18 @@ def test_from_scores_uses_it_with_the_same_result() -> None:
     assert spec.ids_keep.tolist() == [[4, 5, 1]]
     assert spec.mask.tolist() == [[True, False, True, True, False, False]]
     spec.check()
+
+
+def test_compiled_models_mask_through_torch() -> None:
+    """Under torch.compile the NumPy route is skipped (it would not trace); the masks are the same."""
+    from maerad.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("mae_vit_tiny", img_size=32, patch_size=8, in_chans=1, embed_dim=32, depth=1,
+                         num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2).eval()
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        eager = model(x, generator=torch.Generator().manual_seed(1))
+        compiled = torch.compile(model, backend="eager")(x, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(compiled.mask, eager.mask)
+    torch.testing.assert_close(compiled.loss, eager.loss)

@@ -178,3 +178,19 @@ def test_unite_boxes_matches_the_plain_rule(grid: list[int], boxes: int, seed: i
     target = int(fraction * math.prod(grid))
     union = unite_boxes(start, stop, tuple(grid), target)
     assert torch.equal(union, brute_force_union(start, stop, tuple(grid), target))
+
+
+@pytest.mark.parametrize(("grid", "stride"), [((14, 14), 2), ((4, 16, 16), (1, 2, 2)), ((3, 5, 6), (2, 3, 1)),
+                                              ((7,), 3), ((2, 3, 4, 5), 2)])
+def test_grid_scores_follow_the_lattice_rule_token_by_token(grid: tuple[int, ...], stride: object) -> None:
+    """The scores of the grid strategy, recomputed from the same random numbers by the plain rule: a
+    token is on the lattice when every coordinate equals its axis' phase modulo the stride."""
+    strategy = create_masking("grid", stride=stride)
+    strides = torch.tensor(stride if isinstance(stride, tuple) else (stride,) * len(grid))
+    for seed in range(5):
+        scores = strategy.scores(3, grid, generator=torch.Generator().manual_seed(seed))
+        noise = torch.rand(3, len(grid) + math.prod(grid), generator=torch.Generator().manual_seed(seed))
+        phase = (noise[:, : len(grid)] * strides).long().minimum(strides - 1)
+        coords = torch.stack(torch.meshgrid(*[torch.arange(g) for g in grid], indexing="ij")).flatten(1)
+        on = ((coords[None] - phase[:, :, None]) % strides[None, :, None] == 0).all(dim=1)
+        assert torch.equal(scores, noise[:, len(grid):] + (~on).float())

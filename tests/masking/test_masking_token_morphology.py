@@ -25,7 +25,7 @@ def brute_force_count(mask: np.ndarray, radius: int) -> np.ndarray:
 
 
 maps = st.tuples(
-    st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    st.lists(st.integers(1, 6), min_size=1, max_size=4),
     st.integers(1, 3),
     st.integers(0, 2**31 - 1),
     st.floats(0.0, 1.0),
@@ -37,7 +37,8 @@ maps = st.tuples(
 def test_box_counts_match_a_brute_force_loop(case: tuple[list[int], int, int, float]) -> None:
     grid, radius, seed, density = case
     rng = np.random.default_rng(seed)
-    mask = rng.random((2, *grid)) < density
+    # one sample too: then the padding that the flat passes leave aside lies in the only sample
+    mask = rng.random((1 + seed % 3, *grid)) < density
     expected = brute_force_count(mask, radius)
     assert np.array_equal(box_count_numpy(mask, radius).astype(np.int64), expected)
     assert np.array_equal(box_count(torch.from_numpy(mask), radius).long().numpy(), expected)
@@ -65,3 +66,18 @@ def test_torch_and_numpy_routes_give_the_same_classes_and_weights(case: tuple[li
                                      threshold=0.5, boundary_width=radius)
                  for p in (prob.float(), prob.bfloat16()))
     assert w_np.dtype == w_t.dtype == torch.float32 and torch.equal(w_np, w_t)
+
+
+def test_radius_below_one_gives_the_mask_and_cached_maps_are_protected() -> None:
+    from maerad.masking.token_morphology import in_grid_count, padded_in_grid_count_numpy
+
+    mask = np.array([[True, False, True]])
+    for radius in (0, -2):
+        assert np.array_equal(box_count_numpy(mask, radius), mask.astype(np.uint8))
+        assert torch.equal(box_count(torch.from_numpy(mask), radius), torch.from_numpy(mask).to(torch.uint8))
+    ref = padded_in_grid_count_numpy((3, 4), 1)
+    assert not ref.flags.writeable and ref.base is None  # owns its memory: no writable base behind it
+    assert ref[0, 0, 0] == 0 and ref[0, 1, 1] == 4  # padding zero, a corner token's box holds 4 tokens
+    first = in_grid_count((3, 4), 1, torch.device("cpu"))
+    first.zero_()  # a caller's copy: the cache behind it is untouched
+    assert int(in_grid_count((3, 4), 1, torch.device("cpu"))[0, 1, 1]) == 9

@@ -148,7 +148,7 @@ def unite_boxes(start: torch.Tensor, stop: torch.Tensor, grid: tuple[int, ...], 
     b, n, ndim = start.shape
     length = math.prod(grid)
     device = start.device
-    if target <= 0:  # the empty union already covers it
+    if target <= 0 or b == 0:  # the empty union already covers the target (or there is no sample)
         return torch.zeros(b, length, dtype=torch.bool, device=device)
     # Per axis, which of its coordinates each box spans: (B, n, g_axis), viewed as
     # (B, n, 1, .., g_axis, .., 1) so that boxes are the broadcast AND of their axis intervals.

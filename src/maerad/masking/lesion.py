@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 
 from maerad.errors import ConfigError, InputError
 from maerad.masking.lesion_weights import lesion_hide_weights
+from maerad.masking.numpy_route import as_numpy
 from maerad.masking.registry import MASKING
 from maerad.masking.strategy import MaskingContext, ScoreStrategy
 from maerad.masking.weighted import check_positive_weights, weighted_scores
@@ -23,7 +25,6 @@ from maerad.masking.weighted import check_positive_weights, weighted_scores
 __all__ = ["LesionAwareMasking"]
 
 WeightsKind = Literal["probability", "hide_weight"]
-_NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
 
 
 @MASKING.register("lesion_aware")
@@ -97,11 +98,7 @@ class LesionAwareMasking(ScoreStrategy):
         if self.weights_kind == "hide_weight":
             check_positive_weights(weights, "weights (hide weights)")
             return weights
-        # one reduction: NaN / Inf anywhere make the sum non-finite (cheaper than isfinite().all()); in
-        # NumPy on the CPU, where torch's dispatch would cost more than the sum
-        numpy_ok = weights.device.type == "cpu" and weights.dtype in _NUMPY_DTYPES
-        total = weights.detach().numpy().sum() if numpy_ok else weights.sum()
-        if weights.device.type != "meta" and not math.isfinite(float(total)):
+        if weights.device.type != "meta" and not _all_finite(weights):
             raise InputError("weights (lesion probability per token) must be finite")
         return lesion_hide_weights(weights, grid, core_weight=self.core_weight,
                                    boundary_weight=self.boundary_weight,
@@ -116,3 +113,12 @@ class LesionAwareMasking(ScoreStrategy):
         # the noise is ours: the keys can overwrite it
         return weighted_scores(w, ctx.uniform(ctx.batch_size, ctx.num_tokens), sampled="hidden",
                                overwrite_noise=True)
+
+
+def _all_finite(t: torch.Tensor) -> bool:
+    # on the CPU one NumPy reduction: NaN / Inf anywhere make the float64 sum non-finite (and finite
+    # float16 / float32 values cannot overflow it); elsewhere torch's exact test
+    values = as_numpy(t.detach())
+    if values is not None:
+        return math.isfinite(float(values.sum(dtype=np.float64)))
+    return bool(torch.isfinite(t).all())

@@ -26,6 +26,7 @@ import numpy.typing as npt
 import torch
 
 from maerad.errors import ConfigError, InputError
+from maerad.masking.numpy_route import as_numpy
 from maerad.masking.token_morphology import (
     box_count,
     in_grid_count,
@@ -37,9 +38,6 @@ __all__ = ["BACKGROUND", "BOUNDARY", "CORE", "lesion_classes", "lesion_hide_weig
 
 #: Class codes returned by :func:`lesion_classes`.
 BACKGROUND, BOUNDARY, CORE = 0, 1, 2
-
-_NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
-
 
 def _check_width(boundary_width: object) -> int:
     if isinstance(boundary_width, bool) or not isinstance(boundary_width, int) or boundary_width < 1:
@@ -58,8 +56,9 @@ def _class_codes(prob: torch.Tensor, grid: Sequence[int], threshold: float, widt
     shape = _grid_shape(prob, grid)
     # one box count gives dilation (count > 0: within `width` of the lesion) and erosion (the whole
     # in-grid box is lesion: core); core lies inside the dilation, so their sum is the class code
-    if prob.device.type == "cpu" and prob.dtype in _NUMPY_DTYPES:
-        lesion_np = prob.detach().numpy().reshape(shape) >= threshold
+    prob_np = as_numpy(prob.detach())
+    if prob_np is not None:
+        lesion_np = prob_np.reshape(shape) >= threshold
         counts, inner = padded_box_count_numpy(lesion_np, width)
         # compared on the contiguous padded block, then cut: cheaper than comparing the strided view
         in_grid = padded_in_grid_count_numpy(shape[1:], width)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from maerad.errors import ConfigError, InputError
+from maerad.masking.numpy_route import as_numpy
 from maerad.masking.registry import MASKING
 from maerad.masking.strategy import MaskingContext, ScoreStrategy
 
@@ -63,7 +64,8 @@ class RoiPriorMasking(ScoreStrategy):
             raise ConfigError("the 'roi_prior' strategy needs roi=(B, L) bool tokens of interest")
         if self.overflow == "raise" and roi.device.type != "meta":
             # NumPy on the CPU: at token-grid sizes torch's per-op dispatch costs more than the count
-            counts = roi.numpy().sum(axis=1) if roi.device.type == "cpu" else roi.sum(dim=1)
+            roi_np = as_numpy(roi, (torch.bool,))
+            counts = roi_np.sum(axis=1) if roi_np is not None else roi.sum(dim=1)
             worst = int(counts.max())
             if worst > ctx.num_keep:
                 b = int(counts.argmax())
@@ -72,8 +74,9 @@ class RoiPriorMasking(ScoreStrategy):
                     f"can stay visible at mask_ratio {ctx.mask_ratio}; lower mask_ratio, shrink the ROI, "
                     "or use overflow='sample' to keep a random K of them"
                 )
-        scores = ctx.uniform(ctx.batch_size, ctx.num_tokens)
-        if scores.device.type == "cpu" and roi.device.type == "cpu":
-            np.subtract(scores.numpy(), roi.numpy(), out=scores.numpy())  # in place, on the fresh noise
+        scores = ctx.uniform(ctx.batch_size, ctx.num_tokens)  # fresh noise: ours to shift in place
+        scores_np, roi_np = as_numpy(scores), as_numpy(roi, (torch.bool,))
+        if scores_np is not None and roi_np is not None:
+            np.subtract(scores_np, roi_np, out=scores_np)
             return scores
         return scores.sub_(roi.to(scores.dtype))

@@ -11,7 +11,8 @@ vectorised (AVX2 / AVX-512) code; the whole route is 5–6 times faster than tor
 (see docs/benchmarks.md).
 
 The fast route covers CPU float32 / float16 / bfloat16 scores (the last two convert to float32
-exactly) with no NaN; anything else (other devices, float64, integers, NaN) goes to
+exactly) with no NaN, where :mod:`maerad.masking.numpy_route` allows NumPy (not under
+``torch.compile``, for instance); anything else (other devices, float64, integers, NaN) goes to
 ``torch.argsort(stable=True)``, which the fast route matches bit for bit: ``-0.0`` equals ``0.0``, and
 ``±inf`` sort at the ends.
 """
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
+from maerad.masking.numpy_route import as_numpy
 
 __all__ = ["stable_argsort"]
 
@@ -33,11 +36,12 @@ def stable_argsort(scores: torch.Tensor) -> torch.Tensor:
 
     Identical to ``torch.argsort(scores, dim=1, stable=True)``.
     """
-    if (scores.ndim != 2 or scores.device.type != "cpu" or scores.dtype not in _FAST_DTYPES
-            or scores.shape[1] >= 2**32):
-        return torch.argsort(scores, dim=1, stable=True)
-    values = scores.detach().to(torch.float32).numpy()
-    if np.isnan(values).any():  # torch puts NaN of either sign last; leave that to torch
+    values = None
+    if (scores.ndim == 2 and scores.device.type == "cpu" and scores.dtype in _FAST_DTYPES
+            and scores.shape[1] < 2**32):
+        values = as_numpy(scores.detach().to(torch.float32), (torch.float32,))
+    # torch puts NaN of either sign last; leave that to torch
+    if values is None or np.isnan(values).any():
         return torch.argsort(scores, dim=1, stable=True)
     # + 0.0 turns -0.0 into +0.0 (they compare equal, so they must get the same key)
     bits = (values + np.float32(0.0)).view(np.int32)

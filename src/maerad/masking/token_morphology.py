@@ -63,13 +63,17 @@ def padded_box_count_numpy(mask: npt.NDArray[np.bool_], radius: int = 1
     """Box counts on the zero-padded grid: ``(counts, inner)`` with ``counts[inner]`` the box counts.
 
     ``counts`` is ``(B, *(g + 2 * radius))`` and contiguous, so comparisons on it run over one flat
-    block (faster than on the strided ``counts[inner]``); its padding cells hold meaningless values.
+    block (faster than on the strided ``counts[inner]``); its padding cells hold partial sums with no
+    meaning. A radius below 1 gives the mask itself (as :func:`box_count` does).
 
     Every axis is summed as shifted additions over the **flattened** padded array, whose shift along an
-    axis is that axis' stride: long contiguous loops instead of short rows. A cell inside the grid only
-    ever adds cells of its own sample's padded block, and a padding cell along the axis being summed
-    only holds sums of padding, so the wrap-around between rows and samples never reaches ``inner``.
+    axis is that axis' stride: long contiguous loops instead of short rows. The wrap-around between
+    rows and samples never reaches ``inner``: the pass along an axis reads, for a cell inside the grid,
+    only cells that differ from it along that axis, all within its sample's padded block; those hold
+    the earlier passes' sums over cells inside the grid along the earlier axes (exact, by the same
+    argument) or, where the coordinate along this axis is padding, sums of zero padding.
     """
+    radius = max(int(radius), 0)
     dtype = np.uint8 if _count_dtype_fits_uint8(mask.ndim - 1, radius) else np.int32
     padded_shape = (mask.shape[0], *(g + 2 * radius for g in mask.shape[1:]))
     inner = (slice(None), *(slice(radius, radius + g) for g in mask.shape[1:]))
@@ -80,8 +84,8 @@ def padded_box_count_numpy(mask: npt.NDArray[np.bool_], radius: int = 1
     for axis in range(1, mask.ndim if radius >= 1 else 1):
         stride = math.prod(padded_shape[axis + 1:])
         span = size - 2 * radius * stride  # cells whose whole box along this axis is in the array
-        # cells outside the centre are padding of the first and last samples, never read: left unset
-        summed = np.empty(size, dtype=dtype)
+        # cells outside the centre are padding of the first and last samples, never read: zero
+        summed = np.zeros(size, dtype=dtype)
         centre = summed[radius * stride: radius * stride + span]
         np.add(flat[:span], flat[stride: stride + span], out=centre)
         for k in range(2, 2 * radius + 1):
@@ -90,9 +94,14 @@ def padded_box_count_numpy(mask: npt.NDArray[np.bool_], radius: int = 1
     return flat.reshape(padded_shape), inner
 
 
-@functools.lru_cache(maxsize=64)
 def in_grid_count(grid: tuple[int, ...], radius: int, device: torch.device) -> torch.Tensor:
-    """``(1, *grid)``: how many tokens of each box lie inside the grid (cached)."""
+    """``(1, *grid)``: how many tokens of each box lie inside the grid (a fresh copy of a cached map)."""
+    return _in_grid_count(tuple(grid), radius, torch.device(device)).clone()
+
+
+@functools.lru_cache(maxsize=64)
+def _in_grid_count(grid: tuple[int, ...], radius: int, device: torch.device) -> torch.Tensor:
+    # shared by every caller in this module, who only read it
     return box_count(torch.ones((1, *grid), dtype=torch.bool, device=device), radius)
 
 
@@ -107,8 +116,10 @@ def in_grid_count_numpy(grid: tuple[int, ...], radius: int) -> npt.NDArray[np.in
 @functools.lru_cache(maxsize=64)
 def padded_in_grid_count_numpy(grid: tuple[int, ...], radius: int) -> npt.NDArray[np.integer]:
     """:func:`in_grid_count_numpy` on the padded layout of :func:`padded_box_count_numpy` (cached,
-    read-only; padding cells meaningless)."""
-    ref, _ = padded_box_count_numpy(np.ones((1, *grid), dtype=np.bool_), radius)
+    read-only; padding cells 0)."""
+    counts, inner = padded_box_count_numpy(np.ones((1, *grid), dtype=np.bool_), radius)
+    ref = np.zeros_like(counts)
+    ref[inner] = counts[inner]
     ref.setflags(write=False)
     return ref
 
@@ -121,4 +132,4 @@ def dilate_tokens(mask: torch.Tensor, radius: int = 1) -> torch.Tensor:
 def erode_tokens(mask: torch.Tensor, radius: int = 1) -> torch.Tensor:
     """Binary erosion of ``(B, *grid)`` bool maps with a ``(2r+1)^N`` box; outside the grid counts as
     foreground (the image edge is not a lesion edge)."""
-    return box_count(mask, radius) == in_grid_count(tuple(mask.shape[1:]), radius, mask.device)
+    return box_count(mask, radius) == _in_grid_count(tuple(mask.shape[1:]), radius, mask.device)

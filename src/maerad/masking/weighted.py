@@ -23,11 +23,11 @@ import numpy as np
 import torch
 
 from maerad.errors import InputError
+from maerad.masking.numpy_route import as_numpy
 
 __all__ = ["check_positive_weights", "weighted_scores"]
 
 Sampled = Literal["hidden", "visible"]
-_NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
 
 
 def weighted_scores(
@@ -39,8 +39,10 @@ def weighted_scores(
         weights: ``(B, L)`` positive finite weights (validate with :func:`check_positive_weights`).
         noise: ``(B, L)`` uniform noise on ``[0, 1)`` (``1 - noise`` is used, so ``u`` is on ``(0, 1]``).
         sampled: which set is drawn in proportion to ``weights`` (see the module docstring).
-        overwrite_noise: compute the scores in ``noise``'s memory and return it (``noise`` is
-            overwritten), saving allocations; for callers that drew the noise themselves.
+        overwrite_noise: compute the scores in ``noise``'s memory and return ``noise`` itself, saving
+            allocations; for callers that drew the noise themselves and no longer need it. Done only
+            when ``noise`` is contiguous, not tracked by autograd and of the result's dtype; otherwise
+            ``noise`` is left as it is and a new tensor is returned.
 
     Returns:
         ``(B, L)`` float scores; pass them to :meth:`MaskSpec.from_scores`.
@@ -55,20 +57,27 @@ def weighted_scores(
     """
     if sampled not in ("hidden", "visible"):
         raise InputError(f"sampled must be 'hidden' or 'visible', got {sampled!r}")
-    if (noise.device.type == "cpu" and weights.device.type == "cpu" and noise.dtype == torch.float32
-            and weights.dtype == torch.float32 and noise.shape == weights.shape):
+    # overwriting is safe only for memory that holds each element once and that autograd ignores
+    reuse = overwrite_noise and noise.is_contiguous() and not noise.requires_grad
+    noise_np = as_numpy(noise, (torch.float32,)) if noise.shape == weights.shape else None
+    weights_np = as_numpy(weights, (torch.float32,)) if noise_np is not None else None
+    if noise_np is not None and weights_np is not None:
         # NumPy's vectorised log1p is about twice as fast as torch's here (masking sits on the data path)
-        out = noise if overwrite_noise else torch.empty_like(noise, memory_format=torch.contiguous_format)
-        keys = out.detach().numpy()
-        np.negative(noise.detach().numpy(), out=keys)
-        np.log1p(keys, out=keys)  # log(u) with u = 1 - noise in (0, 1]
-        np.divide(keys, weights.detach().numpy(), out=keys)
+        out = noise if reuse else torch.empty_like(noise, memory_format=torch.contiguous_format)
+        keys = out.numpy()
+        np.negative(noise_np, out=keys)
+        with np.errstate(divide="ignore"):  # noise 1.0 (outside [0, 1)) gives -inf, as torch's log1p does
+            np.log1p(keys, out=keys)  # log(u) with u = 1 - noise in (0, 1]
+        np.divide(keys, weights_np, out=keys)
         if sampled == "visible":
             np.negative(keys, out=keys)
         return out
-    log_u = noise.neg_().log1p_() if overwrite_noise else torch.log1p(-noise)
-    keys_t = log_u.div_(weights) if log_u.dtype == torch.promote_types(log_u.dtype, weights.dtype) \
-        else log_u / weights
+    if reuse and noise.dtype == torch.promote_types(noise.dtype, weights.dtype):
+        keys_t = noise.neg_().log1p_().div_(weights)
+    else:
+        log_u = torch.log1p(-noise)
+        keys_t = log_u.div_(weights) if log_u.dtype == torch.promote_types(log_u.dtype, weights.dtype) \
+            else log_u / weights
     return keys_t if sampled == "hidden" else keys_t.neg_()
 
 
@@ -79,11 +88,14 @@ def check_positive_weights(weights: torch.Tensor, field: str = "weights") -> Non
     """
     if weights.device.type == "meta" or weights.numel() == 0:
         return
-    # fast path, two reductions: NaN makes min() NaN (fails "> 0"), Inf makes the sum non-finite; in
-    # NumPy on the CPU, where torch's dispatch would cost more than the reductions
-    values = weights.detach().numpy() if weights.device.type == "cpu" and weights.dtype in _NUMPY_DTYPES \
-        else weights
-    if float(values.min()) > 0 and math.isfinite(float(values.sum())):
+    # fast path, two reductions: NaN makes min() NaN (fails "> 0"), Inf makes the sum non-finite (a
+    # float64 sum, which finite float16 / float32 weights cannot overflow); in NumPy on the CPU, where
+    # torch's dispatch would cost more than the reductions
+    values = as_numpy(weights.detach())
+    if values is not None:
+        if float(values.min()) > 0 and math.isfinite(float(values.sum(dtype=np.float64))):
+            return
+    elif float(weights.min()) > 0 and bool(torch.isfinite(weights).all()):
         return
     bad = ~(torch.isfinite(weights) & (weights > 0))
     if bool(bad.any()):
