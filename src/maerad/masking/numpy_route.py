@@ -31,7 +31,8 @@ def is_compiling() -> bool:
 
 def as_numpy(t: torch.Tensor, dtypes: tuple[torch.dtype, ...] = FLOAT_DTYPES) -> npt.NDArray[Any] | None:
     """A NumPy view of ``t`` (sharing its memory) when the NumPy route applies, else ``None``."""
-    if (type(t) is not torch.Tensor or t.device.type != "cpu" or t.dtype not in dtypes or t.requires_grad
+    # cheapest tests first: this runs several times per masking call
+    if (type(t) is not torch.Tensor or not t.is_cpu or t.dtype not in dtypes or t.requires_grad
             or t.is_neg() or t.is_conj() or is_compiling()):
         return None
     return t.numpy()
