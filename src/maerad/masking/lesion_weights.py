@@ -39,6 +39,7 @@ __all__ = ["BACKGROUND", "BOUNDARY", "CORE", "lesion_classes", "lesion_hide_weig
 #: Class codes returned by :func:`lesion_classes`.
 BACKGROUND, BOUNDARY, CORE = 0, 1, 2
 
+
 def _check_width(boundary_width: object) -> int:
     if isinstance(boundary_width, bool) or not isinstance(boundary_width, int) or boundary_width < 1:
         raise ConfigError(f"boundary_width must be an int >= 1 (tokens), got {boundary_width!r}")
