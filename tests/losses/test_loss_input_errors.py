@@ -43,6 +43,7 @@ A = torch.zeros(1, 3, 2)
         # a negative weight rewards error; NaN poisons the loss
         ((A, A), {"token_weights": torch.tensor([[1.0, -1.0, 1.0]])}, InputError, "finite and >= 0"),
         ((A, A), {"token_weights": torch.tensor([[1.0, float("nan"), 1.0]])}, InputError, "finite and >= 0"),
+        ((A, A), {"token_weights": torch.tensor([[1.0, float("inf"), 1.0]])}, InputError, "finite and >= 0"),
         ((A, A), {"element_weights": -torch.ones(1, 3, 2)}, InputError, "element_weights must be finite"),
     ],
 )
@@ -185,7 +186,8 @@ def test_foreground_helpers_raise_maerad_errors() -> None:
         foreground_token_weights(torch.ones(4), (2, 2))
     with pytest.raises(InputError, match=r"not divisible by patch size \(8, 8\)"):
         foreground_token_weights(torch.ones(1, 30, 30), (8, 8))  # a remainder used to be dropped silently
-    with pytest.raises(InputError, match=r"in \[0, 1\]"):
-        foreground_token_weights(torch.full((1, 4, 4), 3.0), (2, 2))
+    for bad in (3.0, -0.5, float("nan")):
+        with pytest.raises(InputError, match=r"in \[0, 1\]"):
+            foreground_token_weights(torch.full((1, 4, 4), bad), (2, 2))
     with pytest.raises(ConfigError, match="2 or 3 positive ints"):
         foreground_token_weights(torch.ones(1, 4, 4), (2,))

@@ -124,3 +124,6 @@ def test_saved_configs_of_earlier_versions_move_config_keys_out_of_model_kwargs(
     config = PretrainConfig.model_validate(saved_pretrain_config(saved))
     assert config.patch_size == [4, 8, 8] and config.mask_ratio == 0.6
     assert config.model_kwargs == {"depth": 2}
+    # the default patch size, recorded as null by earlier versions, becomes the mode's default
+    assert saved_pretrain_config({"mode": "3d", "patch_size": None})["patch_size"] == [4, 16, 16]
+    assert saved_pretrain_config({"mode": "2d", "patch_size": None})["patch_size"] == [16, 16]

@@ -197,7 +197,7 @@ def test_masking_that_does_not_fit_the_layout_is_refused(
 
 
 def test_lesion_aware_masking_from_a_trained_detector_needs_no_labels(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, detector_calls: list[tuple[int, ...]]
 ) -> None:
     from maerad.masking.lesion_maps import LesionDetector
     from maerad.models.unet import UNet
@@ -212,21 +212,13 @@ def test_lesion_aware_masking_from_a_trained_detector_needs_no_labels(
         UNet(2, 2, 1, channels=(4, 8)), spatial_dims=2, in_chans=2, sequences=("t2w", "adc")
     )
     checkpoint = detector.save(tmp_path / "detector.safetensors")
-    calls: list[tuple[int, ...]] = []
-    real_token_map = LesionDetector.token_map
-
-    def spy(self: LesionDetector, image: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        calls.append(tuple(image.shape))
-        return real_token_map(self, image, *args, **kwargs)
-
-    monkeypatch.setattr(LesionDetector, "token_map", spy)
     cfg = _config(
         unlabelled, tmp_path / "run", masking="lesion_aware", lesion_detector=str(checkpoint), max_steps=2
     )
     result = pretrain(cfg, progress=False)
     assert result.steps == 2 and all(np.isfinite(result.losses))
     # the weights came from the images: one detector pass per study, kept for later micro-batches
-    assert calls == [(1, 2, 8, 32, 32)] * 2
+    assert detector_calls == [(1, 2, 8, 32, 32)] * 2
     # without the detector the labels are needed, and the message says why
     needed = "has no label map .* reads the lesion / ROI labels of every study, or give a lesion_detector"
     with pytest.raises(InputError, match=needed):

@@ -82,7 +82,7 @@ def foreground_token_weights(
     if any(s % p for s, p in zip(spatial, patch_size, strict=True)):
         raise InputError(f"foreground size {spatial} is not divisible by patch size {tuple(patch_size)} "
                          "(the model's token grid covers the whole image)")
-    if fg.numel() and not (float(fg.min()) >= 0.0 and float(fg.max()) <= 1.0):
+    if fg.numel() and not bool(((fg >= 0.0) & (fg <= 1.0)).all()):  # one device sync; NaN fails too
         raise InputError("foreground must be a mask or fraction in [0, 1]")
     pool = F.avg_pool2d if nd == 2 else F.avg_pool3d
     frac = pool(fg, kernel_size=tuple(patch_size), stride=tuple(patch_size)).flatten(1)  # (B, L)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["box_count", "box_count_numpy", "dilate_tokens", "erode_tokens", "in_grid_count",
-           "in_grid_count_numpy", "padded_box_count_numpy", "padded_in_grid_count_numpy"]
+           "padded_box_count_numpy", "padded_in_grid_count_numpy"]
 
 
 def _count_dtype_fits_uint8(ndim: int, radius: int) -> bool:
@@ -106,17 +106,9 @@ def _in_grid_count(grid: tuple[int, ...], radius: int, device: torch.device) -> 
 
 
 @functools.lru_cache(maxsize=64)
-def in_grid_count_numpy(grid: tuple[int, ...], radius: int) -> npt.NDArray[np.integer]:
-    """:func:`in_grid_count` as a (cached, read-only) NumPy array."""
-    ref = np.ascontiguousarray(box_count_numpy(np.ones((1, *grid), dtype=np.bool_), radius))
-    ref.setflags(write=False)
-    return ref
-
-
-@functools.lru_cache(maxsize=64)
 def padded_in_grid_count_numpy(grid: tuple[int, ...], radius: int) -> npt.NDArray[np.integer]:
-    """:func:`in_grid_count_numpy` on the padded layout of :func:`padded_box_count_numpy` (cached,
-    read-only; padding cells 0)."""
+    """:func:`in_grid_count` as a NumPy array on the padded layout of :func:`padded_box_count_numpy`
+    (cached, read-only; padding cells 0)."""
     counts, inner = padded_box_count_numpy(np.ones((1, *grid), dtype=np.bool_), radius)
     ref = np.zeros_like(counts)
     ref[inner] = counts[inner]

@@ -15,6 +15,7 @@ from maerad.errors import ConfigError
 __all__ = [
     "PretrainConfig",
     "apply_overrides",
+    "default_patch_size",
     "load_pretrain_config",
     "read_config_file",
     "saved_pretrain_config",
@@ -133,7 +134,14 @@ def saved_pretrain_config(saved: Mapping[str, Any]) -> dict[str, Any]:
     for key in _FROM_DATA:
         kwargs.pop(key, None)
     config["model_kwargs"] = kwargs
+    if config.get("patch_size") is None:  # earlier versions recorded the default patch size as null
+        config["patch_size"] = default_patch_size(str(config.get("mode")))
     return config
+
+
+def default_patch_size(mode: str) -> list[int]:
+    """(4, 16, 16) for 3D volumes with thick slices, (16, 16) for 2D slices."""
+    return [4, 16, 16] if mode == "3d" else [16, 16]
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visibl
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
 from maerad.train.checkpoint import load_checkpoint, save_checkpoint
-from maerad.train.config import PretrainConfig, saved_pretrain_config
+from maerad.train.config import PretrainConfig, default_patch_size, saved_pretrain_config
 from maerad.train.data_order import MicroBatchOrder
 from maerad.train.detector_token_maps import DetectorTokenMaps
 from maerad.train.distributed import (
@@ -76,11 +76,6 @@ class PretrainResult:
     optimizer), without figures and checkpoints, which dominate short runs."""
     figures: list[Path] = field(default_factory=list)
     """The reconstruction figures written (``figures/loss.png`` is redrawn beside them)."""
-
-
-def default_patch_size(mode: str) -> list[int]:
-    """(4, 16, 16) for 3D volumes with thick slices, (16, 16) for 2D slices."""
-    return [4, 16, 16] if mode == "3d" else [16, 16]
 
 
 def build_model(config: PretrainConfig, in_chans: int, img_size: tuple[int, ...]) -> MAE:
@@ -179,7 +174,7 @@ def _pretrain(
     _check_masking_hides_tokens(masking, model)
     if isinstance(masking, RoiPriorMasking) and not config.roi_labels:
         raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
-    _check_masking_draws(masking, model, config, info)
+    _check_masking_draws(masking, model, config)
     lesion_maps = None
     if detector is not None:
         lesion_maps = DetectorTokenMaps(detector, dataset, model.geometry.patch_size, info.device)
@@ -452,8 +447,7 @@ def _check_masking_hides_tokens(masking: Callable[..., MaskSpec], model: MAE) ->
                           f"{tuple(model.mask_grid)}; raise mask_ratio")
 
 
-def _check_masking_draws(masking: Callable[..., MaskSpec], model: MAE, config: PretrainConfig,
-                         info: DistInfo) -> None:
+def _check_masking_draws(masking: Callable[..., MaskSpec], model: MAE, config: PretrainConfig) -> None:
     """Draw one mask on the model's grid now: options that depend on the grid (a block cell or grid
     stride of the wrong rank, a sequence index beyond the data's) fail before any data is read or any
     output is touched, not at step 1."""
@@ -510,8 +504,6 @@ def _restore(
     """Load weights and optimizer state; returns the step and the warm-up steps the run was started with."""
     ckpt = load_checkpoint(ckpt_dir)
     saved = saved_pretrain_config(ckpt.config)
-    if saved.get("patch_size") is None:  # runs of earlier versions recorded the default as null
-        saved["patch_size"] = default_patch_size(str(saved.get("mode")))
     current = config.model_dump(mode="json")
     inherited = {"warmup_steps"} if config.warmup_steps is None else set()  # None: keep the run's own
     changed = sorted(k for k in current
