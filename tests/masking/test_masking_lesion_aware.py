@@ -224,8 +224,8 @@ def test_lesion_aware_input_checks() -> None:
 
 
 def test_weighted_scores_routes_agree_and_leave_inputs_alone() -> None:
-    """CPU float32 keys come from NumPy, other dtypes from torch: both are log1p(-noise) / w to float32
-    rounding, 'visible' negates them, and neither touches its inputs."""
+    """float32 and float64 keys are log1p(-noise) / w to their precision's rounding, 'visible' negates
+    them, and neither touches its inputs."""
     g = torch.Generator().manual_seed(3)
     noise = torch.rand(16, 50, generator=g)
     w = torch.rand(16, 50, generator=g) * 3 + 0.1

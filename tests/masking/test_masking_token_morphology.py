@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maerad.masking import lesion_classes, lesion_hide_weights
-from maerad.masking.token_morphology import box_count, box_count_numpy, dilate_tokens, erode_tokens
+from maerad.masking.token_morphology import (
+    box_count,
+    box_count_numpy,
+    dilate_tokens,
+    erode_tokens,
+    padded_box_sums_numpy,
+    padded_grid_numpy,
+)
 
 
 def brute_force_count(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -44,6 +51,12 @@ def test_box_counts_match_a_brute_force_loop(case: tuple[list[int], int, int, fl
     assert np.array_equal(box_count(torch.from_numpy(mask), radius).long().numpy(), expected)
     full = np.ones((1, *grid), dtype=bool)
     in_grid = brute_force_count(full, radius)
+    # a fill value in the padding adds `fill` per box cell outside the grid
+    fill = 1 + seed % 5
+    padded, inner = padded_grid_numpy(mask.shape, radius, fill=fill, dtype=np.int32)
+    padded[inner] = mask
+    outside = (2 * radius + 1) ** len(grid) - in_grid
+    assert np.array_equal(padded_box_sums_numpy(padded, radius)[inner], expected + fill * outside)
     assert np.array_equal(dilate_tokens(torch.from_numpy(mask), radius).numpy(), expected > 0)
     assert np.array_equal(erode_tokens(torch.from_numpy(mask), radius).numpy(), expected == in_grid)
 
@@ -69,15 +82,18 @@ def test_torch_and_numpy_routes_give_the_same_classes_and_weights(case: tuple[li
 
 
 def test_radius_below_one_gives_the_mask_and_cached_maps_are_protected() -> None:
-    from maerad.masking.token_morphology import in_grid_count, padded_in_grid_count_numpy
+    from maerad.masking.lesion_weights import _class_table, _weight_table
+    from maerad.masking.token_morphology import in_grid_count
 
     mask = np.array([[True, False, True]])
     for radius in (0, -2):
         assert np.array_equal(box_count_numpy(mask, radius), mask.astype(np.uint8))
         assert torch.equal(box_count(torch.from_numpy(mask), radius), torch.from_numpy(mask).to(torch.uint8))
-    ref = padded_in_grid_count_numpy((3, 4), 1)
-    assert not ref.flags.writeable and ref.base is None  # owns its memory: no writable base behind it
-    assert ref[0, 0, 0] == 0 and ref[0, 1, 1] == 4  # padding zero, a corner token's box holds 4 tokens
+    for table in (_class_table(2, 1), _weight_table(2, 1, (1.0, 0.2, 2.0))):
+        assert not table.flags.writeable and table.base is None  # owns its memory: no writable base
+    # index = count + 10 * outside in 2D, radius 1: a corner token (5 box cells outside) with all 4
+    # in-grid cells lesion is core, with 1 of 4 boundary, with none background
+    assert [int(_class_table(2, 1)[c + 10 * 5]) for c in (4, 1, 0)] == [2, 1, 0]
     first = in_grid_count((3, 4), 1, torch.device("cpu"))
     first.zero_()  # a caller's copy: the cache behind it is untouched
     assert int(in_grid_count((3, 4), 1, torch.device("cpu"))[0, 1, 1]) == 9

@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -141,9 +142,12 @@ def test_layer_wise_lr_decay(data: Path, tmp_path: Path) -> None:
     assert not any(id(p) in enc_ids for g in frozen.param_groups for p in g["params"])
 
 
-def test_bf16_and_time_budget(data: Path, tmp_path: Path) -> None:
+def test_bf16_and_time_budget(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("maerad.train.precision.bf16_is_native", lambda device: False)
+    lines: list[str] = []
     result = finetune(tiny_finetune_config(data, tmp_path, bf16=True, max_steps=50, time_budget_s=0.001),
-                      progress=False, log=_quiet)
+                      progress=False, log=lines.append)
+    assert any("no native bfloat16" in line for line in lines)  # an emulating CPU is named as slow
     assert result.stopped_early and result.steps == 1
     assert all(torch.isfinite(torch.tensor(result.losses)))
     assert (result.checkpoint / "model.safetensors").is_file()
@@ -208,7 +212,19 @@ def test_tissue_supervision(data: Path, tmp_path: Path) -> None:
     assert not (summary.std == 1).all()
 
 
-def test_tissue_segmenter(data: Path, tmp_path: Path) -> None:
+def test_tissue_segmenter(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # segmenter_bf16 left unset: bf16 only where it is native, here a CPU that emulates it
+    monkeypatch.setattr("maerad.train.precision.bf16_is_native", lambda device: False)
+    import maerad.train.segmenter_training as segmenter_training
+
+    autocast_switches: list[bool] = []
+    real_autocast = segmenter_training.bf16_autocast
+
+    def recording_autocast(enabled: bool, device: torch.device) -> Any:
+        autocast_switches.append(enabled)
+        return real_autocast(enabled, device)
+
+    monkeypatch.setattr(segmenter_training, "bf16_autocast", recording_autocast)
     seg = {"channels": [4, 8]}
     runs = [finetune(tiny_finetune_config(data, tmp_path / name, tissue_segmenter=True, segmenter=seg,
                                           segmenter_steps=4, augment=True), progress=False, log=_quiet)
@@ -222,6 +238,7 @@ def test_tissue_segmenter(data: Path, tmp_path: Path) -> None:
     assert not (summary.std == 1).all()  # standardised with the segmenter's shares of the labelled studies
     log = (tmp_path / "a" / "segmenter_log.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["step"] for line in log] == [1, 2, 3, 4]
+    assert autocast_switches and not any(autocast_switches)
     loaded = ReportGenerator.from_checkpoint(runs[0].checkpoint)
     assert loaded.model.tissue_segmenter is not None
     assert torch.equal(loaded.model.tissue_segmenter.unet.head.weight, segmenter.unet.head.weight)

@@ -242,13 +242,17 @@ def test_lesion_aware_masking_from_a_trained_detector_needs_no_labels(
         )
 
 
-def test_2d_slices_with_bf16_autocast(studies: Path, tmp_path: Path) -> None:
+def test_2d_slices_with_bf16_autocast(studies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # on a CPU that only emulates bfloat16 the run still works, and says it will be slow
+    monkeypatch.setattr("maerad.train.precision.bf16_is_native", lambda device: False)
+    lines: list[str] = []
     result = pretrain(
         _config(
             studies, tmp_path, mode="2d", patch_size=[8, 8], bf16=True, masking="lesion_aware", max_steps=2
         ),
-        progress=False,
+        progress=False, log=lines.append,
     )
+    assert any("no native bfloat16" in line for line in lines)
     assert result.steps == 2 and all(np.isfinite(result.losses))
     state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
     assert state["config"]["mode"] == "2d" and state["config"]["bf16"] is True

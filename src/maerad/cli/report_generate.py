@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 __all__ = ["FORMATS", "add_generate_parser", "run_generate"]
@@ -44,12 +45,15 @@ def run_generate(args: argparse.Namespace) -> int:
     from maerad.report.generation.generator import ReportGenerator
     from maerad.report.render_fhir import render_fhir
     from maerad.report.render_text import render_text
+    from maerad.train.precision import bf16_slow_warning
 
     if args.beam < 1:
         raise ConfigError(f"--beam must be at least 1, got {args.beam}")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {args.threads}")
     generator = ReportGenerator.from_checkpoint(args.checkpoint)
+    if warning := bf16_slow_warning(args.bf16, next(generator.model.parameters()).device):
+        print(warning, file=sys.stderr)
     report = generator.generate(args.study, template=args.template, beam_size=args.beam, bf16=args.bf16,
                                 threads=args.threads)
     if args.fmt == "text":

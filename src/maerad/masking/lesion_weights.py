@@ -18,6 +18,7 @@ and the band width are parameters.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -27,12 +28,7 @@ import torch
 
 from maerad.errors import ConfigError, InputError
 from maerad.masking.numpy_route import as_numpy
-from maerad.masking.token_morphology import (
-    box_count,
-    in_grid_count,
-    padded_box_count_numpy,
-    padded_in_grid_count_numpy,
-)
+from maerad.masking.token_morphology import box_count, in_grid_count, padded_box_sums_numpy, padded_grid_numpy
 
 __all__ = ["BACKGROUND", "BOUNDARY", "CORE", "lesion_classes", "lesion_hide_weights"]
 
@@ -46,29 +42,63 @@ def _check_width(boundary_width: object) -> int:
     return boundary_width
 
 
-def _class_codes(prob: torch.Tensor, grid: Sequence[int], threshold: float, width: int
-                 ) -> torch.Tensor | np.ndarray:
-    """``(B, *grid)`` class codes (:data:`BACKGROUND` / :data:`BOUNDARY` / :data:`CORE`) of a ``(B, L)``
-    or ``(B, *grid)`` lesion map.
+#: Largest box (tokens) the NumPy route handles; its lookup tables have (box + 1)² entries.
+_MAX_TABLE_BOX = 255
 
-    CPU float maps take the NumPy route (same codes, a fraction of the per-op overhead) and come back
-    as a ``uint8`` NumPy array; other maps as an int64 tensor on the input's device.
-    """
-    shape = _grid_shape(prob, grid)
+
+def _class_codes_torch(prob: torch.Tensor, shape: tuple[int, ...], threshold: float, width: int
+                       ) -> torch.Tensor:
+    """``(B, *grid)`` int64 class codes (:data:`BACKGROUND` / :data:`BOUNDARY` / :data:`CORE`), on any
+    device (the route for maps :func:`_coded_box_sums` does not take)."""
     # one box count gives dilation (count > 0: within `width` of the lesion) and erosion (the whole
     # in-grid box is lesion: core); core lies inside the dilation, so their sum is the class code
-    prob_np = as_numpy(prob.detach())
-    if prob_np is not None:
-        lesion_np = prob_np.reshape(shape) >= threshold
-        counts, inner = padded_box_count_numpy(lesion_np, width)
-        # compared on the contiguous padded block, then cut: cheaper than comparing the strided view
-        in_grid = padded_in_grid_count_numpy(shape[1:], width)
-        codes: npt.NDArray[np.uint8] = (counts > 0).view(np.uint8) + (counts == in_grid).view(np.uint8)
-        return codes[inner]
     lesion = prob.reshape(shape) >= threshold
     count = box_count(lesion, width)
     in_grid_t = in_grid_count(shape[1:], width, lesion.device)
     return (count > 0).long() + (count == in_grid_t).long()
+
+
+def _coded_box_sums(prob: torch.Tensor, shape: tuple[int, ...], threshold: float, width: int
+                    ) -> np.ndarray | None:
+    """``(B, *grid)`` indices into :func:`_class_table` for a CPU float map; ``None`` where the map or
+    the box does not suit NumPy (then :func:`_class_codes_torch`).
+
+    The class of a token depends on two numbers: how many tokens of its box are lesion (``count``) and
+    how many of the box's cells lie outside the grid (``outside``; the erosion needs ``count`` to equal
+    the box's in-grid size). Filling the padding with ``box + 1`` instead of 0 makes one box sum
+    carry both, ``count + (box + 1) * outside``, so a single table lookup gives the class: the fewest
+    array operations we found (at token-grid sizes each operation's overhead, not its arithmetic,
+    is the cost).
+    """
+    box = (2 * width + 1) ** (len(shape) - 1)
+    prob_np = as_numpy(prob.detach()) if box <= _MAX_TABLE_BOX else None
+    if prob_np is None:
+        return None
+    dtype = np.uint8 if (box + 1) ** 2 <= 256 else np.uint16  # every index is below (box + 1)²
+    padded, inner = padded_grid_numpy(shape, width, fill=box + 1, dtype=dtype)
+    np.greater_equal(prob_np.reshape(shape), threshold, out=padded[inner])  # lesion tokens 1, others 0
+    return padded_box_sums_numpy(padded, width)[inner]
+
+
+@functools.lru_cache(maxsize=32)
+def _class_table(ndim: int, width: int) -> npt.NDArray[np.uint8]:
+    """Class code of each index ``count + (box + 1) * outside`` of :func:`_coded_box_sums` (read-only)."""
+    box = (2 * width + 1) ** ndim
+    index = np.arange((box + 1) ** 2)
+    count, outside = index % (box + 1), index // (box + 1)
+    # dilated: some lesion in the box; core: all of the box's in-grid cells are lesion
+    codes: npt.NDArray[np.uint8] = (count > 0).astype(np.uint8) + (count == box - outside).astype(np.uint8)
+    codes.setflags(write=False)
+    return codes
+
+
+@functools.lru_cache(maxsize=32)
+def _weight_table(ndim: int, width: int, weights_by_code: tuple[float, float, float]
+                  ) -> npt.NDArray[np.float32]:
+    """:func:`_class_table` mapped to hiding weights (read-only)."""
+    table = np.array(weights_by_code, dtype=np.float32).take(_class_table(ndim, width))
+    table.setflags(write=False)
+    return table
 
 
 def _grid_shape(prob: torch.Tensor, grid: Sequence[int]) -> tuple[int, ...]:
@@ -94,10 +124,13 @@ def lesion_classes(
     Returns:
         ``(B, L)`` int64 class codes (:data:`BACKGROUND`, :data:`BOUNDARY`, :data:`CORE`).
     """
-    codes = _class_codes(prob, grid, threshold, _check_width(boundary_width))
-    if isinstance(codes, np.ndarray):
+    width = _check_width(boundary_width)
+    shape = _grid_shape(prob, grid)
+    coded = _coded_box_sums(prob, shape, threshold, width)
+    if coded is not None:
+        codes = _class_table(len(shape) - 1, width).take(coded, mode="clip")  # indices in range: no check
         return torch.from_numpy(codes.astype(np.int64).reshape(prob.shape[0], -1))
-    return codes.reshape(prob.shape[0], -1)
+    return _class_codes_torch(prob, shape, threshold, width).reshape(prob.shape[0], -1)
 
 
 def lesion_hide_weights(
@@ -133,10 +166,14 @@ def lesion_hide_weights(
     bg = _positive(background_weight, "background_weight")
     bd = _positive(boundary_weight, "boundary_weight")
     cw = _positive(core_weight, "core_weight")
-    codes = _class_codes(prob, grid, threshold, _check_width(boundary_width))
-    if isinstance(codes, np.ndarray):
-        by_code = np.array([bg, bd, cw], dtype=np.float32)  # indexed by BACKGROUND, BOUNDARY, CORE
-        return torch.from_numpy(by_code.take(codes).reshape(prob.shape[0], -1))
+    width = _check_width(boundary_width)
+    shape = _grid_shape(prob, grid)
+    coded = _coded_box_sums(prob, shape, threshold, width)
+    if coded is not None:  # indexed by BACKGROUND, BOUNDARY, CORE:
+        table = _weight_table(len(shape) - 1, width, (bg, bd, cw))
+        # every index is in range by construction; "clip" skips the bounds check (twice as fast)
+        return torch.from_numpy(table.take(coded, mode="clip").reshape(prob.shape[0], -1))
+    codes = _class_codes_torch(prob, shape, threshold, width)
     by_code_t = torch.tensor([bg, bd, cw], dtype=torch.float32, device=codes.device)
     return by_code_t[codes].reshape(prob.shape[0], -1)
 

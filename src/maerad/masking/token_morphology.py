@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["box_count", "box_count_numpy", "dilate_tokens", "erode_tokens", "in_grid_count",
-           "padded_box_count_numpy", "padded_in_grid_count_numpy"]
+           "padded_box_sums_numpy", "padded_grid_numpy"]
 
 
 def _count_dtype_fits_uint8(ndim: int, radius: int) -> bool:
@@ -52,46 +52,56 @@ def box_count(mask: torch.Tensor, radius: int = 1) -> torch.Tensor:
 def box_count_numpy(mask: npt.NDArray[np.bool_], radius: int = 1) -> npt.NDArray[np.integer]:
     """:func:`box_count` for a NumPy ``(B, *grid)`` bool array (same values, ``uint8`` / ``int32``).
 
-    A view into the zero-padded array of :func:`padded_box_count_numpy`.
-    """
-    counts, inner = padded_box_count_numpy(mask, radius)
-    return counts[inner]
-
-
-def padded_box_count_numpy(mask: npt.NDArray[np.bool_], radius: int = 1
-                           ) -> tuple[npt.NDArray[np.integer], tuple[slice, ...]]:
-    """Box counts on the zero-padded grid: ``(counts, inner)`` with ``counts[inner]`` the box counts.
-
-    ``counts`` is ``(B, *(g + 2 * radius))`` and contiguous, so comparisons on it run over one flat
-    block (faster than on the strided ``counts[inner]``); its padding cells hold partial sums with no
-    meaning. A radius below 1 gives the mask itself (as :func:`box_count` does).
-
-    Every axis is summed as shifted additions over the **flattened** padded array, whose shift along an
-    axis is that axis' stride: long contiguous loops instead of short rows. The wrap-around between
-    rows and samples never reaches ``inner``: the pass along an axis reads, for a cell inside the grid,
-    only cells that differ from it along that axis, all within its sample's padded block; those hold
-    the earlier passes' sums over cells inside the grid along the earlier axes (exact, by the same
-    argument) or, where the coordinate along this axis is padding, sums of zero padding.
+    A view into the zero-padded array of :func:`padded_box_sums_numpy`.
     """
     radius = max(int(radius), 0)
     dtype = np.uint8 if _count_dtype_fits_uint8(mask.ndim - 1, radius) else np.int32
-    padded_shape = (mask.shape[0], *(g + 2 * radius for g in mask.shape[1:]))
-    inner = (slice(None), *(slice(radius, radius + g) for g in mask.shape[1:]))
-    padded = np.zeros(padded_shape, dtype=dtype)
+    padded, inner = padded_grid_numpy(mask.shape, radius, fill=0, dtype=dtype)
     padded[inner] = mask
+    return padded_box_sums_numpy(padded, radius)[inner]
+
+
+def padded_grid_numpy(shape: tuple[int, ...], radius: int, *, fill: int, dtype: npt.DTypeLike
+                      ) -> tuple[npt.NDArray[np.integer], tuple[slice, ...]]:
+    """A ``(B, *(g + 2 * radius))`` array filled with ``fill`` and the ``inner`` slices of its
+    ``(B, *grid)`` part: write a map into ``padded[inner]``, then call :func:`padded_box_sums_numpy`.
+
+    ``fill`` is the value every cell outside the grid contributes to a box sum: 0 for plain counts; a
+    value above the box size makes a sum also encode how many of the box's cells lie outside the grid.
+    """
+    padded_shape = (shape[0], *(g + 2 * radius for g in shape[1:]))
+    inner = (slice(None), *(slice(radius, radius + g) for g in shape[1:]))
+    return np.full(padded_shape, fill, dtype=dtype), inner
+
+
+def padded_box_sums_numpy(padded: npt.NDArray[np.integer], radius: int) -> npt.NDArray[np.integer]:
+    """Sums over each ``(2r+1)^N`` box of a padded array (see :func:`padded_grid_numpy`), in its dtype.
+
+    The result has ``padded``'s shape and is exact at the ``inner`` cells; its other cells hold partial
+    sums with no meaning. ``padded`` is overwritten (it serves as the second work buffer). A radius
+    below 1 returns ``padded`` itself.
+
+    Every axis is summed as shifted additions over the **flattened** padded array, whose shift along an
+    axis is that axis' stride: long contiguous loops instead of short rows. The wrap-around between
+    rows and samples never reaches an inner cell: the pass along an axis reads, for an inner cell, only
+    cells that differ from it along that axis, all within its sample's padded block; those hold the
+    earlier passes' exact sums along the earlier axes (their coordinates on those axes are inner, so
+    the boxes there stay inside the padded block).
+    """
+    shape = padded.shape
     flat = padded.reshape(-1)
     size = flat.size
-    for axis in range(1, mask.ndim if radius >= 1 else 1):
-        stride = math.prod(padded_shape[axis + 1:])
+    work = np.empty_like(flat) if radius >= 1 and padded.ndim > 1 else flat
+    for axis in range(1, padded.ndim if radius >= 1 else 1):
+        stride = math.prod(shape[axis + 1:])
         span = size - 2 * radius * stride  # cells whose whole box along this axis is in the array
-        # cells outside the centre are padding of the first and last samples, never read: zero
-        summed = np.zeros(size, dtype=dtype)
-        centre = summed[radius * stride: radius * stride + span]
+        # the cells outside `centre` belong to the first and last samples' padding: never read
+        centre = work[radius * stride: radius * stride + span]
         np.add(flat[:span], flat[stride: stride + span], out=centre)
         for k in range(2, 2 * radius + 1):
             centre += flat[k * stride: k * stride + span]
-        flat = summed
-    return flat.reshape(padded_shape), inner
+        flat, work = work, flat  # ping-pong: the next pass reads this one's sums
+    return flat.reshape(shape)
 
 
 def in_grid_count(grid: tuple[int, ...], radius: int, device: torch.device) -> torch.Tensor:
@@ -103,17 +113,6 @@ def in_grid_count(grid: tuple[int, ...], radius: int, device: torch.device) -> t
 def _in_grid_count(grid: tuple[int, ...], radius: int, device: torch.device) -> torch.Tensor:
     # shared by every caller in this module, who only read it
     return box_count(torch.ones((1, *grid), dtype=torch.bool, device=device), radius)
-
-
-@functools.lru_cache(maxsize=64)
-def padded_in_grid_count_numpy(grid: tuple[int, ...], radius: int) -> npt.NDArray[np.integer]:
-    """:func:`in_grid_count` as a NumPy array on the padded layout of :func:`padded_box_count_numpy`
-    (cached, read-only; padding cells 0)."""
-    counts, inner = padded_box_count_numpy(np.ones((1, *grid), dtype=np.bool_), radius)
-    ref = np.zeros_like(counts)
-    ref[inner] = counts[inner]
-    ref.setflags(write=False)
-    return ref
 
 
 def dilate_tokens(mask: torch.Tensor, radius: int = 1) -> torch.Tensor:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import numpy as np
 import torch
 
 from maerad.errors import InputError
@@ -59,19 +58,8 @@ def weighted_scores(
         raise InputError(f"sampled must be 'hidden' or 'visible', got {sampled!r}")
     # overwriting is safe only for memory that holds each element once and that autograd ignores
     reuse = overwrite_noise and noise.is_contiguous() and not noise.requires_grad
-    noise_np = as_numpy(noise, (torch.float32,)) if noise.shape == weights.shape else None
-    weights_np = as_numpy(weights, (torch.float32,)) if noise_np is not None else None
-    if noise_np is not None and weights_np is not None:
-        # NumPy's vectorised log1p is about twice as fast as torch's here (masking sits on the data path)
-        out = noise if reuse else torch.empty_like(noise, memory_format=torch.contiguous_format)
-        keys = out.numpy()
-        np.negative(noise_np, out=keys)
-        with np.errstate(divide="ignore"):  # noise 1.0 (outside [0, 1)) gives -inf, as torch's log1p does
-            np.log1p(keys, out=keys)  # log(u) with u = 1 - noise in (0, 1]
-        np.divide(keys, weights_np, out=keys)
-        if sampled == "visible":
-            np.negative(keys, out=keys)
-        return out
+    # torch's log1p on every device: vectorised on AVX2 and AVX-512 CPUs alike (NumPy's float32
+    # log1p is vectorised only on AVX-512 and ~5x slower on AVX2), and accurate to about half an ulp
     if reuse and noise.dtype == torch.promote_types(noise.dtype, weights.dtype):
         keys_t = noise.neg_().log1p_().div_(weights)
     else:

@@ -66,7 +66,7 @@ from maerad.report.templates import get_template
 from maerad.terminology.consistency import ConsistencyChecker
 from maerad.train.augment import augment_study_batch
 from maerad.train.distributed import check_device
-from maerad.train.precision import bf16_autocast
+from maerad.train.precision import bf16_autocast, bf16_slow_warning
 from maerad.train.schedule import cosine_lr
 from maerad.train.segmenter_training import predict_shares, train_segmenter
 
@@ -122,9 +122,10 @@ class FinetuneConfig(BaseModel):
                                        "segmenter spec, sequences, normalisation and study grid)")
     segmenter_batch_size: int = Field(4, ge=1)
     segmenter_lr: float = Field(2e-3, gt=0)
-    segmenter_bf16: bool = Field(True, description="bfloat16 autocast for the tissue segmenter (its 3D "
-                                 "convolutions ran 2x faster on this project's AMX CPU; turn off on CPUs "
-                                 "without bf16 support)")
+    segmenter_bf16: bool | None = Field(None, description="bfloat16 autocast for the tissue segmenter; "
+                                        "null (default): where the device computes bfloat16 natively (its "
+                                        "3D convolutions ran 2x faster on an AMX CPU, 60x slower on an "
+                                        "AVX2-only CPU, which emulates bf16)")
     balance: float = Field(0.0, ge=0.0, le=1.0, description="class balancing of the pointer loss: weight "
                            "(n / (k * count)) ** balance per true option (0: off, 1: inverse frequency)")
     skip_fields: list[str] = Field(default_factory=list)
@@ -278,6 +279,9 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
     if encoder_state is not None:
         gen.model.encoder.load_pretrained(encoder_state)
     device = check_device(config.device)
+    asked_bf16 = config.bf16 or (config.tissue_segmenter and config.segmenter_bf16 is True)
+    if warning := bf16_slow_warning(asked_bf16, device):
+        log(warning)
     gen.model.to(device).train()
     dataset = StudyDataset([c.folder for c in cases], sequences=spec.sequences, mode="3d",
                            normalization=spec.normalization,

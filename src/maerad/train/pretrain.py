@@ -45,7 +45,7 @@ from maerad.train.distributed import (
 from maerad.train.interrupt import stop_between_steps
 from maerad.train.loss_figure import save_loss_figure
 from maerad.train.optim import adamw
-from maerad.train.precision import bf16_autocast
+from maerad.train.precision import bf16_autocast, bf16_slow_warning
 from maerad.train.recon_figure import save_reconstruction_figure
 from maerad.train.run_folder import (
     append_log,
@@ -167,6 +167,8 @@ def _pretrain(
 
     # an explicit patch size, so that config.json and resume see what the model was built with
     config = config.model_copy(update={"patch_size": config.patch_size or default_patch_size(config.mode)})
+    if info.is_main and (warning := bf16_slow_warning(config.bf16, info.device)):
+        log(warning)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
     masking = create_masking(config.masking, mask_ratio=config.mask_ratio, **config.masking_kwargs)

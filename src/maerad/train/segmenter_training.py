@@ -31,14 +31,14 @@ from maerad.errors import ConfigError, InputError
 from maerad.report.generation.segmenter import TissueSegmenter, segmentation_loss
 from maerad.train.augment import augment_study_batch
 from maerad.train.distributed import check_device
-from maerad.train.precision import bf16_autocast
+from maerad.train.precision import bf16_autocast, resolve_bf16
 
 __all__ = ["predict_shares", "train_segmenter"]
 
 
 def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: Sequence[Sequence[int]], *,
                     steps: int, batch_size: int = 4, lr: float = 2e-3, weight_decay: float = 1e-4,
-                    seed: int = 0, augment: bool = False, bf16: bool = False,
+                    seed: int = 0, augment: bool = False, bf16: bool | None = None,
                     device: torch.device | str = "cpu", progress: bool = True,
                     log_path: Path | None = None) -> list[float]:
     """Train ``segmenter`` for ``steps`` steps on the studies of ``dataset`` (items with ``labels``).
@@ -47,7 +47,9 @@ def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: S
         groups: label values of each tissue group (the segmenter's classes, then ``other``).
         batch_size: studies per step (drawn at random, with replacement across steps).
         augment: random shifts and intensity changes (:func:`~maerad.train.augment.augment_study_batch`).
-        bf16: bfloat16 autocast (CPUs with AMX / AVX-512 bf16 and GPUs run the 3D convolutions faster).
+        bf16: bfloat16 autocast; ``None`` (default): where the device computes bfloat16 natively
+            (:func:`~maerad.train.precision.bf16_is_native`: GPUs, CPUs with AMX / AVX512-BF16 run the
+            3D convolutions faster; elsewhere bf16 is emulated and many times slower).
         log_path: append one JSON line per step (``step``, ``segmentation`` loss).
 
     Returns:
@@ -60,6 +62,7 @@ def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: S
     if steps < 1 or batch_size < 1:
         raise ConfigError(f"segmenter steps and batch size must be at least 1, got {steps} and {batch_size}")
     device = check_device(device)
+    use_bf16 = resolve_bf16(bf16, device)
     optimizer = torch.optim.AdamW(segmenter.parameters(), lr=lr, weight_decay=weight_decay)
     picker = torch.Generator().manual_seed(seed)
     augmenter = torch.Generator().manual_seed(seed + 1) if augment else None
@@ -79,7 +82,7 @@ def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: S
                 x, moved = augment_study_batch(x, labels, augmenter)
                 labels = moved if moved is not None else labels
             target = segmenter.target(labels, groups).to(device)
-            with bf16_autocast(bf16, device):
+            with bf16_autocast(use_bf16, device):
                 logits = segmenter(x.to(device))
             loss = segmentation_loss(logits, target)
             value = float(loss.detach())

@@ -43,6 +43,18 @@ def test_generate_json_text_and_fhir(tiny_trained: FinetuneResult, tiny_data: Pa
     assert json.loads(out.read_text(encoding="utf-8"))["resourceType"] == "DiagnosticReport"
 
 
+def test_bf16_on_an_emulating_cpu_warns_on_stderr(tiny_trained: FinetuneResult, tiny_data: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("maerad.train.precision.bf16_is_native", lambda device: False)
+    args = [str(tiny_data / "case-0004"), "--checkpoint", str(tiny_trained.checkpoint), "--format", "json"]
+    assert main(["report", "generate", *args, "--bf16"]) == 0
+    captured = capsys.readouterr()
+    assert "no native bfloat16" in captured.err and json.loads(captured.out)["fields"]  # stdout stays JSON
+    assert main(["report", "generate", *args]) == 0
+    assert "bfloat16" not in capsys.readouterr().err
+
+
 def test_generate_from_one_4d_nifti_file(tiny_trained: FinetuneResult, tiny_data: Path, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """A 4D NIfTI whose frames are the model's sequences gives the same report as the study folder."""
