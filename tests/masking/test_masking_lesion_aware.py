@@ -223,7 +223,7 @@ def test_lesion_aware_input_checks() -> None:
             LesionAwareMasking(threshold=bad)
 
 
-def test_weighted_scores_routes_agree_and_leave_inputs_alone() -> None:
+def test_weighted_scores_in_float32_and_float64_agree_and_leave_inputs_alone() -> None:
     """float32 and float64 keys are log1p(-noise) / w to their precision's rounding, 'visible' negates
     them, and neither touches its inputs."""
     g = torch.Generator().manual_seed(3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -97,3 +98,35 @@ def test_radius_below_one_gives_the_mask_and_cached_maps_are_protected() -> None
     first = in_grid_count((3, 4), 1, torch.device("cpu"))
     first.zero_()  # a caller's copy: the cache behind it is untouched
     assert int(in_grid_count((3, 4), 1, torch.device("cpu"))[0, 1, 1]) == 9
+
+
+def test_an_empty_batch_gives_empty_classes_and_weights() -> None:
+    for dtype in (torch.float32, torch.bfloat16):  # the NumPy and the torch route
+        prob = torch.zeros(0, 9, dtype=dtype)
+        assert lesion_classes(prob, (3, 3)).shape == (0, 9)
+        assert lesion_hide_weights(prob.view(0, 3, 3), (3, 3)).shape == (0, 9)
+
+
+def brute_force_classes(lesion: np.ndarray, radius: int) -> np.ndarray:
+    """Background 0 / boundary 1 / core 2 by their definition, token by token."""
+    count = brute_force_count(lesion, radius)
+    in_grid = brute_force_count(np.ones_like(lesion), radius)
+    return (count > 0).astype(np.int64) + (count == in_grid).astype(np.int64)
+
+
+@pytest.mark.parametrize(("grid", "radius"), [
+    ((40,), 7),          # box 15: the largest uint8 table
+    ((30,), 8),          # box 17: uint16
+    ((5, 6, 7), 2),      # box 125
+    ((20, 20), 7),       # box 225
+    ((3, 4, 5, 6), 1),   # box 81, four axes
+    ((4, 5, 6), 3),      # box 343: past the table limit, the torch route
+    ((1, 9), 4),         # a size-1 axis, a radius wider than the grid
+])
+def test_classes_match_their_definition_at_the_table_limits(grid: tuple[int, ...], radius: int) -> None:
+    rng = np.random.default_rng(len(grid) * 100 + radius)
+    for density in (0.1, 0.5, 0.95):
+        prob = rng.random((2, *grid)).astype(np.float32) * (density / 0.5)
+        expected = brute_force_classes(prob >= 0.5, radius).reshape(2, -1)
+        got = lesion_classes(torch.from_numpy(prob), grid, threshold=0.5, boundary_width=radius)
+        assert np.array_equal(got.numpy(), expected)

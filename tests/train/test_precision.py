@@ -26,6 +26,7 @@ def _set_probes(monkeypatch: pytest.MonkeyPatch, avx512_bf16: bool | None, amx: 
 def test_cpu_is_native_with_avx512_bf16_or_amx(monkeypatch: pytest.MonkeyPatch, avx512_bf16: bool | None,
                                                amx: bool | None, native: bool) -> None:
     _set_probes(monkeypatch, avx512_bf16, amx)
+    monkeypatch.setattr("platform.machine", lambda: "x86_64")
     assert bf16_is_native("cpu") is native
     assert resolve_bf16(None, torch.device("cpu")) is native  # "auto"
     assert resolve_bf16(True, "cpu") is True and resolve_bf16(False, "cpu") is False  # explicit wins
@@ -56,3 +57,45 @@ def test_autocast_context_follows_the_switch() -> None:
         assert layer(x).dtype == torch.bfloat16
     with bf16_autocast(False, torch.device("cpu")):
         assert layer(x).dtype == torch.float32
+
+
+@pytest.mark.parametrize(("capability", "native"), [((7, 5), False), ((8, 0), True), ((9, 0), True)])
+def test_cuda_is_native_from_ampere_on(monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int],
+                                       native: bool) -> None:
+    # a T4 (7.5) runs bf16 only through emulation, which torch.cuda.is_bf16_supported() counts as support
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert bf16_is_native("cuda:0") is native
+    warning = bf16_slow_warning(True, "cuda:0")
+    assert (warning is None) is native
+    if warning is not None:
+        assert "compute capability 8.0" in warning
+
+
+def test_no_warning_where_the_hardware_cannot_be_probed(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_probes(monkeypatch, False, False)
+    monkeypatch.setattr("platform.machine", lambda: "aarch64")  # e.g. Graviton 3 has bf16 instructions
+    assert bf16_is_native("cpu") is False  # auto stays in float32 ...
+    assert bf16_slow_warning(True, "cpu") is None  # ... but an explicit choice is not called slow
+    assert bf16_slow_warning(True, "mps") is None
+
+
+def test_finetune_warns_for_each_bf16_setting_that_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from maerad.train.finetune import FinetuneConfig, _bf16_warnings
+
+    monkeypatch.setattr("maerad.train.precision.bf16_is_native", lambda device: False)
+    monkeypatch.setattr("platform.machine", lambda: "x86_64")
+    cpu = torch.device("cpu")
+
+    def warned(**kw: object) -> list[str]:
+        found = _bf16_warnings(FinetuneConfig(data="d", out="o", **kw), cpu)  # type: ignore[arg-type]
+        return [w.split(" is on")[0].removeprefix("warning: ") for w in found]
+
+    assert warned() == []  # defaults: bf16 off, segmenter auto
+    assert warned(bf16=True) == ["bf16"]
+    assert warned(tissue_segmenter=True, segmenter_bf16=True) == ["segmenter_bf16"]
+    assert warned(tissue_segmenter=True, segmenter_bf16="auto") == []  # "auto" is null
+    assert warned(segmenter_bf16=True) == []  # no segmenter is trained
+    assert warned(tissue_segmenter=True, segmenter_bf16=True, segmenter_from="ckpt") == []  # reused
+    assert warned(bf16=True, tissue_segmenter=True, segmenter_bf16=True) == ["bf16", "segmenter_bf16"]

@@ -42,7 +42,8 @@ def _check_width(boundary_width: object) -> int:
     return boundary_width
 
 
-#: Largest box (tokens) the NumPy route handles; its lookup tables have (box + 1)² entries.
+#: Largest box (tokens) the NumPy route handles: its lookup tables have (box + 1)² entries, and every
+#: coded sum is at most box², which fits the uint16 sums for box <= 255 (raise both together).
 _MAX_TABLE_BOX = 255
 
 
@@ -128,9 +129,10 @@ def lesion_classes(
     shape = _grid_shape(prob, grid)
     coded = _coded_box_sums(prob, shape, threshold, width)
     if coded is not None:
-        codes = _class_table(len(shape) - 1, width).take(coded, mode="clip")  # indices in range: no check
-        return torch.from_numpy(codes.astype(np.int64).reshape(prob.shape[0], -1))
-    return _class_codes_torch(prob, shape, threshold, width).reshape(prob.shape[0], -1)
+        # "clip" clamps instead of checking bounds (twice as fast); the indices are in range by construction
+        codes = _class_table(len(shape) - 1, width).take(coded, mode="clip")
+        return torch.from_numpy(codes.astype(np.int64).reshape(shape[0], math.prod(shape[1:])))
+    return _class_codes_torch(prob, shape, threshold, width).reshape(shape[0], math.prod(shape[1:]))
 
 
 def lesion_hide_weights(
@@ -171,11 +173,11 @@ def lesion_hide_weights(
     coded = _coded_box_sums(prob, shape, threshold, width)
     if coded is not None:  # indexed by BACKGROUND, BOUNDARY, CORE:
         table = _weight_table(len(shape) - 1, width, (bg, bd, cw))
-        # every index is in range by construction; "clip" skips the bounds check (twice as fast)
-        return torch.from_numpy(table.take(coded, mode="clip").reshape(prob.shape[0], -1))
+        # "clip" clamps instead of checking bounds (twice as fast); the indices are in range by construction
+        return torch.from_numpy(table.take(coded, mode="clip").reshape(shape[0], math.prod(shape[1:])))
     codes = _class_codes_torch(prob, shape, threshold, width)
     by_code_t = torch.tensor([bg, bd, cw], dtype=torch.float32, device=codes.device)
-    return by_code_t[codes].reshape(prob.shape[0], -1)
+    return by_code_t[codes].reshape(shape[0], math.prod(shape[1:]))
 
 
 def _positive(value: float, field: str) -> float:

@@ -69,6 +69,7 @@ def padded_grid_numpy(shape: tuple[int, ...], radius: int, *, fill: int, dtype: 
     ``fill`` is the value every cell outside the grid contributes to a box sum: 0 for plain counts; a
     value above the box size makes a sum also encode how many of the box's cells lie outside the grid.
     """
+    radius = max(int(radius), 0)
     padded_shape = (shape[0], *(g + 2 * radius for g in shape[1:]))
     inner = (slice(None), *(slice(radius, radius + g) for g in shape[1:]))
     return np.full(padded_shape, fill, dtype=dtype), inner
@@ -77,16 +78,17 @@ def padded_grid_numpy(shape: tuple[int, ...], radius: int, *, fill: int, dtype: 
 def padded_box_sums_numpy(padded: npt.NDArray[np.integer], radius: int) -> npt.NDArray[np.integer]:
     """Sums over each ``(2r+1)^N`` box of a padded array (see :func:`padded_grid_numpy`), in its dtype.
 
-    The result has ``padded``'s shape and is exact at the ``inner`` cells; its other cells hold partial
-    sums with no meaning. ``padded`` is overwritten (it serves as the second work buffer). A radius
-    below 1 returns ``padded`` itself.
+    The result has ``padded``'s shape and is exact at the ``inner`` cells, provided the dtype holds the
+    largest of them (``fill`` counted once per outside cell); its other cells hold partial sums with no
+    meaning (they may have wrapped around). A C-contiguous ``padded`` is overwritten (it serves as the
+    second work buffer). A radius below 1 returns ``padded`` itself.
 
     Every axis is summed as shifted additions over the **flattened** padded array, whose shift along an
     axis is that axis' stride: long contiguous loops instead of short rows. The wrap-around between
     rows and samples never reaches an inner cell: the pass along an axis reads, for an inner cell, only
     cells that differ from it along that axis, all within its sample's padded block; those hold the
     earlier passes' exact sums along the earlier axes (their coordinates on those axes are inner, so
-    the boxes there stay inside the padded block).
+    the boxes there stay inside the padded block, whatever their later coordinates).
     """
     shape = padded.shape
     flat = padded.reshape(-1)

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from tqdm import tqdm
 
 from maerad.atomic import write_text_atomic
@@ -143,6 +143,11 @@ class FinetuneConfig(BaseModel):
     seed: int = 0
     num_threads: int | None = Field(None, ge=1)
     time_budget_s: float | None = Field(None, gt=0, description="stop (and save) after this wall-clock time")
+
+    @field_validator("segmenter_bf16", mode="before")
+    @classmethod
+    def _auto_is_null(cls, value: object) -> object:
+        return None if value == "auto" else value  # the docs' word for null
 
 
 @dataclass
@@ -279,8 +284,7 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
     if encoder_state is not None:
         gen.model.encoder.load_pretrained(encoder_state)
     device = check_device(config.device)
-    asked_bf16 = config.bf16 or (config.tissue_segmenter and config.segmenter_bf16 is True)
-    if warning := bf16_slow_warning(asked_bf16, device):
+    for warning in _bf16_warnings(config, device):
         log(warning)
     gen.model.to(device).train()
     dataset = StudyDataset([c.folder for c in cases], sequences=spec.sequences, mode="3d",
@@ -352,6 +356,19 @@ def _tissue_groups(config: FinetuneConfig) -> dict[str, list[int]]:
     if not (config.tissue_supervision or config.tissue_segmenter):
         return {}
     return dict(config.tissue_groups) if config.tissue_groups is not None else dict(PHANTOM_TISSUE_GROUPS)
+
+
+def _bf16_warnings(config: FinetuneConfig, device: torch.device) -> list[str]:
+    """A warning for each bf16 setting that is on for a device that only emulates bfloat16."""
+    warnings = []
+    if warning := bf16_slow_warning(config.bf16, device, "bf16"):
+        warnings.append(warning)
+    trains_segmenter = config.tissue_segmenter and not config.segmenter_from
+    # an older run's config.json holds segmenter_bf16: true, the default then; null is auto now
+    if warning := bf16_slow_warning(trains_segmenter and config.segmenter_bf16 is True, device,
+                                    "segmenter_bf16"):
+        warnings.append(warning + " (or set it to null: bf16 only where native)")
+    return warnings
 
 
 def _segmenter_shares(gen: ReportGenerator, dataset: StudyDataset, groups: list[list[int]],

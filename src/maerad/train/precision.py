@@ -10,6 +10,7 @@ docs/benchmarks.md). :func:`bf16_is_native` tells which, and ``None`` ("auto") s
 from __future__ import annotations
 
 import contextlib
+import platform
 from collections.abc import Callable
 from typing import Any
 
@@ -26,14 +27,21 @@ def bf16_autocast(enabled: bool, device: torch.device) -> contextlib.AbstractCon
 
 
 def bf16_is_native(device: torch.device | str) -> bool:
-    """Whether ``device`` computes bfloat16 in hardware (CUDA with bf16 support; a CPU with AVX512-BF16
-    or AMX), so that bfloat16 autocast is faster than float32 there.
+    """Whether ``device`` computes bfloat16 in hardware, so that bfloat16 autocast beats float32 there:
+    an NVIDIA GPU of compute capability 8.0 or newer (Ampere on), a ROCm GPU with bf16 support, or a
+    CPU with AVX512-BF16 or AMX.
 
-    Other devices and CPUs (AVX2-only x86, most ARM builds of PyTorch) answer ``False``.
+    Everything else answers ``False``: older GPUs (PyTorch emulates bf16 on a T4 or V100), AVX2-only
+    x86 CPUs, and devices maerad cannot probe (ARM CPUs, MPS, XPU), where "auto" settings stay in
+    float32.
     """
     dev = torch.device(device)
     if dev.type == "cuda":
-        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        if not torch.cuda.is_available():
+            return False
+        if torch.version.hip:  # ROCm: no emulation fallback to tell apart
+            return bool(torch.cuda.is_bf16_supported())
+        return torch.cuda.get_device_capability(dev)[0] >= 8
     if dev.type == "cpu":
         # private but stable probes of torch.cpu (torch >= 2.3); an older torch answers False
         return any(_probe(name) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
@@ -45,12 +53,22 @@ def resolve_bf16(setting: bool | None, device: torch.device | str) -> bool:
     return bf16_is_native(device) if setting is None else bool(setting)
 
 
-def bf16_slow_warning(enabled: bool, device: torch.device | str) -> str | None:
-    """A warning to log when bfloat16 autocast is asked for on a device that only emulates it."""
-    if not enabled or bf16_is_native(device):
+def bf16_slow_warning(enabled: bool, device: torch.device | str, setting: str = "bf16") -> str | None:
+    """A warning to log when ``setting`` asks for bfloat16 autocast on a device known to emulate it.
+
+    Only devices maerad can probe are named (x86 CPUs, CUDA GPUs); elsewhere it stays silent rather
+    than guess.
+    """
+    dev = torch.device(device)
+    if not enabled or bf16_is_native(dev):
         return None
-    return (f"warning: bf16 autocast on {torch.device(device)}, which has no native bfloat16 (AVX512-BF16 "
-            "/ AMX CPU or a bf16-capable GPU): PyTorch emulates it, expect it slower than float32")
+    if dev.type == "cpu" and platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return None
+    if dev.type not in ("cpu", "cuda"):
+        return None
+    hardware = "AVX512-BF16 or AMX" if dev.type == "cpu" else "compute capability 8.0 or newer"
+    return (f"warning: {setting} is on, but {dev} has no native bfloat16 ({hardware}): PyTorch emulates "
+            f"it, expect it slower than float32; turn {setting} off")
 
 
 def _probe(name: str) -> bool:

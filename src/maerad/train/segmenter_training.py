@@ -38,7 +38,7 @@ __all__ = ["predict_shares", "train_segmenter"]
 
 def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: Sequence[Sequence[int]], *,
                     steps: int, batch_size: int = 4, lr: float = 2e-3, weight_decay: float = 1e-4,
-                    seed: int = 0, augment: bool = False, bf16: bool | None = None,
+                    seed: int = 0, augment: bool = False, bf16: bool | None = False,
                     device: torch.device | str = "cpu", progress: bool = True,
                     log_path: Path | None = None) -> list[float]:
     """Train ``segmenter`` for ``steps`` steps on the studies of ``dataset`` (items with ``labels``).
@@ -47,7 +47,7 @@ def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: S
         groups: label values of each tissue group (the segmenter's classes, then ``other``).
         batch_size: studies per step (drawn at random, with replacement across steps).
         augment: random shifts and intensity changes (:func:`~maerad.train.augment.augment_study_batch`).
-        bf16: bfloat16 autocast; ``None`` (default): where the device computes bfloat16 natively
+        bf16: bfloat16 autocast; ``None``: where the device computes bfloat16 natively
             (:func:`~maerad.train.precision.bf16_is_native`: GPUs, CPUs with AMX / AVX512-BF16 run the
             3D convolutions faster; elsewhere bf16 is emulated and many times slower).
         log_path: append one JSON line per step (``step``, ``segmentation`` loss).
