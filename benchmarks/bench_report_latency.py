@@ -44,6 +44,7 @@ from maerad.report.generation.segmenter import SegmenterSpec
 from maerad.report.generation.threads import torch_threads
 from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS
 from maerad.terminology.bundled import load_bundled
+from maerad.train.precision import bf16_is_native
 
 RESULTS = Path(__file__).resolve().parent / "results" / "report_latency.json"
 SEQUENCES = ["t2w", "dwi_b800", "adc", "t1c"]
@@ -152,10 +153,15 @@ def main() -> None:
               f"{'yes' if r['meets_target'] else 'NO'}")
     for threads, times in encoder.items():
         print(f"encoder alone, {threads} thread(s): fp32 {times['fp32']:.3f} s, bf16 {times['bf16']:.3f} s")
+    native = bf16_is_native("cpu")
+    if not native:
+        print(f"note: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no native bfloat16 "
+              "(AVX512-BF16 / AMX): the bf16 rows time PyTorch's emulation, slower than fp32")
     result = {
         "benchmark": "report_latency", "target_s": TARGET_S, "repeats": repeats, "depth": args.depth,
         "tissue_segmenter": args.tissue_segmenter,
         "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "bf16_native": native,
         "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg()), "encoder_median_s": encoder,
         "rows": rows,
     }
