@@ -78,3 +78,19 @@ def write_dicom() -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture()
+def segmenter_autocast_switches(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The ``enabled`` flag of every bf16 autocast the tissue-segmenter training opens, in order."""
+    import maerad.train.segmenter_training as segmenter_training
+
+    switches: list[bool] = []
+    real = segmenter_training.bf16_autocast
+
+    def recording(enabled: bool, device: Any) -> Any:
+        switches.append(enabled)
+        return real(enabled, device)
+
+    monkeypatch.setattr(segmenter_training, "bf16_autocast", recording)
+    return switches

@@ -7,7 +7,6 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -212,19 +211,10 @@ def test_tissue_supervision(data: Path, tmp_path: Path) -> None:
     assert not (summary.std == 1).all()
 
 
-def test_tissue_segmenter(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tissue_segmenter(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                          segmenter_autocast_switches: list[bool]) -> None:
     # segmenter_bf16 left unset: bf16 only where it is native, here a CPU that emulates it
     monkeypatch.setattr("maerad.train.precision.bf16_is_native", lambda device: False)
-    import maerad.train.segmenter_training as segmenter_training
-
-    autocast_switches: list[bool] = []
-    real_autocast = segmenter_training.bf16_autocast
-
-    def recording_autocast(enabled: bool, device: torch.device) -> Any:
-        autocast_switches.append(enabled)
-        return real_autocast(enabled, device)
-
-    monkeypatch.setattr(segmenter_training, "bf16_autocast", recording_autocast)
     seg = {"channels": [4, 8]}
     runs = [finetune(tiny_finetune_config(data, tmp_path / name, tissue_segmenter=True, segmenter=seg,
                                           segmenter_steps=4, augment=True), progress=False, log=_quiet)
@@ -238,7 +228,7 @@ def test_tissue_segmenter(data: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     assert not (summary.std == 1).all()  # standardised with the segmenter's shares of the labelled studies
     log = (tmp_path / "a" / "segmenter_log.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["step"] for line in log] == [1, 2, 3, 4]
-    assert autocast_switches and not any(autocast_switches)
+    assert segmenter_autocast_switches and not any(segmenter_autocast_switches)
     loaded = ReportGenerator.from_checkpoint(runs[0].checkpoint)
     assert loaded.model.tissue_segmenter is not None
     assert torch.equal(loaded.model.tissue_segmenter.unet.head.weight, segmenter.unet.head.weight)

@@ -122,23 +122,14 @@ def test_training_learns_is_seeded_and_logs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_bf16_none_means_where_the_hardware_is_native(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
-    import maerad.train.segmenter_training as segmenter_training
-
+def test_bf16_none_means_where_the_hardware_is_native(monkeypatch: pytest.MonkeyPatch, native: bool,
+                                                       segmenter_autocast_switches: list[bool]) -> None:
     monkeypatch.setattr("maerad.train.precision.bf16_is_native", lambda device: native)
-    switches: list[bool] = []
-    real = segmenter_training.bf16_autocast
-
-    def recording(enabled: bool, device: torch.device) -> object:
-        switches.append(enabled)
-        return real(enabled, device)
-
-    monkeypatch.setattr(segmenter_training, "bf16_autocast", recording)
     train_segmenter(_tiny_segmenter(), _Studies(2), GROUPS, steps=1, batch_size=1, bf16=None,  # type: ignore[arg-type]
                     progress=False)
     train_segmenter(_tiny_segmenter(), _Studies(2), GROUPS, steps=1, batch_size=1,  # type: ignore[arg-type]
                     progress=False)  # the function's own default stays float32
-    assert switches == [native, False]
+    assert segmenter_autocast_switches == [native, False]
 
 
 def test_training_errors() -> None:
