@@ -7,8 +7,8 @@ float scores there is a cheaper way to the same permutation: map each float32 to
 unsigned order is the float order, put it in the high half of a ``uint64`` and the token index in the
 low half, and sort those integers. Every key is distinct, so any sort gives the same result, and equal
 scores come out in index order, as a stable sort leaves them. NumPy sorts 64-bit integers with
-vectorised (AVX2 / AVX-512) code; the whole route is 5–6 times faster than torch's stable sort here
-(see docs/benchmarks.md).
+vectorised (AVX2 / AVX-512) code; the whole route is 5–6 times faster than torch's stable sort on an
+AVX-512 CPU and 2.3–2.7 times on an AVX2 one (see docs/benchmarks.md).
 
 The fast route covers CPU float32 / float16 / bfloat16 scores (the last two convert to float32
 exactly) with no NaN, where :mod:`maerad.masking.numpy_route` allows NumPy (not under
