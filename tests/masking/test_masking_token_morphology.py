@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from maerad.masking import lesion_classes, lesion_hide_weights
 from maerad.masking.token_morphology import (
     box_count,
-    box_count_numpy,
     dilate_tokens,
     erode_tokens,
     padded_box_sums_numpy,
@@ -48,16 +47,15 @@ def test_box_counts_match_a_brute_force_loop(case: tuple[list[int], int, int, fl
     # one sample too: then the padding that the flat passes leave aside lies in the only sample
     mask = rng.random((1 + seed % 3, *grid)) < density
     expected = brute_force_count(mask, radius)
-    assert np.array_equal(box_count_numpy(mask, radius).astype(np.int64), expected)
     assert np.array_equal(box_count(torch.from_numpy(mask), radius).long().numpy(), expected)
     full = np.ones((1, *grid), dtype=bool)
     in_grid = brute_force_count(full, radius)
-    # a fill value in the padding adds `fill` per box cell outside the grid
-    fill = 1 + seed % 5
-    padded, inner = padded_grid_numpy(mask.shape, radius, fill=fill, dtype=np.int32)
-    padded[inner] = mask
-    outside = (2 * radius + 1) ** len(grid) - in_grid
-    assert np.array_equal(padded_box_sums_numpy(padded, radius)[inner], expected + fill * outside)
+    # NumPy: a fill value in the padding adds `fill` per box cell outside the grid (0: plain counts)
+    for fill in (0, 1 + seed % 5):
+        padded, inner = padded_grid_numpy(mask.shape, radius, fill=fill, dtype=np.int32)
+        padded[inner] = mask
+        outside = (2 * radius + 1) ** len(grid) - in_grid
+        assert np.array_equal(padded_box_sums_numpy(padded, radius)[inner], expected + fill * outside)
     assert np.array_equal(dilate_tokens(torch.from_numpy(mask), radius).numpy(), expected > 0)
     assert np.array_equal(erode_tokens(torch.from_numpy(mask), radius).numpy(), expected == in_grid)
 
@@ -88,7 +86,9 @@ def test_radius_below_one_gives_the_mask_and_cached_maps_are_protected() -> None
 
     mask = np.array([[True, False, True]])
     for radius in (0, -2):
-        assert np.array_equal(box_count_numpy(mask, radius), mask.astype(np.uint8))
+        padded, inner = padded_grid_numpy(mask.shape, radius, fill=0, dtype=np.uint8)
+        padded[inner] = mask
+        assert np.array_equal(padded_box_sums_numpy(padded, radius)[inner], mask.astype(np.uint8))
         assert torch.equal(box_count(torch.from_numpy(mask), radius), torch.from_numpy(mask).to(torch.uint8))
     for table in (_class_table(2, 1), _weight_table(2, 1, (1.0, 0.2, 2.0))):
         assert not table.flags.writeable and table.base is None  # owns its memory: no writable base

@@ -7,9 +7,10 @@ Python loop over samples. One box count gives both morphological operations:
 * dilation: ``count > 0``;
 * erosion (outside the grid counts as foreground): ``count == in-grid box size``.
 
-There is a torch implementation (any device) and a NumPy one for CPU arrays: at token-grid sizes the
-cost is per-operation overhead, which NumPy keeps several times lower than torch's eager dispatch.
-Both give identical integer counts.
+There is a torch implementation (any device) and a NumPy one for CPU arrays
+(:func:`padded_grid_numpy` + :func:`padded_box_sums_numpy`, whose padding value is free): at
+token-grid sizes the cost is per-operation overhead, which NumPy keeps several times lower than
+torch's eager dispatch. Both give identical integer counts.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
-__all__ = ["box_count", "box_count_numpy", "dilate_tokens", "erode_tokens", "in_grid_count",
-           "padded_box_sums_numpy", "padded_grid_numpy"]
+__all__ = ["box_count", "dilate_tokens", "erode_tokens", "in_grid_count", "padded_box_sums_numpy",
+           "padded_grid_numpy"]
 
 
 def _count_dtype_fits_uint8(ndim: int, radius: int) -> bool:
@@ -47,18 +48,6 @@ def box_count(mask: torch.Tensor, radius: int = 1) -> torch.Tensor:
             acc += p.narrow(dim, k, n)
         p = acc
     return p
-
-
-def box_count_numpy(mask: npt.NDArray[np.bool_], radius: int = 1) -> npt.NDArray[np.integer]:
-    """:func:`box_count` for a NumPy ``(B, *grid)`` bool array (same values, ``uint8`` / ``int32``).
-
-    A view into the zero-padded array of :func:`padded_box_sums_numpy`.
-    """
-    radius = max(int(radius), 0)
-    dtype = np.uint8 if _count_dtype_fits_uint8(mask.ndim - 1, radius) else np.int32
-    padded, inner = padded_grid_numpy(mask.shape, radius, fill=0, dtype=dtype)
-    padded[inner] = mask
-    return padded_box_sums_numpy(padded, radius)[inner]
 
 
 def padded_grid_numpy(shape: tuple[int, ...], radius: int, *, fill: int, dtype: npt.DTypeLike
