@@ -278,12 +278,13 @@ def run_case(
     *,
     compiled: bool = False,
     only: list[str] | None = None,
+    bf16_native: bool = True,
 ) -> dict[str, Any]:
     case = CASES[name]
     impls = list(case["impls"]) + (case.get("compiled_impls", []) if compiled else [])
     if only is not None:
         impls = only
-    elif not bf16_is_native("cpu") and any(not i.endswith("_bf16") for i in impls):
+    elif not bf16_native and any(not i.endswith("_bf16") for i in impls):
         # an emulated bf16 step takes many times the fp32 one and measures the emulation: left out of
         # a mixed case; a bf16-only case (2d-bf16) runs only when named, see main()
         impls = [i for i in impls if not i.endswith("_bf16")]
@@ -455,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             args.adamw,
             compiled=args.compile,
             only=only,
+            bf16_native=native,
         )
         for name in cases
     }
@@ -467,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.processor() or platform.machine(),
         "cpu": _cpu_name(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "bf16_native": bf16_is_native("cpu"),
+        "bf16_native": native,
         "threads": args.threads,
         "adamw": args.adamw,
         "steps": steps,
