@@ -10,8 +10,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import maerad.masking.strategy as strategy_module
 from maerad.errors import InputError
 from maerad.masking import create_masking, hidden_sequences
+from maerad.masking.stable_argsort import stable_argsort
+from maerad.masking.strategy import rank_then_noise
 
 
 def gen(seed: int) -> torch.Generator:
@@ -194,3 +197,45 @@ def test_grid_scores_follow_the_lattice_rule_token_by_token(grid: tuple[int, ...
         coords = torch.stack(torch.meshgrid(*[torch.arange(g) for g in grid], indexing="ij")).flatten(1)
         on = ((coords[None] - phase[:, :, None]) % strides[None, :, None] == 0).all(dim=1)
         assert torch.equal(scores, noise[:, len(grid):] + (~on).float())
+
+
+@pytest.mark.parametrize("num_ranks", [2, 196, 4096, 2**20, 2**23 + 5])
+def test_rank_then_noise_orders_by_rank_then_noise_exactly(num_ranks: int) -> None:
+    # the two highest ranks with noise at the ends of [0, 1): a float32 rank + noise would round
+    # 1 - 2**-24 up to the next rank and tie with its token of noise 0
+    top = float(num_ranks - 1)
+    rank = torch.tensor([[top - 1, top, top - 1, top - 1]])
+    noise = torch.tensor([[1 - 2**-24, 0.0, 0.25, 0.0]])
+    scores = rank_then_noise(rank, noise, num_ranks)
+    assert scores.dtype == (torch.float32 if num_ranks <= 2**23 else torch.float64)
+    assert stable_argsort(scores).tolist() == [[3, 2, 0, 1]]
+    assert torch.equal(scores.floor(), rank.to(scores.dtype))  # every noise stays below 1
+
+
+def adversarial_uniform(shape: tuple[int, ...] | list[int], generator: object, device: torch.device
+                        ) -> torch.Tensor:
+    """Noise at the two ends of [0, 1) only (values torch.rand can return): the worst case for scores
+    built as rank + noise."""
+    shape = tuple(shape)
+    pick = torch.rand(shape, generator=torch.Generator().manual_seed(math.prod(shape))) < 0.5
+    return torch.where(pick, 1 - 2**-24, 0.0).to(device)
+
+
+def test_rank_structured_strategies_keep_their_counts_with_extreme_noise(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(strategy_module, "uniform", adversarial_uniform)
+    b, s, h, w = 4, 2, 64, 64
+    indep = create_masking("independent", mask_ratio=1 - 2049.5 / 4096)(b, (s, h, w))
+    assert ((~indep.mask).view(b, s, -1).sum(-1) == 2049).all()
+    drop = create_masking("drop_sequence", mask_ratio=0.5)(b, (3, h, w))
+    visible = (~drop.mask).view(b, 3, -1).sum(-1)
+    assert (hidden_sequences(drop).sum(1) == 1).all() and ((visible == 2048) | (visible == 0)).all()
+    for name in ("tube", "joint"):
+        grid = (3, 32, 32) if name == "tube" else (s, 32, 32)
+        spec = create_masking(name, mask_ratio=0.9)(b, grid)
+        per_position = (~spec.mask).view(b, grid[0], -1).sum(1)  # visible slices of each position
+        partial = ((per_position > 0) & (per_position < grid[0])).sum(1)
+        assert (partial <= 1).all(), name
+    simmim = create_masking("block", mask_ratio=0.6, style="simmim", cell=2)(b, (64, 64))
+    cells = (~simmim.mask).view(b, 32, 2, 32, 2).sum((2, 4))  # visible tokens of each 2x2 cell
+    assert (((cells > 0) & (cells < 4)).sum((1, 2)) <= 1).all()

@@ -10,7 +10,7 @@ import torch
 
 from maerad.errors import ConfigError
 from maerad.masking.registry import MASKING
-from maerad.masking.strategy import MaskingContext, ScoreStrategy, grid_coords, ranks
+from maerad.masking.strategy import MaskingContext, ScoreStrategy, grid_coords, rank_then_noise, ranks
 
 __all__ = ["BlockMasking", "unite_boxes"]
 
@@ -97,8 +97,11 @@ class BlockMasking(ScoreStrategy):
                               f"{len(grid)} axes")
 
     def _scores(self, ctx: MaskingContext) -> torch.Tensor:
-        covered = self._simmim_rank(ctx) if self.style == "simmim" else self._beit_cover(ctx).float()
-        return covered + ctx.uniform(ctx.batch_size, ctx.num_tokens)
+        if self.style == "simmim":
+            cell_rank, num_cells = self._simmim_rank(ctx)
+            return rank_then_noise(cell_rank, ctx.uniform(ctx.batch_size, ctx.num_tokens), num_cells)
+        # two groups (uncovered < 1 <= covered): a covered score rounding up to 2.0 stays in its group
+        return self._beit_cover(ctx).float() + ctx.uniform(ctx.batch_size, ctx.num_tokens)
 
     # -- BEiT ------------------------------------------------------------------------------------
     def _beit_cover(self, ctx: MaskingContext) -> torch.Tensor:
@@ -123,8 +126,9 @@ class BlockMasking(ScoreStrategy):
         return unite_boxes(start, start + sides, grid, target)
 
     # -- SimMIM ----------------------------------------------------------------------------------
-    def _simmim_rank(self, ctx: MaskingContext) -> torch.Tensor:
-        """``(B, L)`` float rank of each token's cell (0 = first to stay visible)."""
+    def _simmim_rank(self, ctx: MaskingContext) -> tuple[torch.Tensor, int]:
+        """``(B, L)`` float rank of each token's cell (0 = first to stay visible), and the number of
+        cells."""
         grid = ctx.grid
         cells = self.cell * len(grid) if len(self.cell) == 1 else self.cell
         per_axis = [math.ceil(g / c) for g, c in zip(grid, cells, strict=True)]
@@ -132,8 +136,9 @@ class BlockMasking(ScoreStrategy):
         cell_index = torch.zeros(ctx.num_tokens, dtype=torch.long, device=ctx.device)
         for axis, (c, m) in enumerate(zip(cells, per_axis, strict=True)):
             cell_index = cell_index * m + coords[axis] // c
-        cell_rank = ranks(ctx.uniform(ctx.batch_size, math.prod(per_axis)))  # (B, n_cells)
-        return cell_rank[:, cell_index]
+        num_cells = math.prod(per_axis)
+        cell_rank = ranks(ctx.uniform(ctx.batch_size, num_cells))  # (B, n_cells)
+        return cell_rank[:, cell_index], num_cells
 
 
 def unite_boxes(start: torch.Tensor, stop: torch.Tensor, grid: tuple[int, ...], target: int) -> torch.Tensor:

@@ -26,7 +26,14 @@ import torch
 from maerad.errors import ConfigError
 from maerad.masking.registry import MASKING
 from maerad.masking.spec import MaskSpec
-from maerad.masking.strategy import MaskingContext, ScoreStrategy, check_grid, check_ratio, ranks
+from maerad.masking.strategy import (
+    MaskingContext,
+    ScoreStrategy,
+    check_grid,
+    check_ratio,
+    rank_then_noise,
+    ranks,
+)
 from maerad.masking.tube import TubeMasking, inner_strategy
 
 __all__ = ["DropSequenceMasking", "IndependentMasking", "JointMasking", "hidden_sequences"]
@@ -105,18 +112,20 @@ class IndependentMasking(ScoreStrategy):
         return _per_sequence_keep(self.inner, self.mask_ratio, grid, mask_ratio)
 
     def sequence_ranks(self, ctx: MaskingContext) -> torch.Tensor:
-        """``(B, S, P)`` rank of each token within its own sequence (0 = most visible) plus noise in
-        ``[0, 1)``: the ``K_p`` lowest of each sequence are exactly that sequence's visible tokens."""
+        """``(B, S, P)`` float rank of each token within its own sequence (0 = most visible): the
+        ``K_p`` lowest of each sequence are exactly that sequence's visible tokens."""
         n_seq, spatial = ctx.grid[0], ctx.grid[1:]
         per_seq = self.inner.scores(ctx.batch_size * n_seq, spatial, generator=ctx.generator,
                                     device=ctx.device, mask_ratio=ctx.mask_ratio)
-        rank = ranks(per_seq.float()).view(ctx.batch_size, n_seq, math.prod(spatial))
-        return rank + ctx.uniform(ctx.batch_size, n_seq, math.prod(spatial))
+        return ranks(per_seq.float()).view(ctx.batch_size, n_seq, math.prod(spatial))
 
     def _scores(self, ctx: MaskingContext) -> torch.Tensor:
         # Every sequence has one token of each rank 0..P-1, so the S*K_p lowest scores are exactly the
-        # tokens ranked below K_p in their own sequence.
-        return self.sequence_ranks(ctx).reshape(ctx.batch_size, ctx.num_tokens)
+        # tokens ranked below K_p in their own sequence (the noise only orders equal ranks).
+        positions = math.prod(ctx.grid[1:])
+        rank = self.sequence_ranks(ctx)
+        scores = rank_then_noise(rank, ctx.uniform(ctx.batch_size, ctx.grid[0], positions), positions)
+        return scores.reshape(ctx.batch_size, ctx.num_tokens)
 
 
 @MASKING.register("drop_sequence")
@@ -174,13 +183,15 @@ class DropSequenceMasking(IndependentMasking):
 
     def _scores(self, ctx: MaskingContext) -> torch.Tensor:
         n_seq, positions = ctx.grid[0], math.prod(ctx.grid[1:])
-        scores = self.sequence_ranks(ctx)  # (B, S, P), values in [0, P)
+        rank = self.sequence_ranks(ctx)  # (B, S, P), values in [0, P)
+        noise = ctx.uniform(ctx.batch_size, n_seq, positions)
         candidates = torch.tensor(self.drop if self.drop is not None else range(n_seq), device=ctx.device)
         pick = (ctx.uniform(ctx.batch_size) * len(candidates)).long().clamp_(max=len(candidates) - 1)
         dropped = candidates[pick]  # (B,)
         is_dropped = torch.arange(n_seq, device=ctx.device)[None, :] == dropped[:, None]  # (B, S)
-        scores = scores + is_dropped[:, :, None].to(scores.dtype) * positions
-        return scores.reshape(ctx.batch_size, ctx.num_tokens)
+        # the dropped sequence's ranks move to [P, 2P): above every token of the others
+        rank = rank + is_dropped[:, :, None].to(rank.dtype) * positions
+        return rank_then_noise(rank, noise, 2 * positions).reshape(ctx.batch_size, ctx.num_tokens)
 
 
 def hidden_sequences(spec: MaskSpec) -> torch.Tensor:

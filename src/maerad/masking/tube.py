@@ -10,7 +10,7 @@ import torch
 
 from maerad.errors import ConfigError
 from maerad.masking.registry import MASKING
-from maerad.masking.strategy import MaskingContext, ScoreStrategy, ranks
+from maerad.masking.strategy import MaskingContext, ScoreStrategy, rank_then_noise, ranks
 
 __all__ = ["TubeMasking", "inner_strategy"]
 
@@ -81,4 +81,5 @@ class TubeMasking(ScoreStrategy):
                                          mask_ratio=plane_ratio)
         plane_rank = ranks(inner_scores.float())  # (B, P): 0 = most visible position
         noise = ctx.uniform(ctx.batch_size, depth, positions)
-        return (noise + plane_rank[:, None, :]).reshape(ctx.batch_size, ctx.num_tokens)
+        scores = rank_then_noise(plane_rank[:, None, :], noise, positions)
+        return scores.reshape(ctx.batch_size, ctx.num_tokens)
