@@ -76,6 +76,9 @@ class Registry(Generic[T]):
         Raises:
             ConfigError: ``name`` is unknown; the message lists the known names and a close match.
         """
+        if not isinstance(name, str):
+            raise ConfigError(f"{self.kind} names are strings; got {name!r} ({type(name).__name__}); "
+                              f"known: {', '.join(self.names()) or 'none'}")
         self._load_entry_points()
         try:
             return self._items[name]

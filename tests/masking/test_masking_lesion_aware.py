@@ -133,10 +133,12 @@ WEIGHTS = [1.0, 2.0, 3.0, 5.0, 9.0]
 N_DRAWS = 60_000
 
 
-def test_hidden_set_matches_exact_inclusion_probabilities() -> None:
-    """mask_ratio 0.6 on 5 tokens: K = 2 visible, so 3 tokens are hidden, drawn ∝ the hide weights."""
+@pytest.mark.parametrize("scale", [1.0, 1e-40])
+def test_hidden_set_matches_exact_inclusion_probabilities(scale: float) -> None:
+    """mask_ratio 0.6 on 5 tokens: K = 2 visible, so 3 tokens are hidden, drawn ∝ the hide weights.
+    Subnormal float32 weights (scale 1e-40) would overflow float32 keys to -inf: same distribution."""
     strategy = LesionAwareMasking(0.6, weights_kind="hide_weight")
-    w = torch.tensor(WEIGHTS).expand(N_DRAWS, 5)
+    w = (torch.tensor(WEIGHTS) * scale).expand(N_DRAWS, 5)
     spec = strategy(N_DRAWS, (5,), weights=w, generator=torch.Generator().manual_seed(1234))
     probs = enumerate_set_probabilities(WEIGHTS, 3)
     stat = chi_square(empirical_sets(spec.mask, hidden=True), probs, N_DRAWS)
@@ -191,6 +193,22 @@ def test_core_is_hidden_significantly_more_often_than_boundary() -> None:
     assert normal_sf(z) < 1e-9
     bg_hits, bg_n = rates[BACKGROUND]
     assert normal_sf(two_proportion_z(bg_hits, bg_n, bnd_hits, bnd_n)) < 1e-9  # background hidden too
+
+
+def test_tiny_class_weights_keep_the_sampling_of_their_ratios() -> None:
+    """Class weights of 1e-39 scale give the same sampling as the defaults (2 / 0.2 / 1), whose ratios
+    they share: float32 keys would overflow to -inf there and hide tokens in raster order."""
+    tiny = LesionAwareMasking(0.75, core_weight=2e-39, boundary_weight=2e-40, background_weight=1e-39)
+    prob = lesion_batch(400)
+    classes = lesion_classes(prob, (14, 14))
+    rates = {}
+    for name, strategy in (("default", LesionAwareMasking(0.75)), ("tiny", tiny)):
+        mask = strategy(400, (14, 14), weights=prob, generator=torch.Generator().manual_seed(7)).mask
+        rates[name] = [float(mask[classes == c].float().mean()) for c in (BACKGROUND, BOUNDARY, CORE)]
+        # within the background the hidden rate must not depend on raster position
+        background_rate = mask.float().mean(0)[classes[0] == BACKGROUND]
+        assert float(background_rate[:40].mean() - background_rate[-40:].mean()) == pytest.approx(0, abs=0.06)
+    assert rates["tiny"] == pytest.approx(rates["default"], abs=0.02)
 
 
 def test_equal_weights_show_no_difference() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from maerad.errors import InputError
+from maerad.errors import ConfigError, InputError
 from maerad.masking import create_masking
 from maerad.masking.lesion_maps import (
     label_fraction,
@@ -124,3 +124,17 @@ def test_roi_from_points_marks_the_token_of_each_landmark() -> None:
         roi_from_points(torch.tensor([[[16.0, 0.0, 0.0]]]), (16, 64, 64), (4, 16, 16))
     with pytest.raises(InputError, match=r"shape \(B, M, 3\)"):
         roi_from_points(torch.zeros(1, 2), (16, 64, 64), (4, 16, 16))
+
+
+@pytest.mark.parametrize("radius", [1.5, True, -1, "1", None])
+def test_roi_from_points_rejects_a_radius_that_is_not_a_count_of_tokens(radius: object) -> None:
+    with pytest.raises(ConfigError, match="radius"):
+        roi_from_points(torch.zeros(1, 1, 3), (16, 64, 64), (4, 16, 16), radius=radius)  # type: ignore[arg-type]
+
+
+def test_roi_from_points_refuses_a_partly_nan_point() -> None:
+    # a landmark is absent only as a whole row of NaN; one NaN coordinate is a malformed point
+    with pytest.raises(InputError, match=r"points\[0, 1\].*partly NaN"):
+        roi_from_points(torch.tensor([[[1.0, 1.0, 1.0], [float("nan"), 1.0, 1.0]]]), (4, 8, 8), (4, 4, 4))
+    assert int(roi_from_points(torch.tensor([[[1.0, 1.0, 1.0], [float("nan")] * 3]]), (4, 8, 8), (4, 4, 4),
+                               radius=np.int64(0)).sum()) == 1

@@ -7,12 +7,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from maerad.errors import ConfigError
+from maerad.errors import ConfigError, InputError
 from maerad.masking import MASKING, MaskingStrategy, MaskSpec, create_masking
 
 SINGLE = ["random", "block", "block_simmim", "grid", "tube", "roi_prior", "lesion_aware", "scores"]
@@ -218,8 +219,43 @@ def test_registry_has_every_name_and_builds_protocol_objects() -> None:
         (lambda: create_masking("drop_sequence", drop=[5])(1, (3, 4, 4)), "drop"),
         (lambda: create_masking("scores")(1, (4, 4)), "needs weights"),
         (lambda: create_masking("random")(1, (4, 4), generator=0), "generator must be a torch.Generator"),
+        # options as a JSON / YAML config may spell them: wrong types and lengths
+        (lambda: create_masking("block", aspect=2), "aspect"),
+        (lambda: create_masking("block", aspect=(0.3, 1, 3)), "aspect"),
+        (lambda: create_masking("block", aspect="ab"), "aspect"),
+        (lambda: create_masking("block", style="simmim", cell=2.0), "cell"),
+        (lambda: create_masking("block", style="simmim", cell="2"), "cell"),
+        (lambda: create_masking("tube", inner_options=[1, 2]), "inner_options must be a mapping"),
+        (lambda: create_masking("tube", inner=create_masking("random"), inner_options={"mask_ratio": 0.5}),
+         "inner_options apply to an inner strategy given by name"),
+        (lambda: create_masking("drop_sequence", drop="2"), "drop"),
+        (lambda: create_masking(3), "names are strings"),
+        (lambda: create_masking("random")(2, (4, 4), device="foo"), "not a torch device"),
+        (lambda: create_masking("random")(2, (4, 4), device=object()), "device must be a torch.device"),
     ],
 )
 def test_bad_configuration_raises_config_error(call: Callable[[], Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
+        call()
+
+
+def test_numpy_integers_count_as_ints_in_options() -> None:
+    assert create_masking("drop_sequence", drop=np.int64(2)).drop == (2,)
+    assert create_masking("drop_sequence", drop=[np.int64(1), 0]).drop == (0, 1)
+    assert create_masking("block", style="simmim", cell=np.int64(2)).cell == (2,)
+    assert create_masking("block", aspect=[0.5, 2]).aspect == (0.5, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: create_masking("lesion_aware")(2, (4, 4), weights=[[0.0] * 16] * 2),
+         "weights must be a torch"),
+        (lambda: create_masking("roi_prior")(2, (4, 4), roi=[[True] * 16] * 2), "roi must be a torch"),
+        (lambda: create_masking("lesion_aware")(2, (4, 4), weights=torch.zeros(2, 16, device="meta"),
+                                                device="cpu"), "meta device"),
+    ],
+)
+def test_bad_maps_raise_input_error(call: Callable[[], Any], match: str) -> None:
+    with pytest.raises(InputError, match=match):
         call()

@@ -3,6 +3,7 @@ along the slice axis, ROI tokens are never hidden, per-sequence layouts behave a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 import maerad.masking.strategy as strategy_module
 from maerad.errors import InputError
-from maerad.masking import create_masking, hidden_sequences
+from maerad.masking import MaskSpec, create_masking, hidden_sequences
 from maerad.masking.stable_argsort import stable_argsort
 from maerad.masking.strategy import rank_then_noise
 
@@ -239,3 +240,16 @@ def test_rank_structured_strategies_keep_their_counts_with_extreme_noise(
     simmim = create_masking("block", mask_ratio=0.6, style="simmim", cell=2)(b, (64, 64))
     cells = (~simmim.mask).view(b, 32, 2, 32, 2).sum((2, 4))  # visible tokens of each 2x2 cell
     assert (((cells > 0) & (cells < 4)).sum((1, 2)) <= 1).all()
+
+
+def test_only_specs_built_by_from_scores_count_as_consistent() -> None:
+    spec = create_masking("random")(2, (4, 4), generator=gen(3))
+    assert spec.consistent and spec.to("cpu").consistent
+    edited = dataclasses.replace(spec, mask=~spec.mask)  # fields that no longer agree
+    assert not edited.consistent
+    with pytest.raises(InputError):
+        edited.check()
+    by_hand = MaskSpec(spec.ids_keep, spec.ids_restore, spec.mask, spec.grid)
+    assert not by_hand.consistent and not by_hand.to("cpu").consistent
+    with pytest.raises(TypeError):
+        MaskSpec(spec.ids_keep, spec.ids_restore, spec.mask, spec.grid, consistent=True)  # type: ignore[call-arg]

@@ -136,3 +136,5 @@ def test_token_map_is_the_mean_probability_per_patch() -> None:
         det.probability(torch.zeros(1, 3, 4, 8, 8))
     with pytest.raises(InputError, match="NaN"):
         det.probability(torch.full((1, 2, 4, 8, 8), float("nan")))
+    with pytest.raises(InputError, match="empty"):
+        det.token_map(torch.zeros(0, 2, 4, 32, 32), (2, 16, 16))

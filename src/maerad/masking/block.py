@@ -10,6 +10,7 @@ import torch
 
 from maerad.errors import ConfigError
 from maerad.masking.registry import MASKING
+from maerad.masking.spec import as_int_tuple
 from maerad.masking.strategy import MaskingContext, ScoreStrategy, grid_coords, rank_then_noise, ranks
 
 __all__ = ["BlockMasking", "unite_boxes"]
@@ -71,14 +72,17 @@ class BlockMasking(ScoreStrategy):
         if max_block is not None and (isinstance(max_block, bool) or not isinstance(max_block, int)
                                       or max_block < min_block):
             raise ConfigError(f"max_block must be an int >= min_block ({min_block}), got {max_block!r}")
-        lo, hi = (float(a) for a in aspect)
+        if (isinstance(aspect, (str, bytes)) or not isinstance(aspect, Sequence) or len(aspect) != 2
+                or any(isinstance(a, bool) or not isinstance(a, (int, float)) for a in aspect)):
+            raise ConfigError(f"aspect must be (low, high) with 0 < low <= high, got {aspect!r}")
+        lo, hi = float(aspect[0]), float(aspect[1])
         if not (0 < lo <= hi and math.isfinite(hi)):
             raise ConfigError(f"aspect must be (low, high) with 0 < low <= high, got {aspect!r}")
         if num_candidates is not None and (isinstance(num_candidates, bool)
                                            or not isinstance(num_candidates, int) or num_candidates < 1):
             raise ConfigError(f"num_candidates must be an int >= 1, got {num_candidates!r}")
-        cells = (cell,) if isinstance(cell, int) else tuple(cell)
-        if not cells or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in cells):
+        cells = as_int_tuple(cell)
+        if cells is None or min(cells) < 1:
             raise ConfigError(f"cell must be a positive int or one per axis, got {cell!r}")
         self.style: Style = style
         self.min_block, self.max_block = min_block, max_block

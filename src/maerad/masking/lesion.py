@@ -19,7 +19,7 @@ from maerad.masking.lesion_weights import lesion_hide_weights
 from maerad.masking.numpy_route import as_numpy
 from maerad.masking.registry import MASKING
 from maerad.masking.strategy import MaskingContext, ScoreStrategy
-from maerad.masking.weighted import check_positive_weights, weighted_scores
+from maerad.masking.weighted import check_positive_weights, weighted_scores, weights_for_keys
 
 __all__ = ["LesionAwareMasking"]
 
@@ -93,16 +93,20 @@ class LesionAwareMasking(ScoreStrategy):
                 f"weights_kind={self.weights_kind!r})")
 
     def hide_weights(self, weights: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
-        """``(B, L)`` hiding weights for a call's ``weights`` tensor (see ``weights_kind``)."""
+        """``(B, L)`` hiding weights for a call's ``weights`` tensor (see ``weights_kind``); in float64
+        and divided by the largest when some weight is below ``SMALLEST_SAFE_WEIGHT``, where float32 keys
+        could overflow (see :func:`~maerad.masking.weighted.weights_for_keys`)."""
         if self.weights_kind == "hide_weight":
-            check_positive_weights(weights, "weights (hide weights)")
-            return weights
+            smallest, largest = check_positive_weights(weights, "weights (hide weights)")
+            return weights_for_keys(weights, smallest, largest)
         if weights.device.type != "meta" and not _all_finite(weights):
             raise InputError("weights (lesion probability per token) must be finite")
-        return lesion_hide_weights(weights, grid, core_weight=self.core_weight,
-                                   boundary_weight=self.boundary_weight,
-                                   background_weight=self.background_weight, threshold=self.threshold,
-                                   boundary_width=self.boundary_width)
+        w = lesion_hide_weights(weights, grid, core_weight=self.core_weight,
+                                boundary_weight=self.boundary_weight,
+                                background_weight=self.background_weight, threshold=self.threshold,
+                                boundary_width=self.boundary_width)
+        by_class = (self.core_weight, self.boundary_weight, self.background_weight)
+        return weights_for_keys(w, min(by_class), max(by_class))
 
     def _scores(self, ctx: MaskingContext) -> torch.Tensor:
         if ctx.weights is None:

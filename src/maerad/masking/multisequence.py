@@ -25,7 +25,7 @@ import torch
 
 from maerad.errors import ConfigError
 from maerad.masking.registry import MASKING
-from maerad.masking.spec import MaskSpec
+from maerad.masking.spec import MaskSpec, as_int_tuple
 from maerad.masking.strategy import (
     MaskingContext,
     ScoreStrategy,
@@ -163,8 +163,8 @@ class DropSequenceMasking(IndependentMasking):
         if drop is None:
             self.drop: tuple[int, ...] | None = None
         else:
-            items = [drop] if isinstance(drop, int) else list(drop)
-            if not items or any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in items):
+            items = as_int_tuple(drop)
+            if items is None or min(items) < 0:
                 raise ConfigError(f"drop must be a non-negative sequence index or a non-empty list of them, "
                                   f"got {drop!r}")
             self.drop = tuple(sorted(set(items)))

@@ -67,6 +67,17 @@ def as_int(value: object) -> int | None:
         return None
 
 
+def as_int_tuple(value: object) -> tuple[int, ...] | None:
+    """An int or a non-empty sequence of ints (see :func:`as_int`) as a tuple, else ``None``."""
+    single = as_int(value)
+    if single is not None:
+        return (single,)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        return None
+    items = tuple(as_int(v) for v in value)
+    return None if any(i is None for i in items) else tuple(i for i in items if i is not None)
+
+
 def check_ratio(mask_ratio: object, field: str = "mask_ratio") -> float:
     """Return ``mask_ratio`` as a float in ``[0, 1)``.
 
@@ -91,8 +102,10 @@ class MaskSpec:
             with ``ids_restore`` is back in grid (raster) order.
         mask: ``(B, L)`` bool, ``True`` = hidden, in grid order.
         grid: the token grid shape, e.g. ``(14, 14)`` or ``(8, 8, 8)``; ``prod(grid) == L``.
-        consistent: ``True`` when the fields are known to agree (set by :meth:`from_scores`); the MAE
-            forward pass runs :meth:`check` on any other spec.
+        consistent: ``True`` when the fields are known to agree (set by :meth:`from_scores` and kept by
+            :meth:`to`; not a constructor argument, so a spec built by hand or edited with
+            ``dataclasses.replace`` is ``False``); the MAE forward pass runs :meth:`check` on any other
+            spec.
     """
 
     ids_keep: torch.Tensor
@@ -101,7 +114,7 @@ class MaskSpec:
     grid: tuple[int, ...]
     # True for specs built by from_scores, consistent by construction: the MAE forward pass checks only
     # the others (the check syncs with the device and breaks torch.compile graphs)
-    consistent: bool = field(default=False, repr=False, compare=False)
+    consistent: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def batch_size(self) -> int:
@@ -188,11 +201,15 @@ class MaskSpec:
         ids_keep = ids_shuffle[:, :keep]
         # A token is hidden exactly when its position in the shuffled order is K or later.
         mask = ids_restore >= keep
-        return cls(ids_keep=ids_keep, ids_restore=ids_restore, mask=mask, grid=grid_t, consistent=True)
+        return cls(ids_keep=ids_keep, ids_restore=ids_restore, mask=mask, grid=grid_t)._trusted()
+
+    def _trusted(self) -> MaskSpec:
+        """This spec marked consistent (for the constructors that guarantee it)."""
+        object.__setattr__(self, "consistent", True)
+        return self
 
     def to(self, device: torch.device | str) -> MaskSpec:
         """The same spec on another device."""
-        return MaskSpec(
-            self.ids_keep.to(device), self.ids_restore.to(device), self.mask.to(device), self.grid,
-            consistent=self.consistent,
-        )
+        moved = MaskSpec(self.ids_keep.to(device), self.ids_restore.to(device), self.mask.to(device),
+                         self.grid)
+        return moved._trusted() if self.consistent else moved

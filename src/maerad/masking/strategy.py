@@ -256,8 +256,12 @@ class ScoreStrategy(abc.ABC):
         if weights is not None and not self.uses_weights:
             raise ConfigError(f"{name} does not use weights=; use 'lesion_aware' or 'scores' for guided "
                               "masking")
+        for field, value in (("roi", roi), ("weights", weights)):
+            if value is not None and not isinstance(value, torch.Tensor):
+                raise InputError(f"{field} must be a torch.Tensor of shape ({batch_size}, {length}), "
+                                 f"got {type(value).__name__}")
         if device is not None:
-            dev = torch.device(device)
+            dev = _as_device(device, name)
         elif roi is not None:
             dev = roi.device
         elif weights is not None:
@@ -273,6 +277,19 @@ class ScoreStrategy(abc.ABC):
                               generator=generator, device=dev, roi=roi, weights=weights)
 
 
+def _as_device(device: object, owner: str) -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, (str, int)) or isinstance(device, bool):
+        raise ConfigError(f"{owner}: device must be a torch.device or a string such as 'cpu' or 'cuda:0', "
+                          f"got {device!r}")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ConfigError(f"{owner}: device {device!r} is not a torch device (e.g. 'cpu', 'cuda:0', 'mps')"
+                          ) from exc
+
+
 def _check_map(t: object, field: str, batch: int, length: int, device: torch.device,
                *, want_bool: bool) -> torch.Tensor:
     if not isinstance(t, torch.Tensor):
@@ -284,4 +301,6 @@ def _check_map(t: object, field: str, batch: int, length: int, device: torch.dev
         raise InputError(f"{field} must be a bool tensor (True = region of interest), got {t.dtype}")
     if not want_bool and not t.is_floating_point():
         raise InputError(f"{field} must be a floating-point tensor, got {t.dtype}")
+    if t.device.type == "meta" and device.type != "meta":
+        raise InputError(f"{field} is on the meta device (no values) and cannot be moved to {device}")
     return t.to(device)

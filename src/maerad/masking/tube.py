@@ -25,6 +25,12 @@ def inner_strategy(
     """
     from maerad.masking.registry import create_masking
 
+    if options is not None and not isinstance(options, Mapping):
+        raise ConfigError(f"{owner}: inner_options must be a mapping of option names to values, "
+                          f"got {options!r}")
+    if options and not isinstance(inner, str):
+        raise ConfigError(f"{owner}: inner_options apply to an inner strategy given by name, not to "
+                          f"the instance {inner!r}")
     strategy = create_masking(inner, **dict(options or {})) if isinstance(inner, str) else inner
     if not isinstance(strategy, ScoreStrategy):
         raise ConfigError(f"{owner}: inner strategy must be a maerad score-based strategy, got {strategy!r}")

@@ -24,7 +24,7 @@ import torch
 from maerad.errors import InputError
 from maerad.masking.numpy_route import as_numpy
 
-__all__ = ["check_positive_weights", "weighted_scores"]
+__all__ = ["SMALLEST_SAFE_WEIGHT", "check_positive_weights", "weighted_scores", "weights_for_keys"]
 
 Sampled = Literal["hidden", "visible"]
 
@@ -35,7 +35,8 @@ def weighted_scores(
     """Scores that make the hidden (or visible) set an exact weighted sample without replacement.
 
     Args:
-        weights: ``(B, L)`` positive finite weights (validate with :func:`check_positive_weights`).
+        weights: ``(B, L)`` positive finite weights (validate with :func:`check_positive_weights`;
+            below :data:`SMALLEST_SAFE_WEIGHT` pass them through :func:`weights_for_keys` first).
         noise: ``(B, L)`` uniform noise on ``[0, 1)`` (``1 - noise`` is used, so ``u`` is on ``(0, 1]``).
         sampled: which set is drawn in proportion to ``weights`` (see the module docstring).
         overwrite_noise: compute the scores in ``noise``'s memory and return ``noise`` itself, saving
@@ -69,24 +70,43 @@ def weighted_scores(
     return keys_t if sampled == "hidden" else keys_t.neg_()
 
 
-def check_positive_weights(weights: torch.Tensor, field: str = "weights") -> None:
+#: Below this weight a float32 key ``log(u) / w`` can overflow (``|log u| <= 17`` for float32 noise).
+SMALLEST_SAFE_WEIGHT = 1e-30
+
+
+def weights_for_keys(weights: torch.Tensor, smallest: float, largest: float) -> torch.Tensor:
+    """``weights`` whose keys cannot overflow, given their smallest and largest value.
+
+    Unchanged when ``smallest >= SMALLEST_SAFE_WEIGHT``. Otherwise the keys of the tiniest weights
+    would overflow to ``-inf`` and tie (ties go to the lower index, so the sample would no longer be
+    exact): the weights are returned in float64 and divided by ``largest``, which leaves the sampling
+    distribution unchanged (it depends on weight ratios only).
+    """
+    if smallest >= SMALLEST_SAFE_WEIGHT or weights.device.type == "meta":
+        return weights
+    return weights.double() / largest
+
+
+def check_positive_weights(weights: torch.Tensor, field: str = "weights") -> tuple[float, float]:
     """Raise :class:`InputError` unless every weight is finite and strictly positive.
 
-    Skipped on the ``meta`` device (no values there) and for empty tensors.
+    Returns:
+        The smallest and largest weight (``(1.0, 1.0)`` where they cannot be read: on the ``meta``
+        device and for empty tensors, where the check is skipped).
     """
     if weights.device.type == "meta" or weights.numel() == 0:
-        return
+        return 1.0, 1.0
     # fast path, two reductions: NaN makes min() NaN (fails "> 0"), +inf makes max() infinite; in
     # NumPy on the CPU, where torch's dispatch would cost more than the reductions
     values = as_numpy(weights.detach())
-    if values is not None:
-        if float(values.min()) > 0 and float(values.max()) < math.inf:
-            return
-    elif float(weights.min()) > 0 and float(weights.max()) < math.inf:
-        return
+    smallest, largest = (float(values.min()), float(values.max())) if values is not None \
+        else (float(weights.min()), float(weights.max()))
+    if smallest > 0 and largest < math.inf:
+        return smallest, largest
     bad = ~(torch.isfinite(weights) & (weights > 0))
     if bool(bad.any()):
         idx = tuple(int(i) for i in bad.nonzero()[0])
         value = float(weights[idx])
         raise InputError(f"{field} must be finite and > 0 for weighted sampling; got {value} "
                          f"at (b, l) = {idx}")
+    return smallest, largest

@@ -157,7 +157,7 @@ class LesionDetector:
         2D detector, 2 axes (single slices). Channels are z-scored per sample over ``S``.
 
         Raises:
-            InputError: wrong rank or channel count, or non-finite values.
+            InputError: wrong rank or channel count, an empty batch or image, or non-finite values.
         """
         x = torch.from_numpy(np.asarray(image)) if not isinstance(image, torch.Tensor) else image
         n_spatial = x.ndim - 2
@@ -166,6 +166,8 @@ class LesionDetector:
                              f"{': ' + ', '.join(self.sequences) if self.sequences else ''}) expects "
                              f"(B, {self.in_chans}, *S) with 3{' or 2' if self.spatial_dims == 2 else ''} "
                              f"spatial axes, got {tuple(x.shape)}")
+        if x.shape[0] == 0 or any(n == 0 for n in x.shape[2:]):
+            raise InputError(f"lesion detector input is empty: shape {tuple(x.shape)}")
         if not bool(torch.isfinite(x).all()):
             raise InputError("lesion detector input contains NaN or Inf values")
         out_device = x.device

@@ -17,6 +17,7 @@ import numpy.typing as npt
 import torch
 
 from maerad.errors import ConfigError, InputError
+from maerad.masking.spec import as_int
 from maerad.masking.token_morphology import dilate_tokens
 
 __all__ = [
@@ -204,13 +205,22 @@ def roi_from_points(points: ArrayLike, spatial_shape: Sequence[int], patch_size:
     """
     if outside not in ("raise", "ignore"):
         raise ConfigError(f"outside must be 'raise' or 'ignore', got {outside!r}")
+    width = as_int(radius)
+    if width is None or width < 0:
+        raise ConfigError(f"radius must be an int >= 0 (tokens), got {radius!r}")
     pts = _as_tensor(points, "points").double()
     shape = tuple(int(s) for s in spatial_shape)
     if pts.ndim != 3 or pts.shape[2] != len(shape):
         raise InputError(f"points must have shape (B, M, {len(shape)}), got {tuple(pts.shape)}")
     grid = token_grid(shape, patch_size, crop=crop)
     patch = torch.tensor(_patch(patch_size, len(shape)), dtype=torch.float64, device=pts.device)
-    present = ~torch.isnan(pts).any(dim=-1)  # (B, M)
+    nan = torch.isnan(pts)
+    present = ~nan.any(dim=-1)  # (B, M)
+    partial = nan.any(dim=-1) & ~nan.all(dim=-1)
+    if bool(partial.any()):
+        b, m = (int(i) for i in partial.nonzero()[0])
+        raise InputError(f"points[{b}, {m}] = {pts[b, m].tolist()} is partly NaN; an absent landmark is a "
+                         "row of NaN only")
     # Voxel i is centred on coordinate i (NIfTI / Study.world_to_voxel), so it covers [i - ½, i + ½) and
     # token t covers [t·p - ½, (t + 1)·p - ½).
     tok = torch.floor((torch.nan_to_num(pts) + 0.5) / patch).long()  # (B, M, N)
@@ -232,4 +242,4 @@ def roi_from_points(points: ArrayLike, spatial_shape: Sequence[int], patch_size:
     b_idx, m_idx = present.nonzero(as_tuple=True)
     roi[b_idx, flat[b_idx, m_idx]] = True
     roi = roi.view(pts.shape[0], *grid)
-    return dilate_tokens(roi, radius) if radius > 0 else roi
+    return dilate_tokens(roi, width) if width > 0 else roi
