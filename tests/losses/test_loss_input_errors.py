@@ -45,6 +45,10 @@ A = torch.zeros(1, 3, 2)
         ((A, A), {"token_weights": torch.tensor([[1.0, float("nan"), 1.0]])}, InputError, "finite and >= 0"),
         ((A, A), {"token_weights": torch.tensor([[1.0, float("inf"), 1.0]])}, InputError, "finite and >= 0"),
         ((A, A), {"element_weights": -torch.ones(1, 3, 2)}, InputError, "element_weights must be finite"),
+        # a float mask weighs tokens like token_weights: a negative one gave a loss of inf
+        ((A, A, torch.tensor([[-1.0, 1.0, 1.0]])), {}, InputError, "mask must be finite and >= 0"),
+        ((A, A, torch.tensor([[float("nan"), 1.0, 1.0]])), {}, InputError, "mask must be finite and >= 0"),
+        ((A, A, torch.tensor([[-1, 1, 1]])), {}, InputError, "mask must be finite and >= 0"),
     ],
 )
 def test_masked_loss_input_errors(
@@ -68,6 +72,16 @@ def test_masked_loss_still_accepts_valid_input() -> None:
     assert float(masked_reconstruction_loss(pred, target, mask, kind="l1")) == pytest.approx(1.0)
     weights = torch.ones(2, 3, 4)
     assert float(masked_reconstruction_loss(pred, target, element_weights=weights)) == pytest.approx(1.0)
+
+
+def test_a_float_mask_weighs_tokens() -> None:
+    # the reviewer's case: a negative weight on the token with the larger error made the loss inf
+    pred, target = torch.zeros(1, 2, 2), torch.tensor([[[1.0, 1.0], [3.0, 3.0]]])
+    loss = masked_reconstruction_loss(pred, target, torch.tensor([[1.0, 3.0]]))
+    assert float(loss) == pytest.approx((1.0 * 1.0 + 3.0 * 9.0) / 4.0)
+    bool_mask = torch.tensor([[True, False]])
+    assert float(masked_reconstruction_loss(pred, target, bool_mask)) == pytest.approx(1.0)
+    assert float(masked_reconstruction_loss(pred, target, bool_mask.float())) == pytest.approx(1.0)
 
 
 # -- normalize_patches / patch_statistics / denormalize_patches ------------------------------------------

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
+from helpers_models import TINY
 from timm.models.vision_transformer import Block
 
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.losses import normalize_patches
 from maerad.masking import MaskSpec
-from maerad.models import MAE, sincos_pos_embed
+from maerad.models import MAE, MAEOutput, create_model, interpolate_pos_embed, sincos_pos_embed
 from maerad.models.decoder import MAEDecoder, block_for_queries
 
 
@@ -391,3 +393,104 @@ def test_pluggable_decoder() -> None:
     assert out.pred_hidden.shape == (2, 12, 128)
     out.loss.backward()
     assert decoder.head.weight.grad is not None
+
+
+def test_reconstruct_refuses_an_output_of_another_batch_or_grid() -> None:
+    model = tiny().eval()
+    x = torch.randn(2, 2, 32, 32)
+    with torch.no_grad():
+        single = model(x[:1])
+        with pytest.raises(InputError, match="batch of 1 samples but x holds 2"):
+            model.reconstruct(x, single)  # used to return sample 1 unreconstructed
+        other_grid = tiny(img_size=64).eval()(torch.randn(2, 2, 64, 64))
+        with pytest.raises(InputError, match=r"output\.mask must be \(2, 16\)"):
+            model.reconstruct(x, other_grid)  # used to raise a raw index error
+        out = model(x)
+        assert model.reconstruct(x, out).shape == x.shape
+        short = MAEOutput(**{**vars(out), "pred_hidden": out.pred_hidden[..., :-1]})
+        with pytest.raises(InputError, match=r"output\.pred_hidden must be \(2, 12, 128\)"):
+            model.reconstruct(x, short)
+        shifted = MAEOutput(**{**vars(out), "ids_hidden": out.ids_hidden + 16})
+        with pytest.raises(InputError, match=r"outside \[0, 16\)"):
+            model.reconstruct(x, shifted)
+        with pytest.raises(InputError, match="MAEOutput"):
+            model.reconstruct(x, out.pred)  # type: ignore[arg-type]
+
+
+def test_encoder_weights_of_a_transposed_grid_are_adapted() -> None:
+    # (6, 4) and (4, 6) have as many tokens: the table used to be copied in the wrong raster order
+    source, target = tiny(img_size=(48, 32)), tiny(img_size=(32, 48))
+    assert (source.grid, target.grid) == ((6, 4), (4, 6))
+    learned = source.encoder_state_dict()
+    learned["pos_embed"] = torch.randn_like(learned["pos_embed"])
+    target.load_encoder_state_dict(learned, source_grid=source.grid)
+    expected = interpolate_pos_embed(learned["pos_embed"], (6, 4), (4, 6))
+    torch.testing.assert_close(target.pos_embed, expected, rtol=0, atol=0)
+    assert not torch.allclose(target.pos_embed, learned["pos_embed"])
+    # a fixed sin-cos table becomes the target grid's exact table
+    target.load_encoder_state_dict(source.encoder_state_dict(), source_grid=source.grid)
+    torch.testing.assert_close(target.pos_embed[0], sincos_pos_embed((4, 6), 32), rtol=0, atol=0)
+    # the same grid (or none) loads the table as it is
+    same = target.encoder_state_dict()
+    same["pos_embed"] = torch.randn_like(same["pos_embed"])
+    target.load_encoder_state_dict(same, source_grid=(4, 6))
+    assert torch.equal(target.pos_embed, same["pos_embed"])
+    with pytest.raises(ConfigError, match="source_grid"):
+        target.load_encoder_state_dict(same, source_grid=(0, 24))
+
+
+def test_forward_encoder_checks_its_inputs() -> None:
+    model = tiny().eval()
+    x = torch.randn(2, 2, 32, 32)
+    with pytest.raises(InputError, match=r"expected input of shape \(B, 2, 32, 32\)"):
+        model.forward_encoder(torch.randn(2, 3, 32, 32))  # used to fail inside a matrix product
+    with pytest.raises(InputError, match=r"ids_keep must be an int64 tensor of shape \(2, n\)"):
+        model.forward_encoder(x, torch.zeros(1, 4, dtype=torch.int64))
+    with pytest.raises(InputError, match="ids_keep must be an int64"):
+        model.forward_encoder(x, torch.zeros(2, 4, dtype=torch.int32))
+    with pytest.raises(InputError, match=r"ids_keep holds token indices outside \[0, 16\)"):
+        model.forward_encoder(x, torch.full((2, 4), 16))
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_encoder(x), model.forward_tokens(x))
+        ids = torch.tensor([[0, 5, 9], [15, 2, 3]])
+        out = model(x, mask=torch.ones(2, 16, dtype=torch.bool).scatter(1, ids, False))
+        torch.testing.assert_close(model.forward_encoder(x, out.ids_keep), out.latent)
+
+
+def test_empty_batches_and_non_tensor_inputs_raise_input_errors() -> None:
+    model = tiny()
+    x = torch.randn(2, 2, 32, 32)
+    hidden = torch.zeros(2, 16, dtype=torch.bool)
+    hidden[:, :12] = True
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"x": torch.randn(0, 2, 32, 32)}, "at least one sample"),
+        ({"x": x.numpy()}, "torch.Tensor.*ndarray"),
+        ({"mask": hidden.tolist()}, "mask must be a MaskSpec or a bool torch.Tensor.*list"),
+        ({"mask": hidden.numpy()}, "mask must be a MaskSpec or a bool torch.Tensor.*ndarray"),
+        ({"noise": np.random.rand(2, 16)}, "noise must be a float torch.Tensor.*ndarray"),
+        ({"token_weights": [[1.0] * 16] * 2}, r"token_weights must be a tensor of shape \(2, 16\).*list"),
+        ({"voxel_weights": np.ones((2, 1, 32, 32))}, r"voxel_weights must be \(B, 1 or 2, 32, 32\).*ndarray"),
+    ]
+    for kwargs, match in cases:
+        args = {"x": x, **kwargs}
+        with pytest.raises(InputError, match=match):
+            model(**args)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="at least one sample"):
+        model.forward_features(torch.randn(0, 2, 32, 32))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mask_ratio": "0.5"}, "mask_ratio must be a number in \\[0, 1\\), got '0.5'"),
+        ({"mask_ratio": True}, "mask_ratio must be a number"),
+        ({"in_chans": 1.5}, "in_chans must be a positive int, got 1.5"),
+        ({"in_chans": "2"}, "in_chans must be a positive int"),
+        ({"img_size": 32.0}, "img_size must be a positive int or a sequence of 2 positive ints, got 32.0"),
+        ({"img_size": "88"}, "img_size must be a positive int or a sequence"),
+        ({"patch_size": (8, 8.0)}, "patch_size entries must be positive ints"),
+    ],
+)
+def test_config_values_of_the_wrong_type_raise_config_errors(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        create_model("mae_vit_tiny", **{"img_size": 32, "patch_size": 8, **TINY, **kwargs})

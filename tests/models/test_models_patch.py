@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from maerad.errors import ConfigError, InputError
 from maerad.models import PatchEmbed, PatchGeometry, patchify, unpatchify
+from maerad.models.patch import as_tuple
 
 
 def test_patchify_2d_is_mae_channel_last_layout() -> None:
@@ -81,3 +83,39 @@ def test_patch_embed_equals_strided_convolution(img: tuple[int, ...], ps: tuple[
     torch.testing.assert_close(
         subset, torch.stack([reference[0, ids[0]], reference[1, ids[1]]]), atol=1e-5, rtol=1e-5
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ("88", "img_size must be a positive int or a sequence of 2 positive ints, got '88'"),
+        (b"88", "img_size must be a positive int or a sequence"),
+        (32.0, "img_size must be a positive int or a sequence of 2 positive ints, got 32.0"),
+        (True, "img_size must be a positive int or a sequence"),
+        ((32, 32.0), r"img_size entries must be positive ints, got \(32, 32.0\)"),
+        ((32, "32"), "img_size entries must be positive ints"),
+        ((32, False), "img_size entries must be positive ints"),
+        ((32, 0), "img_size entries must be positive ints"),
+        (None, "img_size must be a positive int or a sequence"),
+    ],
+)
+def test_sizes_must_be_ints_not_strings_floats_or_bools(value: object, match: str) -> None:
+    # a quoted "88" from a config used to build an 8 x 8 model
+    with pytest.raises(ConfigError, match=match):
+        as_tuple(value, 2, "img_size")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=match):
+        PatchGeometry.create(2, value, 8)  # type: ignore[arg-type]
+
+
+def test_sizes_accept_python_numpy_and_tensor_integers() -> None:
+    assert as_tuple(32, 2, "img_size") == (32, 32)
+    assert as_tuple(np.int64(16), 3, "patch_size") == (16, 16, 16)
+    assert as_tuple([torch.tensor(8), np.int32(4)], 2, "patch_size") == (8, 4)
+    assert all(type(v) is int for v in as_tuple((np.int64(8), torch.tensor(4)), 2, "patch_size"))
+
+
+def test_patch_embed_refuses_non_integer_channels() -> None:
+    geo = PatchGeometry((16, 16), (8, 8))
+    with pytest.raises(ConfigError, match=r"in_chans and embed_dim must be positive ints, got 1\.5 and 8"):
+        PatchEmbed(geo, 1.5, 8)  # type: ignore[arg-type]
+    assert PatchEmbed(geo, np.int64(2), 8).proj.in_channels == 2

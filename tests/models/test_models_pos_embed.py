@@ -93,3 +93,21 @@ def test_interpolate_approximates_the_sincos_table_of_the_new_grid() -> None:
 def test_interpolate_rejects_wrong_rows() -> None:
     with pytest.raises(ConfigError, match="rows"):
         interpolate_pos_embed(torch.zeros(1, 10, 4), (3, 3), (4, 4), num_prefix_tokens=0)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "prefix", "match"),
+    [
+        ((4, 6), (0, 3), 1, "new_grid must be a non-empty sequence of positive ints"),
+        ((4, 6), (4, 6.0), 1, "new_grid must be"),
+        ((4, "6"), (4, 6), 1, "old_grid must be"),
+        ((4, 6), (4, 6), -1, "num_prefix_tokens must be an int >= 0, got -1"),
+        ((4, 6), (4, 6), 1.0, "num_prefix_tokens must be an int >= 0"),
+    ],
+)
+def test_interpolate_rejects_bad_grids(old: object, new: object, prefix: object, match: str) -> None:
+    table = torch.zeros(1, 25, 8)
+    with pytest.raises(ConfigError, match=match):
+        interpolate_pos_embed(table, old, new, num_prefix_tokens=prefix)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"torch\.Tensor"):
+        interpolate_pos_embed(table.numpy(), (4, 6), (2, 3))  # type: ignore[arg-type]

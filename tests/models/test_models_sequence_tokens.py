@@ -146,3 +146,16 @@ def test_encoder_weights_load_into_another_image_size() -> None:
     torch.testing.assert_close(large.blocks[0].attn.qkv.weight, small.blocks[0].attn.qkv.weight)
     assert large.pos_embed.shape == (1, 1 + 3 * 16, 32)  # this grid's table, per sequence
     torch.testing.assert_close(large.pos_embed[0, 1:17], large.pos_embed[0, 17:33])
+
+
+def test_encoder_weights_from_a_transposed_grid_get_this_grids_table() -> None:
+    # (6, 4) and (4, 6) give tables of one shape: the (6, 4) table used to be copied verbatim
+    source, target = tiny(img_size=(48, 32)), tiny(img_size=(32, 48))
+    assert (source.grid, target.grid) == ((6, 4), (4, 6))
+    own = target.pos_embed.detach().clone()
+    assert own.shape == source.pos_embed.shape and not torch.equal(own, source.pos_embed)
+    target.load_encoder_state_dict(source.encoder_state_dict(), source_grid=source.grid)
+    assert torch.equal(target.pos_embed, own)
+    torch.testing.assert_close(target.patch_embed.sequence_embed, source.patch_embed.sequence_embed)
+    with pytest.raises(ConfigError, match="source_grid"):
+        target.load_encoder_state_dict(source.encoder_state_dict(), source_grid="6x4")  # type: ignore[arg-type]

@@ -84,3 +84,53 @@ def test_a_pretrained_encoder_loads_into_timm_strictly() -> None:
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(vit.forward_features(x), mae.forward_tokens(x), rtol=1e-5, atol=1e-5)
+
+
+def _mae_for(img: tuple[int, int]) -> MAE:
+    return MAE(
+        img_size=img, patch_size=8, in_chans=3, embed_dim=32, depth=2, num_heads=4, decoder_embed_dim=16,
+        decoder_depth=1, decoder_num_heads=2,
+    ).eval()  # fmt: skip
+
+
+def test_a_non_square_state_dict_whose_row_count_is_square_loads_into_its_model() -> None:
+    # grid 4 x 6 with a class row: 25 rows, also a 5 x 5 grid without one; the model's grid decides
+    vit, mae = _vit(img_size=(32, 48)), _mae_for((32, 48))
+    assert vit.pos_embed.shape[1] == 25
+    load_timm_vit(vit.state_dict(), model=mae)
+    x = torch.randn(2, 3, 32, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(mae.forward_tokens(x), vit.forward_features(x), atol=1e-5, rtol=1e-5)
+
+
+def test_an_ambiguous_state_dict_without_its_grid_asks_for_source_grid() -> None:
+    vit = _vit(img_size=(32, 48))  # 25 rows: 24 is not a square, so no square grid with a class row fits
+    with pytest.raises(CheckpointError, match="source_grid"):
+        load_timm_vit(vit.state_dict())
+    with pytest.raises(CheckpointError, match="source_grid"):
+        load_timm_vit(vit.state_dict(), model=_mae_for((48, 48)))  # a 6 x 6 model: 37 rows
+    # with the grid named it loads, unchanged, and is resampled into another model's grid
+    assert torch.equal(load_timm_vit(vit.state_dict(), source_grid=(4, 6))["pos_embed"], vit.pos_embed)
+    other = _mae_for((48, 48))
+    load_timm_vit(vit.state_dict(), model=other, source_grid=(4, 6))
+    torch.testing.assert_close(other.pos_embed[:, :1], vit.pos_embed[:, :1])  # class row kept
+    assert other.pos_embed.shape == (1, 37, 32)
+
+
+def test_no_embed_class_table_of_the_models_grid_loads_when_rows_minus_one_is_square() -> None:
+    # grid 2 x 5 without a class row: 10 rows, and 10 - 1 = 9 = 3 x 3 with one
+    vit, mae = _vit(img_size=(16, 40), no_embed_class=True), _mae_for((16, 40))
+    assert vit.pos_embed.shape[1] == 10
+    load_timm_vit(vit.state_dict(), model=mae)
+    x = torch.randn(2, 3, 16, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(mae.forward_tokens(x), vit.forward_features(x), atol=1e-5, rtol=1e-5)
+
+
+def test_a_square_state_dict_is_still_resampled_into_another_grid() -> None:
+    vit = _vit()  # 4 x 4 with a class row: 17 rows
+    from_module, from_state = _mae(img=48), _mae(img=48)
+    load_timm_vit(vit, model=from_module)
+    load_timm_vit(vit.state_dict(), model=from_state)
+    assert torch.equal(from_state.pos_embed, from_module.pos_embed)
+    assert from_state.pos_embed.shape == (1, 37, 32)

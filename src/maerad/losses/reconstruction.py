@@ -215,8 +215,9 @@ def masked_reconstruction_loss(
 
     Raises:
         ConfigError: ``kind`` is not ``"l2"`` or ``"l1"``.
-        InputError: ``pred`` / ``target`` are not floating-point ``(B, N, P)`` tensors of one shape, or
-            ``mask`` / ``token_weights`` / ``element_weights`` are not tensors of the shape above.
+        InputError: ``pred`` / ``target`` are not floating-point ``(B, N, P)`` tensors of one shape,
+            ``mask`` / ``token_weights`` / ``element_weights`` are not tensors of the shape above, or a
+            non-bool ``mask`` or a weight is negative or not finite.
     """
     if kind not in ("l2", "l1"):
         raise ConfigError(f"loss kind must be 'l2' or 'l1', got {kind!r}")
@@ -231,7 +232,10 @@ def masked_reconstruction_loss(
     err = diff * diff if kind == "l2" else diff.abs()
     tok: torch.Tensor | None = None
     if mask is not None:
-        tok = _check_token_map(mask, "mask", tokens).to(err.dtype)
+        mask_t = _check_token_map(mask, "mask", tokens)
+        if mask_t.dtype != torch.bool:  # a float mask weighs tokens: negative would reward error
+            _check_weights(mask_t, "mask")
+        tok = mask_t.to(err.dtype)
     if token_weights is not None:
         weights_t = _check_weights(_check_token_map(token_weights, "token_weights", tokens)).to(err.dtype)
         tok = weights_t if tok is None else tok * weights_t

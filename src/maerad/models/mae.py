@@ -17,7 +17,7 @@ from maerad.losses.reconstruction import (
     masked_reconstruction_loss,
 )
 from maerad.losses.reconstruction import normalize_patches as _normalize
-from maerad.masking.spec import MaskSpec
+from maerad.masking.spec import MaskSpec, as_int, check_grid, check_ratio
 from maerad.models.blocks import Activation, check_heads, init_mae_weights, make_blocks, make_norm
 from maerad.models.decoder import MAEDecoder
 from maerad.models.mask_input import hidden_indices, resolve_mask
@@ -26,6 +26,13 @@ from maerad.models.patch import PatchEmbed, PatchGeometry, patchify, unpatchify
 from maerad.models.pos_embed import interpolate_pos_embed, sincos_pos_embed
 
 __all__ = ["MAE"]
+
+
+def _describe(value: object) -> str:
+    """A tensor's dtype and shape, else the type's name, for error messages."""
+    if isinstance(value, torch.Tensor):
+        return f"{value.dtype} {tuple(value.shape)}"
+    return type(value).__name__
 
 
 def _gather_tokens(tokens: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -102,11 +109,12 @@ class MAE(nn.Module):
     ) -> None:
         super().__init__()
         self.geometry = PatchGeometry.create(spatial_dims, img_size, patch_size)
-        if in_chans < 1:
-            raise ConfigError(f"in_chans must be >= 1, got {in_chans}")
+        chans = as_int(in_chans)
+        if chans is None or chans < 1:
+            raise ConfigError(f"in_chans must be a positive int, got {in_chans!r}")
+        in_chans = chans
         check_heads(embed_dim, num_heads, "encoder (embed_dim / num_heads)")
-        if not 0.0 <= mask_ratio < 1.0:
-            raise ConfigError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
+        mask_ratio = check_ratio(mask_ratio)
         if norm_pix_mode not in ("per_channel", "joint"):
             raise ConfigError(f"norm_pix_mode must be 'per_channel' or 'joint', got {norm_pix_mode!r}")
         if loss_type not in ("l2", "l1"):
@@ -207,13 +215,20 @@ class MAE(nn.Module):
         return unpatchify(patches, self.geometry.patch_size, self.grid, self.in_chans)
 
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` checked against the model's input shape, in the dtype of its weights (a float64 array
+        """``x`` checked against the model's input shape, in the dtype of its weights (a float64 tensor
         from nibabel's ``get_fdata`` works as is; autocast still chooses the dtype of each operation)."""
+        if not isinstance(x, torch.Tensor):
+            raise InputError(
+                f"expected the image batch as a torch.Tensor (torch.from_numpy for an array), "
+                f"got {type(x).__name__}"
+            )
         expected = (self.in_chans, *self.geometry.img_size)
         if x.ndim != 2 + self.geometry.spatial_dims or tuple(x.shape[1:]) != expected:
             raise InputError(
                 f"expected input of shape (B, {', '.join(map(str, expected))}), got {tuple(x.shape)}"
             )
+        if x.shape[0] < 1:
+            raise InputError(f"expected at least one sample in the batch, got shape {tuple(x.shape)}")
         if not x.is_floating_point():
             raise InputError(f"expected a floating-point image, got {x.dtype}")
         return x.to(self.cls_token.dtype)
@@ -228,8 +243,35 @@ class MAE(nn.Module):
 
         Returns:
             ``(B, 1 + K, D)``: class token first, final LayerNorm applied.
+
+        Raises:
+            InputError: ``x`` or ``ids_keep`` do not fit the model (shape, dtype, index range).
         """
-        return self._encode_tokens(self.patch_embed(x.to(self.cls_token.dtype), ids_keep), ids_keep)
+        x = self._check_input(x)
+        if ids_keep is not None:
+            self._check_ids(ids_keep, x.shape[0], "ids_keep")
+        return self._encode(x, ids_keep)
+
+    def _encode(self, x: torch.Tensor, ids_keep: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`forward_encoder` without the checks, for inputs already checked."""
+        return self._encode_tokens(self.patch_embed(x, ids_keep), ids_keep)
+
+    def _check_ids(self, ids: torch.Tensor, batch: int, name: str) -> None:
+        """``ids`` must be ``(batch, n)`` integer token indices with ``1 <= n <= L``, each in ``[0, L)``."""
+        length = self.num_tokens
+        if (
+            not isinstance(ids, torch.Tensor)
+            or ids.dtype != torch.int64
+            or ids.ndim != 2
+            or ids.shape[0] != batch
+            or not 1 <= ids.shape[1] <= length
+        ):
+            raise InputError(
+                f"{name} must be an int64 tensor of shape ({batch}, n) with 1 <= n <= {length} token "
+                f"indices, got {_describe(ids)}"
+            )
+        if ids.device.type != "meta" and bool(((ids < 0) | (ids >= length)).any()):
+            raise InputError(f"{name} holds token indices outside [0, {length})")
 
     def _encode_tokens(self, tokens: torch.Tensor, ids_keep: torch.Tensor | None) -> torch.Tensor:
         """Add positions and the class token to embedded tokens ``(B, K, D)``, run the blocks."""
@@ -244,7 +286,7 @@ class MAE(nn.Module):
     def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Per-token features without masking: ``(B, C, *img_size)`` → ``(B, 1 + L, D)`` (class first)."""
         x = self._check_input(x)
-        return self.forward_encoder(x)
+        return self._encode(x, None)
 
     def forward_features(self, x: torch.Tensor, pool: Literal["avg", "cls"] = "avg") -> torch.Tensor:
         """Global features for fine-tuning / linear probing, no masking.
@@ -305,7 +347,7 @@ class MAE(nn.Module):
             generator=generator,
         )
         ids_hidden = hidden_indices(spec)
-        latent = self.forward_encoder(x, spec.ids_keep)
+        latent = self._encode(x, spec.ids_keep)
         pred_full: torch.Tensor | None = None
         if return_full_pred:
             pred_full = self.decoder(latent, spec.ids_keep, None)
@@ -334,17 +376,18 @@ class MAE(nn.Module):
         )
 
     def _token_weights(self, weights: torch.Tensor, ids_hidden: torch.Tensor) -> torch.Tensor:
-        if weights.shape != (ids_hidden.shape[0], self.num_tokens):
+        if not isinstance(weights, torch.Tensor) or weights.shape != (ids_hidden.shape[0], self.num_tokens):
             raise InputError(
-                f"token_weights must be ({ids_hidden.shape[0]}, {self.num_tokens}), "
-                f"got {tuple(weights.shape)}"
+                f"token_weights must be a tensor of shape ({ids_hidden.shape[0]}, {self.num_tokens}), "
+                f"got {_describe(weights)}"
             )
         return torch.gather(weights, 1, ids_hidden)
 
     def _voxel_weights(self, weights: torch.Tensor, ids_hidden: torch.Tensor) -> torch.Tensor:
         batch = ids_hidden.shape[0]
         if (
-            weights.ndim != 2 + self.geometry.spatial_dims
+            not isinstance(weights, torch.Tensor)
+            or weights.ndim != 2 + self.geometry.spatial_dims
             or weights.shape[0] != batch
             or weights.shape[1] not in (1, self.in_chans)
             or tuple(weights.shape[2:]) != self.geometry.img_size
@@ -352,7 +395,7 @@ class MAE(nn.Module):
             raise InputError(
                 f"voxel_weights must be (B, 1 or {self.in_chans}, "
                 f"{', '.join(map(str, self.geometry.img_size))}), "
-                f"got {tuple(weights.shape)}"
+                f"got {_describe(weights)}"
             )
         weights = weights.to(torch.get_default_dtype()).expand(-1, self.in_chans, *self.geometry.img_size)
         return _gather_tokens(self.patchify(weights), ids_hidden)
@@ -368,8 +411,13 @@ class MAE(nn.Module):
 
         Returns:
             ``(B, C, *img_size)``.
+
+        Raises:
+            InputError: ``x`` does not fit the model, or ``output`` is not one of its outputs for a batch
+                of ``x``'s size (batch size, token count, patch length).
         """
         x = self._check_input(x)
+        self._check_output(output, x.shape[0])
         patches = self.patchify(x)
         pred = output.pred_hidden
         if self.norm_pix_loss:
@@ -378,6 +426,31 @@ class MAE(nn.Module):
             )
         index = output.ids_hidden.unsqueeze(-1).expand(-1, -1, patches.shape[-1])
         return self.unpatchify(patches.scatter(1, index, pred.to(patches.dtype)))
+
+    def _check_output(self, output: MAEOutput, batch: int) -> None:
+        """``output`` must come from this model's forward pass on a batch of ``batch`` samples: the scatter
+        in :meth:`reconstruct` would otherwise leave samples unreconstructed or index out of range."""
+        if not isinstance(output, MAEOutput):
+            raise InputError(f"output must be the MAEOutput of a forward pass, got {type(output).__name__}")
+        mask = output.mask
+        if isinstance(mask, torch.Tensor) and mask.ndim == 2 and mask.shape[0] != batch:
+            raise InputError(
+                f"output is for a batch of {mask.shape[0]} samples but x holds {batch}; pass the output "
+                "of the forward pass on x"
+            )
+        if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != (batch, self.num_tokens):
+            raise InputError(
+                f"output.mask must be ({batch}, {self.num_tokens}) for this model and x, got "
+                f"{_describe(mask)} (an output of a model with another token grid?)"
+            )
+        self._check_ids(output.ids_hidden, batch, "output.ids_hidden")
+        expected = (batch, output.ids_hidden.shape[1], self.patch_dim)
+        pred = output.pred_hidden
+        if not isinstance(pred, torch.Tensor) or tuple(pred.shape) != expected:
+            raise InputError(
+                f"output.pred_hidden must be {expected} (batch, hidden tokens, patch length) for this "
+                f"model and x, got {_describe(pred)}"
+            )
 
     # -- encoder export -----------------------------------------------------------------------------
     def encoder_state_dict(self) -> dict[str, torch.Tensor]:
@@ -389,21 +462,24 @@ class MAE(nn.Module):
     ) -> None:
         """Load encoder weights (e.g. from :meth:`encoder_state_dict` or ``load_timm_vit``).
 
-        A ``pos_embed`` for another grid is adapted when ``source_grid`` names that grid: the fixed
-        sin-cos table of ``source_grid`` (maerad's and MAE / HF ViTMAE checkpoints') is replaced by this
-        grid's exact table, any other table (a learned timm one) is resampled. The table stays frozen
-        either way, so an approximate copy of a fixed table would stay approximate.
+        A ``pos_embed`` for another grid is adapted when ``source_grid`` names a grid other than this
+        model's, even one with as many tokens (``(6, 4)`` into ``(4, 6)``): the fixed sin-cos table of
+        ``source_grid`` (maerad's and MAE / HF ViTMAE checkpoints') is replaced by this grid's exact
+        table, any other table (a learned timm one) is resampled. The table stays frozen either way, so
+        an approximate copy of a fixed table would stay approximate.
 
         Raises:
             CheckpointError: missing or unexpected encoder keys, or mismatched shapes.
+            ConfigError: ``source_grid`` is not a grid of positive ints, or does not fit the table.
         """
         state = dict(state)
         pos = state.get("pos_embed")
-        if pos is not None and source_grid is not None and pos.shape != self.pos_embed.shape:
-            if _is_sincos_table(pos, source_grid):
+        grid = None if source_grid is None else check_grid(source_grid, field="source_grid")
+        if pos is not None and grid is not None and grid != self.grid:
+            if _is_sincos_table(pos, grid):
                 state["pos_embed"] = self._pos_table(pos.shape[-1]).unsqueeze(0)
             else:
-                state["pos_embed"] = interpolate_pos_embed(pos, source_grid, self.grid)
+                state["pos_embed"] = interpolate_pos_embed(pos, grid, self.grid)
         own = {k for k in self.state_dict() if not k.startswith("decoder.")}
         missing = sorted(own - set(state))
         unexpected = sorted(set(state) - own)

@@ -57,6 +57,11 @@ def resolve_mask(
             mask.check()
         return mask
     if mask is not None:
+        if not isinstance(mask, torch.Tensor):
+            raise InputError(
+                f"mask must be a MaskSpec or a bool torch.Tensor of shape ({batch_size}, {length}) "
+                f"(True = hidden), got {type(mask).__name__}"
+            )
         return _spec_from_bool(mask.to(device), batch_size, grid, length)
     keep = num_visible(length, mask_ratio)  # ConfigError for a ratio outside [0, 1)
     if keep >= length:
@@ -64,6 +69,11 @@ def resolve_mask(
     if noise is None:
         gen_device = generator.device if generator is not None else device
         noise = torch.rand(batch_size, length, generator=generator, device=gen_device).to(device)
+    elif not isinstance(noise, torch.Tensor):
+        raise InputError(
+            f"noise must be a float torch.Tensor of shape ({batch_size}, {length}), "
+            f"got {type(noise).__name__}"
+        )
     elif noise.shape != (batch_size, length) or not noise.is_floating_point():
         raise InputError(f"noise must be a float tensor of shape ({batch_size}, {length}), got {noise.dtype} "
                          f"{tuple(noise.shape)}")

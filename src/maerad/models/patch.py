@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from maerad.errors import ConfigError, InputError
+from maerad.masking.spec import as_int
 
 __all__ = ["PatchEmbed", "PatchGeometry", "as_tuple", "patchify", "unpatchify"]
 
@@ -24,17 +25,30 @@ __all__ = ["PatchEmbed", "PatchGeometry", "as_tuple", "patchify", "unpatchify"]
 def as_tuple(value: int | Sequence[int], spatial_dims: int, name: str) -> tuple[int, ...]:
     """``value`` as a tuple of ``spatial_dims`` positive ints (an int is repeated).
 
+    Entries must be integers (Python, NumPy or 0-dim integer tensors). Floats are refused even when
+    integral (``32.0``), as are bools and strings: ``"88"`` would otherwise be read as ``(8, 8)``.
+
     Raises:
-        ConfigError: wrong length or a non-positive entry; the message names ``name``.
+        ConfigError: not an int or a sequence of ints, wrong length or a non-positive entry; the message
+            names ``name``.
     """
-    out = (value,) * spatial_dims if isinstance(value, int) else tuple(int(v) for v in value)
+    single = as_int(value)
+    if single is not None:
+        out: tuple[int | None, ...] = (single,) * spatial_dims
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        out = tuple(as_int(v) for v in value)
+    else:
+        raise ConfigError(
+            f"{name} must be a positive int or a sequence of {spatial_dims} positive ints, got {value!r}"
+        )
     if len(out) != spatial_dims:
         raise ConfigError(
-            f"{name} must have {spatial_dims} entries for spatial_dims={spatial_dims}, got {value}"
+            f"{name} must have {spatial_dims} entries for spatial_dims={spatial_dims}, got {value!r}"
         )
-    if any(v < 1 for v in out):
-        raise ConfigError(f"{name} entries must be positive, got {value}")
-    return out
+    sizes = tuple(v for v in out if v is not None and v >= 1)
+    if len(sizes) != spatial_dims:
+        raise ConfigError(f"{name} entries must be positive ints, got {value!r}")
+    return sizes
 
 
 @dataclass(frozen=True)
@@ -190,8 +204,12 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, geometry: PatchGeometry, in_chans: int, embed_dim: int) -> None:
         super().__init__()
-        if in_chans < 1 or embed_dim < 1:
-            raise ConfigError(f"in_chans and embed_dim must be positive, got {in_chans} and {embed_dim}")
+        chans, width = as_int(in_chans), as_int(embed_dim)
+        if chans is None or width is None or chans < 1 or width < 1:
+            raise ConfigError(
+                f"in_chans and embed_dim must be positive ints, got {in_chans!r} and {embed_dim!r}"
+            )
+        in_chans, embed_dim = chans, width
         self.geometry = geometry
         self.in_chans = in_chans
         self.embed_dim = embed_dim

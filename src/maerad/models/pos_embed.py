@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from maerad.errors import ConfigError
+from maerad.masking.spec import as_int, check_grid
 
 __all__ = ["interpolate_pos_embed", "repeat_per_sequence", "sincos_pos_embed"]
 
@@ -87,9 +88,19 @@ def interpolate_pos_embed(
 
     Returns:
         A table of the same rank with ``num_prefix_tokens + prod(new_grid)`` rows.
+
+    Raises:
+        ConfigError: a grid that is not 2 or 3 positive ints, grids of different lengths, or a table
+            whose shape does not fit ``old_grid``.
     """
-    old_grid = tuple(int(g) for g in old_grid)
-    new_grid = tuple(int(g) for g in new_grid)
+    old_grid = check_grid(old_grid, field="old_grid")
+    new_grid = check_grid(new_grid, field="new_grid")
+    prefix_rows = as_int(num_prefix_tokens)
+    if prefix_rows is None or prefix_rows < 0:
+        raise ConfigError(f"num_prefix_tokens must be an int >= 0, got {num_prefix_tokens!r}")
+    num_prefix_tokens = prefix_rows
+    if not isinstance(table, torch.Tensor):
+        raise ConfigError(f"position table must be a torch.Tensor, got {type(table).__name__}")
     squeeze = table.ndim == 2
     tab = table.unsqueeze(0) if squeeze else table
     if tab.ndim != 3 or tab.shape[0] != 1:

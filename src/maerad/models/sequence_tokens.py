@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from maerad.errors import InputError
+from maerad.masking.spec import check_grid
 from maerad.models.mae import MAE
 from maerad.models.patch import PatchEmbed, PatchGeometry, patchify, unpatchify
 from maerad.models.pos_embed import repeat_per_sequence, sincos_pos_embed
@@ -123,9 +124,11 @@ class SequenceTokenMAE(MAE):
         self, state: Mapping[str, torch.Tensor], *, source_grid: Sequence[int] | None = None
     ) -> None:
         """Like :meth:`MAE.load_encoder_state_dict`; the position table is the fixed sin-cos table of
-        this model's grid (repeated per sequence), so one from another grid is rebuilt, not resampled."""
+        this model's grid (repeated per sequence), so one from another grid (``source_grid`` other than
+        this model's, even with as many tokens) is rebuilt, not resampled."""
         state = dict(state)
         pos = state.get("pos_embed")
-        if pos is not None and source_grid is not None and pos.shape != self.pos_embed.shape:
+        grid = None if source_grid is None else check_grid(source_grid, field="source_grid")
+        if pos is not None and grid is not None and grid != self.grid:
             state["pos_embed"] = self.pos_embed.detach().clone()
         super().load_encoder_state_dict(state)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from maerad.errors import CheckpointError
+from maerad.masking.spec import check_grid
 from maerad.models.mae import MAE
 
 __all__ = ["load_timm_vit"]
@@ -33,16 +34,29 @@ _UNSUPPORTED = (
 )
 
 
-def _infer_grid(source: nn.Module | Mapping[str, torch.Tensor], rows: int) -> tuple[int, ...]:
-    """Token grid from a timm module, else the square grid that fits the table (with a class row first)."""
+def _infer_grid(
+    source: nn.Module | Mapping[str, torch.Tensor], rows: int, model: MAE | None
+) -> tuple[int, ...]:
+    """Token grid of a ``rows``-row timm position table.
+
+    From a timm module its ``patch_embed.grid_size``; else the grid of ``model`` when the table fits it
+    (with a class row or, timm's ``no_embed_class``, without); else a square grid after a class row.
+    A table fits several grids (4 x 6 with a class row has 25 rows, like 5 x 5 without one), so nothing
+    else is guessed.
+    """
     grid = getattr(getattr(source, "patch_embed", None), "grid_size", None)
     if grid is not None:
         return tuple(int(g) for g in grid)
-    for body in (rows - 1, rows):
-        side = math.isqrt(max(body, 0))
-        if side > 0 and side * side == body:
-            return (side, side)
-    raise CheckpointError(f"cannot infer the token grid of a {rows}-row position table; pass source_grid")
+    if model is not None and rows in (math.prod(model.grid), math.prod(model.grid) + 1):
+        return model.grid
+    side = math.isqrt(max(rows - 1, 0))
+    if side > 0 and side * side == rows - 1:
+        return (side, side)
+    target = "" if model is None else f" and does not fit the model's grid {model.grid}"
+    raise CheckpointError(
+        f"cannot infer the token grid of a {rows}-row timm position table: {rows} - 1 is not a square"
+        f"{target}; pass source_grid (the timm model's patch_embed.grid_size)"
+    )
 
 
 def load_timm_vit(
@@ -57,7 +71,9 @@ def load_timm_vit(
         source: a ``timm`` ``VisionTransformer`` or its ``state_dict()``.
         model: if given, the weights are loaded into this model's encoder (the position table is
             resampled when the grids differ) and the returned dict is what was loaded.
-        source_grid: token grid of ``source`` (inferred from a module, or square from the table).
+        source_grid: token grid of ``source``. Without it the grid comes from a module, else from
+            ``model`` when the table has ``1 + L`` or ``L`` rows for its grid, else it must be square
+            after a class row; any other state dict raises ``CheckpointError`` asking for it.
 
     Returns:
         ``{maerad encoder key: tensor}`` (keys of :meth:`MAE.encoder_state_dict`).
@@ -90,7 +106,9 @@ def load_timm_vit(
             )
     pos = out["pos_embed"]
     grid = (
-        tuple(int(g) for g in source_grid) if source_grid is not None else _infer_grid(source, pos.shape[1])
+        check_grid(source_grid, field="source_grid")
+        if source_grid is not None
+        else _infer_grid(source, pos.shape[1], model)
     )
     if pos.shape[1] == math.prod(grid):  # no_embed_class: the class token gets no position
         out["pos_embed"] = torch.cat([pos.new_zeros(1, 1, pos.shape[-1]), pos], dim=1)

@@ -16,6 +16,7 @@ A term whose regions are (nearly) empty in a sample (an organ outside the slice)
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -61,6 +62,13 @@ class Measurement(Protocol):
     ) -> torch.Tensor: ...
 
 
+def _finite_number(value: object, low: float, *, strict: bool) -> bool:
+    """Whether ``value`` is a finite real number (not a bool) above ``low`` (``>= low`` unless strict)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        return False
+    return float(value) > low if strict else float(value) >= low
+
+
 def _mask(regions: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
     if name not in regions:
         raise ConfigError(f"anatomical prior needs region {name!r}; have {sorted(regions)}")
@@ -95,6 +103,12 @@ class AxisLength:
     region: str
     which: Literal["major", "minor"] = "major"
     factor: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.which not in ("major", "minor"):
+            raise ConfigError(f"AxisLength which must be 'major' or 'minor', got {self.which!r}")
+        if self.factor is not None and not _finite_number(self.factor, 0.0, strict=True):
+            raise ConfigError(f"AxisLength factor must be a finite number > 0 or None, got {self.factor!r}")
 
     @property
     def name(self) -> str:
@@ -199,7 +213,11 @@ class AnatomicalPriorLoss(nn.Module):
     Args:
         terms: the scored measurements (names must be unique).
         derived: regions computed from the image before measuring (e.g. :class:`GatedRegion`).
-        min_voxels: a term is scored in a sample only if each of its masks sums to at least this.
+        min_voxels: a term is scored in a sample only if each of its masks sums to at least this
+            (a finite number >= 0).
+
+    Raises:
+        ConfigError: repeated term names, a negative or non-finite weight or ``min_voxels``.
 
     Examples::
 
@@ -223,6 +241,8 @@ class AnatomicalPriorLoss(nn.Module):
             raise ConfigError(f"anatomical prior terms must be unique, repeated: {duplicates}")
         if any(not math.isfinite(t.weight) or t.weight < 0 for t in terms):
             raise ConfigError("anatomical prior term weights must be finite and >= 0")
+        if not _finite_number(min_voxels, 0.0, strict=False):
+            raise ConfigError(f"min_voxels must be a finite number >= 0, got {min_voxels!r}")
         self.terms = list(terms)
         self.derived = list(derived)
         self.min_voxels = float(min_voxels)

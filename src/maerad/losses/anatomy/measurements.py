@@ -14,15 +14,32 @@ ellipsoid (3D), ``ℓ = √12 σ ≈ 3.46 σ`` for a uniform rod or the thicknes
 along its principal axis than along its curved midline — these are soft priors, not calipers.
 
 Thickness of a sheet-like region (endometrium, junctional zone): ``2 · content / boundary`` (area /
-perimeter in 2D, volume / surface in 3D), exact for an annulus or a spherical shell, slightly low for
-a strip with ends. The boundary is the isotropic total variation of the (lightly smoothed) soft
-mask — within about 1 % of the true perimeter for a voxelised disk.
+perimeter in 2D, volume / surface in 3D), which is the thickness of an annulus or a spherical shell
+and slightly less than the width of a strip with ends. The boundary is a discrete Crofton estimate:
+for each of the ``(3^nd − 1) / 2`` neighbour directions ``d`` of a voxel (axes and diagonals),
+``Σ_p |m(p + d) − m(p)|`` over the zero-padded mask counts where lines along ``d`` cross the
+boundary; each count is weighted by the area one line stands for and by the share of all directions
+nearest to ``d`` (its Voronoi cell on the unit circle / sphere, computed for the voxel spacing), and
+the weights are scaled so that the error over plane orientations is centred. Only adjacent voxels are
+compared, so the two faces of a one-voxel sheet never cancel (smoothing and central differences, used
+before, measured a 1-voxel annulus as 2.4 voxels). For a soft mask the boundary is the mean boundary of
+its level sets ``{m > t}``, ``0 < t < 1``, as the content is their mean content (coarea formula).
+Accuracy (docs/losses.md has a table): planes read within ±4 % (2D) / ±5 % (3D) of their area on
+isotropic voxels, depending on orientation (axis-aligned ones 4-5 % low, so an axis-aligned strip reads
+5.6 % thick); sheets thinner than about 1.5 voxels read thick because diagonal lines step over parts
+of them (a 1-voxel annulus +9 %, a 1-voxel spherical shell +9 %). On anisotropic voxels the
+orientation error grows with the spacing ratio (±11 % at 2:1, ±16 % at 4:1 in 3D), worst for flat
+structures parallel to thick slices (a 2-slice slab at ``(4, 2, 2)`` mm reads 25 % thick); measure such
+data slice by slice in 2D where the sheet crosses the slices.
 
-Every function is differentiable with respect to the mask (and the image where one is taken).
+Every function is differentiable with respect to the mask (and the image where one is taken); the
+boundary almost everywhere (where two neighbours are equal, ``|·|`` contributes its subgradient 0).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -157,42 +174,64 @@ def principal_axis_lengths(
     return factor * eig.clamp_min(_TINY).sqrt().flip(-1)
 
 
+def _unit_directions(nd: int) -> torch.Tensor:
+    """Nearly uniform float64 unit vectors: a half circle (2D) or a Fibonacci lattice on the sphere (3D)."""
+    if nd == 2:
+        angles = (torch.arange(7200, dtype=torch.float64) + 0.5) * (math.pi / 7200)
+        return torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    count = 50_000
+    index = torch.arange(count, dtype=torch.float64) + 0.5
+    z = 1.0 - 2.0 * index / count
+    phi = math.pi * (3.0 - math.sqrt(5.0)) * index
+    radius = (1.0 - z * z).sqrt()
+    return torch.stack([z, radius * torch.cos(phi), radius * torch.sin(phi)], dim=1)
+
+
+@functools.lru_cache(maxsize=64)
+def _crofton_coefficients(spacing: tuple[float, ...]) -> tuple[tuple[tuple[int, ...], float], ...]:
+    """``(offset, coefficient)`` for the neighbour offsets of a ``3^nd`` block (one of each ± pair): the
+    boundary is ``Σ_k coefficient_k · Σ_p |m(p + offset_k) − m(p)|`` (module docstring)."""
+    nd = len(spacing)
+    offsets = [d for d in itertools.product((-1, 0, 1), repeat=nd) if d > (0,) * nd]
+    vectors = torch.tensor(
+        [[o * s for o, s in zip(d, spacing, strict=True)] for d in offsets], dtype=torch.float64
+    )
+    lengths = vectors.norm(dim=1)
+    cosines = (_unit_directions(nd) @ (vectors / lengths[:, None]).T).abs()  # (samples, offsets)
+    # Crofton: the share of directions nearest to each offset's line (its Voronoi cell on the sphere)
+    weights = torch.bincount(cosines.argmax(dim=1), minlength=len(offsets)).double() / cosines.shape[0]
+    mean_cosine = 2.0 / math.pi if nd == 2 else 0.5  # E|n·u| over uniform directions u
+    response = cosines @ weights / mean_cosine  # measured / true area of a plane, per plane normal
+    # centre the orientation error (the smallest and largest response equally far from 1)
+    scale = 2.0 / float(response.min() + response.max())
+    volume = math.prod(spacing)
+    coefficients = weights * (scale * volume / mean_cosine) / lengths
+    return tuple((d, float(c)) for d, c in zip(offsets, coefficients.tolist(), strict=True))
+
+
 def _boundary_measure(mask: torch.Tensor, sp: tuple[float, ...]) -> torch.Tensor:
-    """Isotropic total variation of ``mask`` in mm^(nd-1): perimeter (2D) / surface area (3D).
-
-    The mask is zero-padded, smoothed with the binomial kernel ``[1, 2, 1] / 4`` per axis (total
-    variation is unchanged by smoothing in the continuum; on voxels it removes most of the staircase
-    bias of oblique edges) and differentiated with central differences.
-    """
+    """Perimeter (2D) / surface area (3D) of a soft region in mm^(nd-1): the discrete Crofton estimate
+    of the module docstring, on the zero-padded mask."""
     mask = _full_precision(mask)
-    with torch.autocast(mask.device.type, enabled=False):  # the smoothing conv stays in float32
-        return _total_variation(mask, sp)
-
-
-def _total_variation(mask: torch.Tensor, sp: tuple[float, ...]) -> torch.Tensor:
     nd = len(sp)
-    x = F.pad(mask, [2, 2] * nd).unsqueeze(1)  # (B, 1, *S+4); nothing leaks out when smoothing
-    taps = torch.tensor([0.25, 0.5, 0.25], dtype=mask.dtype, device=mask.device)
-    kernel = taps
-    for _ in range(nd - 1):
-        kernel = kernel[..., None] * taps
-    conv = F.conv2d if nd == 2 else F.conv3d
-    x = conv(x, kernel[None, None], padding=1)[:, 0]
-    inner = [slice(1, -1)] * nd
-    grads = []
-    for axis in range(nd):
-        hi = list(inner)
-        lo = list(inner)
-        hi[axis], lo[axis] = slice(2, None), slice(0, -2)
-        upper, lower = tuple([slice(None), *hi]), tuple([slice(None), *lo])
-        grads.append((x[upper] - x[lower]) / (2.0 * sp[axis]))
-    squared = torch.stack([g * g for g in grads]).sum(dim=0)
-    norm = torch.where(squared > 0, squared.clamp_min(_TINY).sqrt(), torch.zeros_like(squared))
-    return norm.flatten(1).sum(dim=1) * math.prod(sp)
+    with torch.autocast(mask.device.type, enabled=False):  # sums over many voxels stay in float32
+        x = F.pad(mask, [1, 1] * nd)
+        total = mask.new_zeros(mask.shape[0])
+        for offset, coefficient in _crofton_coefficients(sp):
+            upper: list[slice] = [slice(None)]
+            lower: list[slice] = [slice(None)]
+            for o in offset:
+                upper.append(slice(1, None) if o > 0 else slice(None, -1) if o < 0 else slice(None))
+                lower.append(slice(None, -1) if o > 0 else slice(1, None) if o < 0 else slice(None))
+            jumps = (x[tuple(upper)] - x[tuple(lower)]).abs()
+            total = total + coefficient * jumps.flatten(1).sum(dim=1)
+        return total
 
 
 def mean_thickness(mask: torch.Tensor, spacing: Sequence[float]) -> torch.Tensor:
-    """Mean thickness of a sheet-like soft region in mm: ``2 · content / boundary``.
+    """Mean thickness of a sheet-like soft region in mm: ``2 · content / boundary``, the boundary being
+    the Crofton estimate of the module docstring (a 1-voxel annulus reads 1.09 voxels, a 6-voxel one
+    5.88).
 
     Args:
         mask: ``(B, *S)`` soft mask.
