@@ -56,6 +56,12 @@ def test_finetune_writes_a_checkpoint(data: Path, tmp_path: Path, capsys: pytest
     (["--pretrained", "/no/such/checkpoint"], "checkpoint"),
     (["--tissue-segmenter", "--segmenter-steps", "0"], "segmenter_steps"),
     (["--tissue-segmenter", "--set", "segmenter={\"cell\": [3, 8, 8]}"], "must divide the study grid"),
+    # wrong JSON types are refused, not converted (true is no step count, "off" no boolean)
+    (["--set", "max_steps=true"], "'max_steps'"),
+    (["--set", 'bf16="off"'], "'bf16'"),
+    (["--set", "seed=1.0"], "'seed'"),
+    (["--set", "lr=Infinity"], "'lr'"),
+    (["--set", 'segmenter_bf16="yes"'], "'segmenter_bf16'"),
 ])
 def test_user_errors_are_one_line_exit_2(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                          argv: list[str], message: str) -> None:
@@ -80,3 +86,15 @@ def test_tissue_segmenter_flags(data: Path, tmp_path: Path, capsys: pytest.Captu
     assert state["extra"]["finetune"]["tissue_segmenter"] is True
     assert state["config"]["tissue_segmenter"]["channels"] == [4, 8] and state["config"]["tissue_summary"]
     assert len((out / "segmenter_log.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_finetune_config_keeps_its_legitimate_forms() -> None:
+    from maerad.train.config import apply_overrides, validate_config
+    from maerad.train.finetune import FinetuneConfig
+
+    overrides = ["segmenter_bf16=auto", "lr=1", "time_budget_s=60", "bf16=true", "max_steps=3",
+                 'loss_weights={"pointer": 2}']
+    config = validate_config(FinetuneConfig, apply_overrides({}, overrides))
+    assert config.segmenter_bf16 is None  # "auto", the docs' word for null
+    assert config.lr == 1.0 and config.time_budget_s == 60.0 and config.bf16 is True and config.max_steps == 3
+    assert config.loss_weights == {"pointer": 2.0}

@@ -69,3 +69,36 @@ def test_console_script_runs_as_module() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"maerad {__version__}"
+
+
+def test_ctrl_c_while_the_parser_is_built_is_one_line_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted() -> argparse.ArgumentParser:
+        raise KeyboardInterrupt  # the user presses Ctrl-C while the sub-commands are imported
+
+    monkeypatch.setattr(cli_main, "build_parser", interrupted)
+    assert cli_main.main(["pretrain", "--help"]) == 130
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == "maerad: interrupted\n"
+
+
+def test_building_the_parser_leaves_the_phantom_and_matplotlib_unloaded() -> None:
+    # the phantom package pulls in matplotlib (about a second): only a command that uses it loads it
+    code = ("import sys; from maerad.cli.main import build_parser; build_parser(); "
+            "print(sorted(m for m in ('maerad.data.phantom', 'matplotlib') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_train_lesion_help_still_lists_the_default_lesion_labels(capsys: pytest.CaptureFixture[str]) -> None:
+    from maerad.cli.train_lesion import default_lesion_labels
+
+    with pytest.raises(SystemExit) as info:
+        cli_main.main(["train-lesion", "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    labels = ",".join(map(str, default_lesion_labels()))
+    assert labels and f"the phantom's lesion labels, {labels})" in text

@@ -93,3 +93,26 @@ def test_constant_channel_normalises_to_zero() -> None:
     img = np.stack([np.full((2, 3, 3), 7.0), np.arange(18.0).reshape(2, 3, 3)]).astype(np.float32)
     out = normalize_channels(img, "percentile")
     assert np.all(out[0] == 0) and out[1].max() > 0.99
+
+
+def test_studies_with_different_sequences_need_sequences_named(tmp_path: Path) -> None:
+    _write(tmp_path, "a")
+    _write(tmp_path, "b", seed=1)
+    extra = Study({"t2w": np.ones((3, 8, 10)), "adc": np.ones((3, 8, 10)), "t1c": np.ones((3, 8, 10))},
+                  spacing=(5.0, 1.5, 1.5))
+    save_study(extra, tmp_path / "c")
+    # the first study holds fewer sequences: without a word, c's t1c would be dropped
+    with pytest.raises(InputError, match=r"c: study holds 't1c' as well.*sequences=\[t2w,adc\]") as info:
+        StudyDataset(tmp_path)
+    assert str(tmp_path / "a") in str(info.value)
+    # named sequences: extra ones elsewhere are fine, and the order is the one asked for
+    assert StudyDataset(tmp_path, sequences=["adc", "t2w"]).sequences == ["adc", "t2w"]
+    # the first study holds more: the next one lacks one, named with its folder
+    (tmp_path / "c").rename(tmp_path / "0-c")
+    lacks = r"a: study has no sequence 't1c'; available: t2w, adc; the first study, .*0-c, holds t2w, adc"
+    with pytest.raises(InputError, match=lacks + ", t1c: name the channels"):
+        StudyDataset(tmp_path)
+    # the same sequences in another order are the same set: no error, the first study's order
+    swapped = Study({"adc": np.ones((3, 8, 10)), "t2w": np.ones((3, 8, 10))}, spacing=(5.0, 1.5, 1.5))
+    swapped_folder = save_study(swapped, tmp_path.parent / f"{tmp_path.name}-swapped")
+    assert StudyDataset([tmp_path / "b", swapped_folder]).sequences == ["t2w", "adc"]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import nibabel
 import numpy as np
 import pytest
 
@@ -224,3 +225,14 @@ def test_real_loaded_studies_round_trip(
         [load_any(pydicom_file("MR_small.dcm")), load_any(nibabel_file("example4d.nii.gz"))]
     ):
         assert_same(study, load_study(save_study(study, tmp_path / f"c{i}")))
+
+
+def test_nan_voxels_name_the_sequence_file_not_case_json(tmp_path: Path) -> None:
+    folder = save_study(make_study(), tmp_path / "c")
+    image = nibabel.load(folder / "adc.nii.gz")  # save_nifti refuses NaN: edit the written file instead
+    values = np.asarray(image.dataobj, dtype=np.float32)
+    values[1, 3, 2] = np.nan
+    nibabel.save(nibabel.Nifti1Image(values, image.affine, image.header), folder / "adc.nii.gz")
+    with pytest.raises(InputError, match=r"adc\.nii\.gz: sequence 'adc' has 1 NaN/Inf voxel\(s\)") as info:
+        load_study(folder)
+    assert "case.json" not in str(info.value)  # the file to fix is the image, not the description

@@ -127,3 +127,89 @@ def test_saved_configs_of_earlier_versions_move_config_keys_out_of_model_kwargs(
     # the default patch size, recorded as null by earlier versions, becomes the mode's default
     assert saved_pretrain_config({"mode": "3d", "patch_size": None})["patch_size"] == [4, 16, 16]
     assert saved_pretrain_config({"mode": "2d", "patch_size": None})["patch_size"] == [16, 16]
+
+
+def test_a_config_file_with_a_repeated_key_or_deep_nesting_is_one_config_error(tmp_path: Path) -> None:
+    dup = tmp_path / "dup.json"
+    dup.write_text('{"max_steps": 2, "max_steps": 3}')
+    with pytest.raises(ConfigError, match=r"dup\.json: key 'max_steps' appears more than once"):
+        load_pretrain_config(dup)
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"model_kwargs": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}")
+    with pytest.raises(ConfigError, match=r"deep\.json: JSON nested too deeply"):
+        load_pretrain_config(deep)
+    malformed = tmp_path / "bad.json"
+    malformed.write_text('{"max_steps": }')
+    with pytest.raises(ConfigError, match=r"bad\.json: malformed JSON at line 1"):
+        load_pretrain_config(malformed)
+
+
+@pytest.mark.parametrize("betas", ["[1.5, 0.95]", "[0.9, 1.0]", "[-0.1, 0.95]", "[NaN, 0.95]", "[0.9]"])
+def test_betas_outside_zero_to_one_are_refused(tmp_path: Path, betas: str) -> None:
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"betas": ' + betas + "}")
+    with pytest.raises(ConfigError, match="config field 'betas"):
+        load_pretrain_config(cfg)
+
+
+def test_betas_from_json_lists_and_overrides() -> None:
+    assert load_pretrain_config(None, ["betas=[0, 0.999]"]).betas == (0.0, 0.999)
+    assert load_pretrain_config(None, betas=[0.8, 0.9]).betas == (0.8, 0.9)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('{"max_steps": true}', "max_steps"),
+        ('{"batch_size": "2"}', "batch_size"),
+        ('{"bf16": "off"}', "bf16"),
+        ('{"norm_pix_loss": 1}', "norm_pix_loss"),
+        ('{"seed": 1.0}', "seed"),
+        ('{"mask_ratio": "0.5"}', "mask_ratio"),
+        ('{"base_lr": true}', "base_lr"),
+        ('{"num_threads": true}', "num_threads"),
+        ('{"patch_size": [4.0, 16, 16]}', "patch_size.0"),
+        ('{"roi_labels": ["40"]}', "roi_labels.0"),
+        ('{"betas": ["0.9", 0.95]}', "betas.0"),
+    ],
+)
+def test_wrong_json_types_are_refused_not_converted(tmp_path: Path, text: str, field: str) -> None:
+    cfg = tmp_path / "c.json"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=f"config field '{field}'"):
+        load_pretrain_config(cfg)
+
+
+def test_set_overrides_and_flags_keep_their_types() -> None:
+    config = load_pretrain_config(
+        None,
+        ["max_steps=3", "bf16=true", "base_lr=1", "seed=2", "mask_ratio=0.5", "lr=1e-3", "patch_size=[4,8,8]",
+         "num_threads=null", "min_lr=0"],
+        batch_size=2,
+        compile=None,
+    )
+    got = (config.max_steps, config.bf16, config.seed, config.mask_ratio, config.lr)
+    assert got == (3, True, 2, 0.5, 1e-3)
+    assert config.base_lr == 1.0 and isinstance(config.base_lr, float)  # an int is a fine float
+    assert config.min_lr == 0.0 and isinstance(config.min_lr, float)
+    assert config.patch_size == [4, 8, 8] and config.num_threads is None and config.batch_size == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('{"base_lr": Infinity}', "base_lr"),
+        ('{"lr": NaN}', "lr"),
+        ('{"min_lr": Infinity}', "min_lr"),
+        ('{"weight_decay": Infinity}', "weight_decay"),
+        ('{"mask_ratio": NaN}', "mask_ratio"),
+        ('{"lr": 0.001, "min_lr": 0.002}', "min_lr"),
+    ],
+)
+def test_infinite_rates_and_a_floor_above_the_peak_are_refused(tmp_path: Path, text: str, field: str) -> None:
+    cfg = tmp_path / "c.json"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=f"config field '{field}'"):
+        load_pretrain_config(cfg)
+    # a floor equal to the peak is a constant rate after the warm-up: allowed
+    assert load_pretrain_config(None, lr=1e-3, min_lr=1e-3).min_lr == 1e-3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -709,6 +710,8 @@ def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("pretrain: 2 steps") == 1  # only rank 0 reports
+    # a batch of one hands DDP the cls token's gradient as a slice of a bigger one: laid out anew
+    assert "Grad strides do not match bucket view strides" not in proc.stderr
     state = json.loads((tmp_path / "ddp" / "checkpoint" / "state.json").read_text())
     assert state["step"] == 2
     log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
@@ -732,3 +735,94 @@ def test_gradient_accumulation_skips_the_all_reduce_under_compile_too() -> None:
                 assert ddp.require_backward_grad_sync is True
     finally:
         dist.destroy_process_group()
+
+
+def test_resume_from_another_folder_finds_the_same_data_and_refuses_other_data(
+    studies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    shutil.copytree(studies, work / "data")
+    shutil.copytree(studies, elsewhere / "data")  # another dataset that happens to have the same name
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"patch_size": [4, 8, 8], "model_kwargs": TINY, "batch_size": 2, "lr": 1e-3}))
+    run = tmp_path / "run"
+    resume = ["pretrain", "--out", str(run), "--resume", "--no-progress"]
+    monkeypatch.chdir(work)
+    assert main(["pretrain", "--config", str(cfg), "--data", "data", "--out", str(run), "--max-steps", "1",
+                 "--no-progress"]) == 0
+    absolute = str((work / "data").resolve())
+    assert json.loads((run / "config.json").read_text())["data"] == absolute
+    state_path = run / "checkpoint" / "state.json"
+    assert json.loads(state_path.read_text())["config"]["data"] == absolute
+
+    monkeypatch.chdir(elsewhere)
+    assert main([*resume, "--max-steps", "2"]) == 0  # the settings in config.json name the data absolutely
+    assert json.loads(state_path.read_text())["step"] == 2
+    capsys.readouterr()
+    assert main([*resume, "--max-steps", "3", "--data", "data"]) == 2  # elsewhere/data: not the run's data
+    err = capsys.readouterr().err
+    other = str((elsewhere / "data").resolve())
+    assert f"config differs in data (data: checkpoint {absolute!r}, now {other!r})" in err
+    assert json.loads(state_path.read_text())["step"] == 2
+    assert main([*resume, "--max-steps", "3", "--data", str(work / "data")]) == 0  # the same folder
+    assert json.loads(state_path.read_text())["step"] == 3
+
+    # a run recorded by an earlier version, with the data path as typed, still resumes from where it began
+    state = json.loads(state_path.read_text())
+    state["config"]["data"] = "data"
+    state_path.write_text(json.dumps(state))
+    saved = json.loads((run / "config.json").read_text())
+    saved["data"] = "data"
+    (run / "config.json").write_text(json.dumps(saved))
+    monkeypatch.chdir(work)
+    assert main([*resume, "--max-steps", "4"]) == 0
+    assert json.loads(state_path.read_text())["config"]["data"] == absolute
+
+
+def test_resume_where_there_is_no_run_says_so(
+    studies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "does_not_exist"
+    assert main(["pretrain", "--out", str(missing), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{missing}: no such folder, so there is no run to resume" in err and "training data" not in err
+    assert not missing.exists()
+    run = tmp_path / "run"
+    pretrain(_config(studies, run, max_steps=1), progress=False)
+    (run / "config.json").unlink()
+    assert main(["pretrain", "--out", str(run), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run}: no config.json to take the run's settings from" in err and "training data" not in err
+    shutil.rmtree(run / "checkpoint")
+    assert main(["pretrain", "--out", str(run), "--resume", "--no-progress"]) == 2
+    assert f"{run} holds no run to resume (no config.json, no checkpoint)" in capsys.readouterr().err
+
+
+def test_a_floor_above_the_batch_scaled_peak_is_refused_before_anything_is_written(
+    studies: Path, tmp_path: Path
+) -> None:
+    # base_lr 1e-3 at an effective batch of 2 peaks at 1e-3 * 2 / 256: a floor above it, and the
+    # cosine "decay" would climb
+    peak = 1e-3 * 2 / 256
+    with pytest.raises(ConfigError, match=f"min_lr {2 * peak:g} is above the peak learning rate {peak:g}"):
+        pretrain(_config(studies, tmp_path / "run", lr=None, base_lr=1e-3, min_lr=2 * peak), progress=False)
+    assert not (tmp_path / "run").exists()
+    ok = pretrain(_config(studies, tmp_path / "ok", lr=None, base_lr=1e-3, min_lr=peak / 2, max_steps=1),
+                  progress=False)
+    assert ok.steps == 1
+
+
+def test_a_misspelled_model_setting_lists_only_keys_model_kwargs_may_set(
+    studies: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match="does not accept depht") as info:
+        pretrain(_config(studies, tmp_path / "run", model_kwargs={**TINY, "depht": 1}), progress=False)
+    found = re.search(r"accepted in model_kwargs: ([^(;]*)", str(info.value))
+    assert found is not None, str(info.value)
+    listed = {key.strip() for key in found.group(1).split(",")}
+    assert {"depth", "decoder_depth", "embed_dim", "token_layout"} <= listed
+    refused = {"patch_size", "mask_ratio", "norm_pix_loss", "img_size", "in_chans", "spatial_dims"}
+    assert not listed & refused
+    for key in sorted(listed & {"depth", "embed_dim"}):  # what the hint offers, the config takes
+        _config(studies, tmp_path / "run", model_kwargs={key: 1})
+    assert not (tmp_path / "run").exists()

@@ -56,9 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``maerad`` command; returns the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        # building the parser imports every sub-command (a second or two): a Ctrl-C there is handled too
+        args = build_parser().parse_args(argv)
         status: int = args.func(args)
     except MaeradError as exc:
         print(f"maerad: error: {_one_line(str(exc))}", file=sys.stderr)

@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         config_file = _saved_run_config(args)
     config = load_pretrain_config(config_file, args.set, **fields)
     if not config.data:
+        if args.resume and config_file is None:  # not a missing --data: the run to resume is not there
+            raise ConfigError(_nothing_to_resume(Path(config.out)))
         raise ConfigError("no training data: give --data DIR or 'data' in --config")
     result = pretrain(config, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
     if result.checkpoint is not None:
@@ -80,3 +82,13 @@ def _saved_run_config(args: argparse.Namespace) -> Path | None:
     out = args.out or apply_overrides({}, args.set).get("out") or PretrainConfig.model_fields["out"].default
     saved = Path(str(out)) / "config.json"
     return saved if saved.is_file() else None
+
+
+def _nothing_to_resume(out: Path) -> str:
+    """Why ``--resume`` found no settings in ``out``: no folder, a checkpoint alone, or no run at all."""
+    if not out.is_dir():
+        return f"{out}: no such folder, so there is no run to resume; check --out"
+    if (out / "checkpoint" / "state.json").is_file():
+        return (f"{out}: no config.json to take the run's settings from (its checkpoint is there); give "
+                "them with --config FILE (or --data DIR and the flags the run was started with)")
+    return f"{out} holds no run to resume (no config.json, no checkpoint); check --out"

@@ -34,6 +34,21 @@ def default_lesion_labels() -> tuple[int, ...]:
     return tuple(sorted(LESION_LABELS))
 
 
+_PHANTOM_LABELS = "{phantom lesion labels}"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Fills in the phantom's lesion labels only when the help is shown: the phantom package (and the
+    matplotlib it draws with) takes about a second to import, too long to pay on every ``maerad`` call,
+    and a Ctrl-C in it would come before the command's interrupt handling."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text is not None and _PHANTOM_LABELS in text:
+            text = text.replace(_PHANTOM_LABELS, ",".join(map(str, default_lesion_labels())) or "none")
+        return text
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``maerad train-lesion``."""
     p = subparsers.add_parser(
@@ -41,6 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="train the small U-Net lesion detector used by lesion-aware masking",
         description="Train a small 2D or 3D U-Net to segment lesions from the label maps of the study "
         "folders in DATA, and save it (safetensors + JSON config) to OUT.",
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("--data", type=Path, required=True,
                    help="folder of study folders (case.json, NIfTI or DICOM; see docs/data-io.md)")
@@ -51,7 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--lesion-labels", type=_int_list, default=None,
                    help="comma-separated lesion label values (default: the phantom's lesion labels, "
-                   f"{','.join(map(str, default_lesion_labels())) or 'none'})")
+                   f"{_PHANTOM_LABELS})")
     p.add_argument("--sequences", type=_name_list, default=None,
                    help="comma-separated input sequences, in channel order (default: the first study's)")
     p.add_argument("--channels", type=_int_list, default=(16, 32, 64),

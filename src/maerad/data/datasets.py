@@ -75,7 +75,8 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
     Args:
         studies: study folder paths, or a single root folder whose sub-folders are studies (any layout of
             :mod:`maerad.data.discovery`; other files and folders below the root are skipped).
-        sequences: the channel order; default: the sequences of the first study.
+        sequences: the channel order; default: the sequences of the first study, which every study must
+            then hold exactly (else an error asks for ``sequences``, rather than dropping some silently).
         mode: ``"3d"`` (one item per study) or ``"2d"`` (one item per slice along ``d``).
         normalization: per-channel intensity normalisation, see :func:`normalize_channels`.
         with_labels: also return the label map (studies without one give an error).
@@ -83,8 +84,9 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
 
     Raises:
         InputError: no study found, a study lacks one of ``sequences`` or (with ``with_labels``) its label
-            map, or the studies' grids differ (3D mode needs one grid to batch; 2D mode needs one in-plane
-            size). These are found when the dataset is built; the message names the study folder.
+            map, studies hold different sequences and ``sequences`` is not given, or the studies' grids
+            differ (3D mode needs one grid to batch; 2D mode needs one in-plane size). These are found
+            when the dataset is built; the message names the study folder.
 
     Examples::
 
@@ -120,6 +122,8 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         outlines = [outline_study_folder(f) for f in self.folders]
         self._shapes = shapes = [list(o.shape) for o in outlines]
         self._synthetic = [o.synthetic for o in outlines]
+        if sequences is None:
+            _check_same_sequences(self.folders, [o.sequences for o in outlines])
         self.sequences = list(outlines[0].sequences if sequences is None else sequences)
         if not self.sequences:
             raise ConfigError("sequences must name at least one sequence")
@@ -256,3 +260,26 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         if self.cache:
             self._cache[study_idx] = (image, labels)
         return image, labels
+
+
+def _check_same_sequences(folders: Sequence[Path], held: Sequence[Sequence[str]]) -> None:
+    """Without ``sequences``, the first study's decide the channels: a study holding more would lose its
+    extra sequences without a word. Refuse any difference, naming the study and the sequences, and
+    suggest the sequences every study holds."""
+    first = held[0]
+    common = [s for s in first if all(s in other for other in held)]
+    hint = (f"name the channels to train on, e.g. --set sequences=[{','.join(common)}] "
+            f"(sequences={common!r} from Python), the ones every study holds" if common
+            else "the studies share no sequence")
+    for folder, names in zip(folders[1:], held[1:], strict=True):
+        missing = [s for s in first if s not in names]
+        extra = [s for s in names if s not in first]
+        if missing:
+            also = f", and holds {', '.join(map(repr, extra))} instead" if extra else ""
+            raise InputError(f"{folder}: study has no sequence {', '.join(map(repr, missing))}; available: "
+                             f"{', '.join(names)}{also}; the first study, {folders[0]}, holds "
+                             f"{', '.join(first)}: {hint}")
+        if extra:
+            raise InputError(f"{folder}: study holds {', '.join(map(repr, extra))} as well, which the first "
+                             f"study, {folders[0]} ({', '.join(first)}), lacks; without sequences they would "
+                             f"be left out: {hint}")

@@ -165,6 +165,16 @@ class Study:
         }
 
 
+def describe_non_finite(array: npt.NDArray[Any]) -> str | None:
+    """``"N NaN/Inf voxel(s), first at (d, h, w) = (...)"`` for a ``(D, H, W)`` array holding any, else
+    ``None`` (readers that know the file put its name in front)."""
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return None
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    return f"{int(bad.sum())} NaN/Inf voxel(s), first at (d, h, w) = {where}"
+
+
 def _validated_sequences(sequences: Mapping[str, Any]) -> dict[str, FloatArray]:
     if not isinstance(sequences, Mapping) or not sequences:
         raise InputError("a study needs at least one sequence (e.g. {'t2w': array})")
@@ -181,12 +191,8 @@ def _validated_sequences(sequences: Mapping[str, Any]) -> dict[str, FloatArray]:
         if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or np.iscomplexobj(a):
             raise InputError(f"sequence {name!r} must be real-valued, got dtype {a.dtype}")
         a = a.astype(np.float32, copy=False)
-        bad = ~np.isfinite(a)
-        if bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise InputError(
-                f"sequence {name!r} has {int(bad.sum())} NaN/Inf voxel(s), first at (d, h, w) = {where}"
-            )
+        if (bad := describe_non_finite(a)) is not None:
+            raise InputError(f"sequence {name!r} has {bad}")
         if ref_name is not None and a.shape != out[ref_name].shape:
             raise InputError(
                 f"sequence {name!r} has shape {a.shape} but {ref_name!r} has {out[ref_name].shape}: "

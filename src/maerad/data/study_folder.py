@@ -32,7 +32,7 @@ import numpy.typing as npt
 from maerad.atomic import atomic_directory
 from maerad.data.dicom import load_dicom_series
 from maerad.data.nifti import load_nifti, nifti_suffix, read_nifti_volume, save_nifti
-from maerad.data.study import FloatArray, Study
+from maerad.data.study import FloatArray, Study, describe_non_finite
 from maerad.errors import ConfigError, InputError
 
 __all__ = [
@@ -135,7 +135,7 @@ def load_study(folder: str | os.PathLike[str]) -> Study:
     if not all(isinstance(v, str) and re.fullmatch(r"-?\d+", k) for k, v in label_names.items()):
         raise InputError(f"{case_path}: 'label_names' must map integer strings to names")
 
-    sequences = {name: _read(folder / f"{name}.nii.gz", shape, affine) for name in names}
+    sequences = {name: _read_sequence(folder / f"{name}.nii.gz", name, shape, affine) for name in names}
     labels = None
     if labels_name is not None:
         values = _read(folder / LABELS_FILE, shape, affine)
@@ -227,6 +227,14 @@ def _read(path: Path, shape: list[Any], affine: npt.NDArray[np.float64]) -> Floa
         raise InputError(f"{path}: shape {list(data.shape)} disagrees with {CASE_FILE} shape {shape}")
     if not np.allclose(file_affine, affine, rtol=1e-5, atol=1e-3):
         raise InputError(f"{path}: the NIfTI affine disagrees with the affine in {CASE_FILE}")
+    return data
+
+
+def _read_sequence(path: Path, name: str, shape: list[Any], affine: npt.NDArray[np.float64]) -> FloatArray:
+    data = _read(path, shape, affine)
+    # Study() refuses NaN/Inf voxels as well, but could only name case.json: the file to fix is this one
+    if (bad := describe_non_finite(data)) is not None:
+        raise InputError(f"{path}: sequence {name!r} has {bad}")
     return data
 
 

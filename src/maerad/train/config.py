@@ -6,13 +6,28 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
-from maerad.errors import ConfigError
+from maerad.errors import ConfigError, FindingsError
+from maerad.strict_json import parse_json
 
 __all__ = [
+    "MODEL_KEYS_SET_BY_CONFIG",
+    "Beta",
+    "FiniteFloat",
     "PretrainConfig",
     "apply_overrides",
     "default_patch_size",
@@ -23,6 +38,14 @@ __all__ = [
 ]
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+# Config scalars are strict: JSON ``true`` is no step count and ``"off"`` no boolean (lax pydantic would
+# turn them into 1 and False without a word). A float field takes an int (``1`` is 1.0), never a bool or
+# a string, and never NaN / Infinity (a rate of Infinity would only fail steps into the run).
+FiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
+"""A finite float that accepts ints but neither bools nor strings."""
+Beta = Annotated[float, Strict(), AllowInfNan(False), Field(ge=0.0, lt=1.0)]
+"""One AdamW beta: in [0, 1), as torch requires (checked here, not as torch's traceback at step 0)."""
 
 
 class PretrainConfig(BaseModel):
@@ -43,47 +66,58 @@ class PretrainConfig(BaseModel):
     normalization: Literal["percentile", "zscore", "none"] = "percentile"
 
     model: str = "mae_vit_tiny"
-    patch_size: list[int] | None = Field(None, description="default (4, 16, 16) in 3D, (16, 16) in 2D")
+    patch_size: list[StrictInt] | None = Field(None, description="default (4, 16, 16) in 3D, (16, 16) in 2D")
     model_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra create_model kwargs")
-    mask_ratio: float = Field(0.75, ge=0.0, lt=1.0)
-    norm_pix_loss: bool = True
+    mask_ratio: FiniteFloat = Field(0.75, ge=0.0, lt=1.0)
+    norm_pix_loss: StrictBool = True
 
     masking: str = "random"
     masking_kwargs: dict[str, Any] = Field(default_factory=dict)
-    lesion_labels: list[int] | None = Field(
+    lesion_labels: list[StrictInt] | None = Field(
         None, min_length=1, description="label values of lesions (lesion_aware)"
     )
-    roi_labels: list[int] | None = Field(
+    roi_labels: list[StrictInt] | None = Field(
         None, min_length=1, description="label values kept visible (roi_prior)"
     )
     lesion_detector: str | None = Field(
         None, description="`maerad train-lesion` checkpoint: lesion_aware weights from it, not from labels"
     )
 
-    epochs: int = Field(1, ge=1)
-    max_steps: int | None = Field(None, ge=1, description="optimizer steps; overrides epochs")
-    batch_size: int = Field(4, ge=1, description="per process and micro-batch")
-    accum_steps: int = Field(1, ge=1, description="gradient accumulation micro-batches per step")
-    base_lr: float = Field(1.5e-4, gt=0)
-    lr: float | None = Field(None, gt=0, description="absolute peak lr (skips batch scaling)")
-    min_lr: float = Field(0.0, ge=0)
-    warmup_steps: int | None = Field(
+    epochs: StrictInt = Field(1, ge=1)
+    max_steps: StrictInt | None = Field(None, ge=1, description="optimizer steps; overrides epochs")
+    batch_size: StrictInt = Field(4, ge=1, description="per process and micro-batch")
+    accum_steps: StrictInt = Field(1, ge=1, description="gradient accumulation micro-batches per step")
+    base_lr: FiniteFloat = Field(1.5e-4, gt=0)
+    lr: FiniteFloat | None = Field(None, gt=0, description="absolute peak lr (skips batch scaling)")
+    min_lr: FiniteFloat = Field(0.0, ge=0, description="the cosine's floor; at most the peak lr")
+    warmup_steps: StrictInt | None = Field(
         None, ge=0, description="linear warm-up steps; default: 5 % of the run, as MAE's 40 of 800 epochs"
     )
-    weight_decay: float = Field(0.05, ge=0)
-    betas: tuple[float, float] = (0.9, 0.95)
-    bf16: bool = Field(False, description="bfloat16 autocast for forward/backward")
-    compile: bool = Field(
+    weight_decay: FiniteFloat = Field(0.05, ge=0)
+    betas: tuple[Beta, Beta] = (0.9, 0.95)
+    bf16: StrictBool = Field(False, description="bfloat16 autocast for forward/backward")
+    compile: StrictBool = Field(
         False, description="torch.compile the model (inductor): faster steps after compiling (a minute or so)"
     )
     device: str = "cpu"
-    seed: int = 0
-    num_threads: int | None = Field(None, ge=1, description="torch intra-op threads")
+    seed: StrictInt = 0
+    num_threads: StrictInt | None = Field(None, ge=1, description="torch intra-op threads")
 
-    log_every: int = Field(10, ge=1)
-    image_every: int = Field(0, ge=0, description="reconstruction PNG every N steps (0: only at the end)")
-    save_every: int = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
+    log_every: StrictInt = Field(10, ge=1)
+    image_every: StrictInt = Field(
+        0, ge=0, description="reconstruction PNG every N steps (0: only at the end)"
+    )
+    save_every: StrictInt = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
 
+    @field_validator("min_lr")
+    @classmethod
+    def _min_lr_at_most_lr(cls, value: float, info: ValidationInfo) -> float:
+        # above the peak, the cosine "decay" would climb; a peak scaled from base_lr is known only to the
+        # engine (it depends on the number of processes), which checks that case
+        lr = info.data.get("lr")
+        if lr is not None and value > lr:
+            raise ValueError(f"min_lr {value:g} is above lr {lr:g}, the peak learning rate")
+        return value
 
     @field_validator("model_kwargs")
     @classmethod
@@ -106,6 +140,8 @@ class PretrainConfig(BaseModel):
 
 _FROM_DATA = frozenset({"spatial_dims", "in_chans", "img_size"})
 _TOP_LEVEL_MODEL_KEYS = frozenset({"patch_size", "mask_ratio", "norm_pix_loss"})
+MODEL_KEYS_SET_BY_CONFIG = _FROM_DATA | _TOP_LEVEL_MODEL_KEYS
+"""``create_model`` keywords the engine sets from the data or top-level keys: refused in model_kwargs."""
 
 
 def load_pretrain_config(
@@ -148,17 +184,23 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON object in config file ``path``.
 
     Raises:
-        ConfigError: missing or unreadable file, malformed JSON, or not a JSON object.
+        ConfigError: missing or unreadable file, malformed JSON, a key given twice in one object, nesting
+            too deep to parse, or not a JSON object.
     """
     p = Path(path)
     if p.is_dir():
         raise ConfigError(f"{p}: a folder; a config is a JSON file")
     try:
-        loaded = json.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such config file") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid JSON ({exc})") from None
+    try:
+        # strict: a key given twice would silently lose one value, and deep nesting a RecursionError
+        loaded = parse_json(text, source=str(p))
+    except FindingsError as exc:  # strict_json speaks of findings; here it is a config
+        raise ConfigError(str(exc)) from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{p}: a config file must hold a JSON object")
     return loaded

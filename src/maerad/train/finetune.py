@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 from tqdm import tqdm
 
 from maerad.atomic import write_text_atomic
@@ -65,6 +65,7 @@ from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS, check_tissue_
 from maerad.report.templates import get_template
 from maerad.terminology.consistency import ConsistencyChecker
 from maerad.train.augment import augment_study_batch
+from maerad.train.config import FiniteFloat
 from maerad.train.distributed import check_device
 from maerad.train.precision import bf16_autocast, bf16_slow_warning
 from maerad.train.schedule import cosine_lr
@@ -81,68 +82,75 @@ class FinetuneConfig(BaseModel):
     data: str = Field("", description="folder of study folders (with optional train/val/test split)")
     out: str = Field("maerad-finetune", description="output folder: checkpoint, config, log")
     pretrained: str | None = Field(None, description="`maerad pretrain` checkpoint; None: from scratch")
-    labels: int = Field(16, ge=1, description="labelled cases used: the first N of the training split")
+    labels: StrictInt = Field(16, ge=1, description="labelled cases used: the first N of the training split")
     split: Literal["train", "val", "test", "all"] = "train"
     templates: list[str] | None = Field(None, description="only cases of these template ids")
-    include_normal: bool = Field(True, description="normal controls as adnexa reports (O-RADS 1)")
+    include_normal: StrictBool = Field(True, description="normal controls as adnexa reports (O-RADS 1)")
     sequences: list[str] | None = Field(None, description="channel order; default: pre-training's / common")
     normalization: Literal["percentile", "zscore", "none"] = "percentile"
     model: str = Field("mae_vit_tiny", description="encoder trained from scratch (without --pretrained)")
     mode: Literal["2d", "3d"] = "3d"
-    patch_size: list[int] | None = None
+    patch_size: list[StrictInt] | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    freeze_encoder: bool = False
-    augment: bool = Field(False, description="random shifts (±1 slice, ±8 px) and per-sequence intensity "
-                          "gain / offset of the training volumes (not with a frozen encoder)")
-    d_model: int = Field(128, ge=8)
-    term_dim: int = Field(128, ge=8)
-    buckets: int = Field(4096, ge=16)
-    align_dim: int = Field(64, ge=4)
+    freeze_encoder: StrictBool = False
+    augment: StrictBool = Field(False, description="random shifts (±1 slice, ±8 px) and per-sequence "
+                                "intensity gain / offset of the training volumes (not with a frozen encoder)")
+    d_model: StrictInt = Field(128, ge=8)
+    term_dim: StrictInt = Field(128, ge=8)
+    buckets: StrictInt = Field(4096, ge=16)
+    align_dim: StrictInt = Field(64, ge=4)
     decoder: str = "pointer"
     decoder_kwargs: dict[str, Any] = Field(default_factory=dict)
     alignment_loss: str = "info_nce"
-    soft_labels: bool = True
-    loss_weights: dict[str, float] = Field(default_factory=lambda: {
+    soft_labels: StrictBool = True
+    loss_weights: dict[str, FiniteFloat] = Field(default_factory=lambda: {
         "pointer": 1.0, "regression": 1.0, "alignment": 0.5, "stage": 0.5, "template": 0.5, "ontology": 0.1,
         "tissue": 1.0})
-    tissue_supervision: bool = Field(False, description="auxiliary loss: every image token predicts its "
-                                     "share of each tissue group in the labelled studies' label maps")
-    tissue_groups: dict[str, list[int]] | None = Field(None, description="tissue-group name -> label "
-                                                       "values (None: the phantom's groups)")
-    tissue_summary: bool = Field(False, description="with tissue_supervision: the predicted tissue volumes "
-                                 "and contacts also feed the decoder's start and the stage / template heads")
-    tissue_segmenter: bool = Field(False, description="first train a voxel-level U-Net on the labelled "
+    tissue_supervision: StrictBool = Field(False, description="auxiliary loss: every image token predicts "
+                                           "its share of each tissue group in the labelled studies' label "
+                                           "maps")
+    tissue_groups: dict[str, list[StrictInt]] | None = Field(
+        None, description="tissue-group name -> label values (None: the phantom's groups)"
+    )
+    tissue_summary: StrictBool = Field(False, description="with tissue_supervision: the predicted tissue "
+                                       "volumes and contacts also feed the decoder's start and the stage / "
+                                       "template heads")
+    tissue_segmenter: StrictBool = Field(False, description="first train a voxel-level U-Net on the labelled "
                                    "studies' label maps; its predicted tissue volumes and contacts feed the "
                                    "tissue summary (implies tissue_summary)")
     segmenter: SegmenterSpec = Field(default_factory=SegmenterSpec, description="the tissue segmenter's "
                                      "U-Net channels, input pooling and summary cell")
-    segmenter_steps: int = Field(800, ge=1, description="training steps of the tissue segmenter")
+    segmenter_steps: StrictInt = Field(800, ge=1, description="training steps of the tissue segmenter")
     segmenter_from: str | None = Field(None, description="a generator checkpoint whose trained tissue "
                                        "segmenter is reused instead of training one (same tissue groups, "
                                        "segmenter spec, sequences, normalisation and study grid)")
-    segmenter_batch_size: int = Field(4, ge=1)
-    segmenter_lr: float = Field(2e-3, gt=0)
-    segmenter_bf16: bool | None = Field(None, description="bfloat16 autocast for the tissue segmenter; "
+    segmenter_batch_size: StrictInt = Field(4, ge=1)
+    segmenter_lr: FiniteFloat = Field(2e-3, gt=0)
+    segmenter_bf16: StrictBool | None = Field(None, description="bfloat16 autocast for the tissue segmenter; "
                                         "null (default): where the device computes bfloat16 natively (its "
                                         "3D convolutions ran 2x faster on an AMX CPU, 60x slower on an "
                                         "AVX2-only CPU, which emulates bf16)")
-    balance: float = Field(0.0, ge=0.0, le=1.0, description="class balancing of the pointer loss: weight "
-                           "(n / (k * count)) ** balance per true option (0: off, 1: inverse frequency)")
+    balance: FiniteFloat = Field(0.0, ge=0.0, le=1.0, description="class balancing of the pointer loss: "
+                                 "weight (n / (k * count)) ** balance per true option (0: off, 1: inverse "
+                                 "frequency)")
     skip_fields: list[str] = Field(default_factory=list)
     rule_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    epochs: int = Field(20, ge=1)
-    max_steps: int | None = Field(None, ge=1)
-    batch_size: int = Field(8, ge=1)
-    lr: float = Field(1e-3, gt=0, description="peak lr of the heads; encoder groups scaled by layer decay")
-    layer_decay: float = Field(0.75, gt=0, le=1)
-    weight_decay: float = Field(0.05, ge=0)
-    warmup_steps: int = Field(0, ge=0)
-    min_lr: float = Field(0.0, ge=0)
-    bf16: bool = False
+    # strict scalars, as in PretrainConfig: wrong JSON types are refused, not converted
+    epochs: StrictInt = Field(20, ge=1)
+    max_steps: StrictInt | None = Field(None, ge=1)
+    batch_size: StrictInt = Field(8, ge=1)
+    lr: FiniteFloat = Field(1e-3, gt=0,
+                            description="peak lr of the heads; encoder groups scaled by layer decay")
+    layer_decay: FiniteFloat = Field(0.75, gt=0, le=1)
+    weight_decay: FiniteFloat = Field(0.05, ge=0)
+    warmup_steps: StrictInt = Field(0, ge=0)
+    min_lr: FiniteFloat = Field(0.0, ge=0)
+    bf16: StrictBool = False
     device: str = "cpu"
-    seed: int = 0
-    num_threads: int | None = Field(None, ge=1)
-    time_budget_s: float | None = Field(None, gt=0, description="stop (and save) after this wall-clock time")
+    seed: StrictInt = 0
+    num_threads: StrictInt | None = Field(None, ge=1)
+    time_budget_s: FiniteFloat | None = Field(None, gt=0,
+                                              description="stop (and save) after this wall-clock time")
 
     @field_validator("segmenter_bf16", mode="before")
     @classmethod

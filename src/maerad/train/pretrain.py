@@ -11,11 +11,13 @@ thread count).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
+import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,12 @@ from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visibl
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
 from maerad.train.checkpoint import load_checkpoint, save_checkpoint
-from maerad.train.config import PretrainConfig, default_patch_size, saved_pretrain_config
+from maerad.train.config import (
+    MODEL_KEYS_SET_BY_CONFIG,
+    PretrainConfig,
+    default_patch_size,
+    saved_pretrain_config,
+)
 from maerad.train.data_order import MicroBatchOrder
 from maerad.train.detector_token_maps import DetectorTokenMaps
 from maerad.train.distributed import (
@@ -89,7 +96,10 @@ def build_model(config: PretrainConfig, in_chans: int, img_size: tuple[int, ...]
         "norm_pix_loss": config.norm_pix_loss,
     }
     kwargs.update(config.model_kwargs)
-    model = create_model(config.model, **kwargs)
+    try:
+        model = create_model(config.model, **kwargs)
+    except ConfigError as exc:
+        raise ConfigError(_model_kwargs_hint(str(exc))) from None
     if not isinstance(model, MAE):
         raise ConfigError(f"model {config.model!r} is not a masked autoencoder (MAE / MAE-P)")
     return model
@@ -141,6 +151,7 @@ def _pretrain(
     ckpt_dir = out / "checkpoint"
     if resume and overwrite:
         raise ConfigError("resume and overwrite exclude each other: continue the run in out, or start again")
+    peak_lr = _peak_lr(config, info)
     for part in (out, *out.parents):
         if part.exists() and not part.is_dir():
             raise ConfigError(f"out {out}: {part} is a file, not a folder; choose another --out")
@@ -160,7 +171,7 @@ def _pretrain(
         instead = ", or give a lesion_detector" if config.masking == "lesion_aware" else ""
         raise InputError(f"{exc.folder}: has no label map (labels.nii.gz); masking {config.masking!r} reads "
                          f"the lesion / ROI labels of every study{instead}") from None
-    config = config.model_copy(update={"sequences": dataset.sequences})
+    config = config.model_copy(update={"sequences": dataset.sequences, **_absolute_paths(dict(config))})
     if detector is not None and detector.sequences and list(detector.sequences) != dataset.sequences:
         raise ConfigError(f"lesion_detector was trained on sequences {list(detector.sequences)}, the data "
                           f"gives {dataset.sequences}; set sequences to the detector's order")
@@ -183,8 +194,6 @@ def _pretrain(
 
     order = MicroBatchOrder(len(dataset), config.batch_size, seed=config.seed, rank=info.rank,
                             world_size=info.world_size)
-    effective_batch = config.batch_size * config.accum_steps * info.world_size
-    peak_lr = config.lr if config.lr is not None else scaled_lr(config.base_lr, effective_batch)
     total_steps = config.max_steps or max(1, config.epochs * order.batches_per_epoch // config.accum_steps)
     groups = param_groups_lrd(model, weight_decay=config.weight_decay, layer_decay=1.0)
     optimizer = adamw(groups, lr=peak_lr, betas=config.betas)
@@ -209,6 +218,7 @@ def _pretrain(
 
     train_model: nn.Module = model
     if info.world_size > 1:
+        _grads_in_parameter_layout(model)
         train_model = nn.parallel.DistributedDataParallel(model)
     if config.compile:
         train_model = compile_for_training(train_model, info.device)
@@ -500,12 +510,73 @@ def _check_masking_fits_layout(name: str, model: MAE, mode: str) -> None:
                           "(call the model with noise= from Python instead)")
 
 
+# Paths in the config: recorded resolved, so that --resume works from any folder and tells another
+# folder of the same relative name from the run's own.
+_PATH_FIELDS = ("data", "lesion_detector")
+
+
+def _absolute_paths(config: Mapping[str, Any]) -> dict[str, str]:
+    """The non-empty path fields of ``config`` (a config's fields by name), resolved (links followed)."""
+    paths = {key: config.get(key) for key in _PATH_FIELDS}
+    return {key: str(Path(path).resolve()) for key, path in paths.items() if isinstance(path, str) and path}
+
+
+def _peak_lr(config: PretrainConfig, info: DistInfo) -> float:
+    """The peak learning rate (``lr``, or ``base_lr`` scaled by the effective batch), after checking that
+    ``min_lr`` is not above it: the cosine would then climb instead of decaying."""
+    effective_batch = config.batch_size * config.accum_steps * info.world_size
+    if config.lr is not None:
+        peak, how = config.lr, "lr"
+    else:
+        peak = scaled_lr(config.base_lr, effective_batch)
+        how = f"base_lr {config.base_lr:g} x effective batch {effective_batch} / 256"
+    if config.min_lr > peak:
+        raise ConfigError(f"min_lr {config.min_lr:g} is above the peak learning rate {peak:g} ({how}); lower "
+                          "min_lr, or raise the peak")
+    return peak
+
+
+def _grads_in_parameter_layout(model: nn.Module) -> None:
+    """Give every gradient its parameter's strides before it is accumulated.
+
+    DDP copies each gradient into a bucket laid out like the parameter, and warns on every rank when the
+    strides differ. They can for a size-1 axis: with a batch of one, the cls token's ``(1, 1, E)``
+    gradient is a slice of the ``(1, 1 + N, E)`` gradient of the token sequence, with the stride of the
+    whole sequence on its first axis. (``gradient_as_bucket_view`` would not help: the check comes before
+    the gradient becomes a bucket view, on every step whose gradients were set to None.) Only gradients
+    whose strides differ are copied, bit for bit."""
+    for param in model.parameters():
+        if param.requires_grad:
+            param.register_hook(functools.partial(_as_laid_out, param))  # type: ignore[no-untyped-call]
+
+
+def _as_laid_out(param: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    if grad.layout != torch.strided or grad.stride() == param.stride():
+        return grad
+    return torch.empty_strided(param.shape, param.stride(), dtype=grad.dtype, device=grad.device).copy_(grad)
+
+
+def _model_kwargs_hint(message: str) -> str:
+    """``create_model``'s refusal of an unknown keyword lists every constructor argument, including those
+    the config sets itself and refuses in model_kwargs: list only the ones model_kwargs may set."""
+    found = re.fullmatch(r"(model .* does not accept .*); accepted: (.*)", message, flags=re.DOTALL)
+    if found is None:
+        return message
+    accepted = [key.strip() for key in found.group(2).split(",")]
+    allowed = [key for key in accepted if key not in MODEL_KEYS_SET_BY_CONFIG]
+    return (f"{found.group(1)}; accepted in model_kwargs: {', '.join(allowed)} (patch_size, mask_ratio and "
+            "norm_pix_loss are top-level keys; spatial_dims, in_chans and img_size come from the data)")
+
+
 def _restore(
     ckpt_dir: Path, config: PretrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> tuple[int, int | None]:
     """Load weights and optimizer state; returns the step and the warm-up steps the run was started with."""
     ckpt = load_checkpoint(ckpt_dir)
     saved = saved_pretrain_config(ckpt.config)
+    # earlier versions recorded paths as typed: resolved against the working folder, those runs still
+    # resume from where they were started (this run's own paths are absolute already)
+    saved.update(_absolute_paths(saved))
     current = config.model_dump(mode="json")
     inherited = {"warmup_steps"} if config.warmup_steps is None else set()  # None: keep the run's own
     changed = sorted(k for k in current
