@@ -93,14 +93,18 @@ def _mae_for(img: tuple[int, int]) -> MAE:
     ).eval()  # fmt: skip
 
 
+def _assert_same_features(mae: MAE, vit: torch.nn.Module, img_size: tuple[int, int]) -> None:
+    x = torch.randn(2, 3, *img_size)
+    with torch.no_grad():
+        torch.testing.assert_close(mae.forward_tokens(x), vit.forward_features(x), atol=1e-5, rtol=1e-5)
+
+
 def test_a_non_square_state_dict_whose_row_count_is_square_loads_into_its_model() -> None:
     # grid 4 x 6 with a class row: 25 rows, also a 5 x 5 grid without one; the model's grid decides
     vit, mae = _vit(img_size=(32, 48)), _mae_for((32, 48))
     assert vit.pos_embed.shape[1] == 25
     load_timm_vit(vit.state_dict(), model=mae)
-    x = torch.randn(2, 3, 32, 48)
-    with torch.no_grad():
-        torch.testing.assert_close(mae.forward_tokens(x), vit.forward_features(x), atol=1e-5, rtol=1e-5)
+    _assert_same_features(mae, vit, (32, 48))
 
 
 def test_an_ambiguous_state_dict_without_its_grid_asks_for_source_grid() -> None:
@@ -122,9 +126,7 @@ def test_no_embed_class_table_of_the_models_grid_loads_when_rows_minus_one_is_sq
     vit, mae = _vit(img_size=(16, 40), no_embed_class=True), _mae_for((16, 40))
     assert vit.pos_embed.shape[1] == 10
     load_timm_vit(vit.state_dict(), model=mae)
-    x = torch.randn(2, 3, 16, 40)
-    with torch.no_grad():
-        torch.testing.assert_close(mae.forward_tokens(x), vit.forward_features(x), atol=1e-5, rtol=1e-5)
+    _assert_same_features(mae, vit, (16, 40))
 
 
 def test_a_square_state_dict_is_still_resampled_into_another_grid() -> None:

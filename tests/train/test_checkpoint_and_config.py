@@ -174,6 +174,10 @@ def test_betas_from_json_lists_and_overrides() -> None:
     ],
 )
 def test_wrong_json_types_are_refused_not_converted(tmp_path: Path, text: str, field: str) -> None:
+    _assert_field_refused(tmp_path, text, field)
+
+
+def _assert_field_refused(tmp_path: Path, text: str, field: str) -> None:
     cfg = tmp_path / "c.json"
     cfg.write_text(text)
     with pytest.raises(ConfigError, match=f"config field '{field}'"):
@@ -207,9 +211,6 @@ def test_set_overrides_and_flags_keep_their_types() -> None:
     ],
 )
 def test_infinite_rates_and_a_floor_above_the_peak_are_refused(tmp_path: Path, text: str, field: str) -> None:
-    cfg = tmp_path / "c.json"
-    cfg.write_text(text)
-    with pytest.raises(ConfigError, match=f"config field '{field}'"):
-        load_pretrain_config(cfg)
+    _assert_field_refused(tmp_path, text, field)
     # a floor equal to the peak is a constant rate after the warm-up: allowed
     assert load_pretrain_config(None, lr=1e-3, min_lr=1e-3).min_lr == 1e-3
