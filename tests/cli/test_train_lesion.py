@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +16,9 @@ from safetensors.torch import load_file
 from maerad.cli import train_lesion
 from maerad.data.study import Study
 from maerad.data.study_folder import save_study
-from maerad.errors import ConfigError, InputError
+from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.masking.lesion_maps import LesionDetector
+from maerad.models.unet import UNet
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +97,11 @@ def test_user_errors(studies: Path, tmp_path: Path) -> None:
         (["--out", str(tmp_path / "x.pt")], ConfigError, "safetensors"),
         (["--out", str(tmp_path / "x.safetensors"), "--epochs", "0"], ConfigError, "--epochs"),
         (["--out", str(tmp_path / "x.safetensors"), "--lesion-labels", "999"], InputError, "--lesion-labels"),
-        (["--out", str(tmp_path / "x.safetensors"), "--sequences", "t1c"], InputError, "t1c"),
+        (["--out", str(tmp_path / "x.safetensors"), "--sequences", "t1c"], InputError, r"case000.*t1c"),
+        # found before training, not as a traceback when saving
+        (["--out", str(tmp_path / "x.safetensors"), "--channels", "2,2,2,2,2"], ConfigError,
+         r"--channels 2,2,2,2,2: .*single voxel"),
+        (["--out", str(studies / "case000" / "t2w.nii.gz" / "x.safetensors")], ConfigError, "is a file"),
     ]
     for extra, error, match in cases:
         args = parse(*base, *extra)
@@ -113,3 +119,54 @@ def test_user_errors(studies: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no label map"):
         args.func(args)
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_out_whose_json_name_is_a_folder_is_refused_before_training(studies: Path, tmp_path: Path) -> None:
+    (tmp_path / "lesion.json").mkdir()
+    for out in (tmp_path / "lesion.safetensors", tmp_path / "lesion.json"):
+        args = parse("--data", str(studies), "--out", str(out.with_suffix(".safetensors")), "--epochs", "1",
+                     "--channels", "2,4", "--no-progress")
+        with pytest.raises(ConfigError, match="is a folder"):
+            args.func(args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lesion.json"]
+
+
+def test_save_writes_both_files_or_neither(tmp_path: Path) -> None:
+    det = LesionDetector(UNet(2, 1, 1, channels=(2, 4)), spatial_dims=2, in_chans=1)
+    (tmp_path / "lesion.json").mkdir()
+    with pytest.raises(CheckpointError, match="is a folder"):
+        det.save(tmp_path / "lesion.safetensors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lesion.json"]  # no weights, no temporaries
+
+
+def test_the_config_inside_the_weights_wins_over_a_stale_json(studies: Path, tmp_path: Path) -> None:
+    outs = {}
+    for name, order in (("a", "t2w,adc"), ("b", "adc,t2w")):
+        outs[name] = tmp_path / name / "lesion.safetensors"
+        args = parse("--data", str(studies), "--out", str(outs[name]), "--epochs", "1", "--channels", "2,4",
+                     "--sequences", order, "--no-progress")
+        assert args.func(args) == 0
+    assert LesionDetector.from_checkpoint(tmp_path / "a").sequences == ("t2w", "adc")  # the folder works
+    shutil.copyfile(outs["b"], outs["a"])  # b's weights beside a's lesion.json (channels t2w, adc)
+    with pytest.raises(CheckpointError, match="does not match the config saved inside"):
+        LesionDetector.from_checkpoint(outs["a"])
+    outs["a"].with_suffix(".json").unlink()  # without the stale JSON the weights' own config is used
+    assert LesionDetector.from_checkpoint(outs["a"]).sequences == ("adc", "t2w")
+
+
+def test_synthetic_studies_are_labelled_in_the_summary_and_config(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "phantom"
+    labels = np.zeros((4, 16, 16), dtype=np.int16)
+    labels[1:3, 4:10, 5:11] = 100
+    for i, synthetic in enumerate((True, False)):
+        study = Study({"t2w": np.random.default_rng(i).normal(size=labels.shape).astype(np.float32)},
+                      spacing=(4.0, 1.0, 1.0), labels=labels, metadata={"synthetic": synthetic})
+        save_study(study, root / f"case{i}")
+    out = tmp_path / "det.safetensors"
+    args = parse("--data", str(root), "--out", str(out), "--epochs", "1", "--channels", "2,4",
+                 "--lesion-labels", "100", "--no-progress")
+    assert args.func(args) == 0
+    assert "(1 of 2 studies synthetic)" in capsys.readouterr().out
+    training = json.loads(out.with_suffix(".json").read_text())["training"]
+    assert training["synthetic_studies"] == 1 and Path(training["data"]).is_absolute()

@@ -73,6 +73,11 @@ def test_unet_rejects_bad_configuration(kwargs: dict[str, object], match: str) -
 def test_unet_rejects_wrong_input() -> None:
     with pytest.raises(InputError, match="expects"):
         UNet(2, 2, 1)(torch.zeros(1, 3, 8, 8))
+    # 3 levels pad 4x4 to a multiple of 4, one voxel at the bottleneck: nothing to instance-normalise
+    with pytest.raises(InputError, match="4x4 input to a single voxel"):
+        UNet(2, 2, 1, channels=(2, 4, 8))(torch.zeros(2, 2, 4, 4))
+    assert UNet(2, 2, 1, channels=(2, 4, 8))(torch.zeros(1, 2, 5, 4)).shape == (1, 1, 5, 4)  # 2x1 there
+    assert UNet(2, 2, 1, channels=(2, 4, 8), norm="batch").eval()(torch.zeros(1, 2, 4, 4)).shape[2:] == (4, 4)
 
 
 def detector(dims: int = 2) -> LesionDetector:
@@ -105,12 +110,24 @@ def test_checkpoint_errors(tmp_path: Path) -> None:
     path = detector().save(tmp_path / "x.safetensors")
     config = json.loads(config_path(path).read_text())
     config["unet"]["channels"] = [4, 16]
-    config_path(path).write_text(json.dumps(config))
+    config_path(path).write_text(json.dumps(config))  # an edited JSON no longer matches the weights' own
+    with pytest.raises(CheckpointError, match="does not match the config saved inside"):
+        LesionDetector.from_checkpoint(path)
+    config_path(path).unlink()
+    _embed_config(path, config)  # the config the weights carry is what is checked against them
     with pytest.raises(CheckpointError, match="do not match"):
         LesionDetector.from_checkpoint(path)
-    config_path(path).write_text(json.dumps({"format": "something-else", "version": 1}))
+    _embed_config(path, {"format": "something-else", "version": 1})
     with pytest.raises(CheckpointError, match="config"):
         LesionDetector.from_checkpoint(path)
+
+
+def _embed_config(path: Path, config: dict[str, object]) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from maerad.masking.lesion_maps.detector import _METADATA_KEY
+
+    save_file(load_file(str(path)), str(path), metadata={_METADATA_KEY: json.dumps(config)})
 
 
 def test_2d_detector_on_a_volume_is_slice_by_slice_after_volume_normalisation() -> None:

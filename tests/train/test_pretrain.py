@@ -241,6 +241,13 @@ def test_lesion_aware_masking_from_a_trained_detector_needs_no_labels(
             ),
             progress=False,
         )
+    # a detector saved without sequence names: its channel count is still checked, before any output
+    one_channel = LesionDetector(UNet(2, 1, 1, channels=(4, 8)), spatial_dims=2, in_chans=1)
+    unnamed = one_channel.save(tmp_path / "unnamed" / "detector.safetensors")
+    with pytest.raises(ConfigError, match=r"takes 1 channel\(s\), the data gives 2 \(t2w, adc\)"):
+        pretrain(_config(unlabelled, tmp_path / "run5", masking="lesion_aware", lesion_detector=str(unnamed),
+                         max_steps=1), progress=False)
+    assert not (tmp_path / "run5").exists()
 
 
 def test_2d_slices_with_bf16_autocast(studies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

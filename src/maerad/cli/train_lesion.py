@@ -112,6 +112,7 @@ def dice_bce_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.
 class _Volume:
     image: torch.Tensor  # (C, D, H, W), z-scored per channel
     target: torch.Tensor  # (1, D, H, W) float {0, 1}
+    synthetic: bool  # a phantom case: results from it are labelled synthetic
 
 
 def _load_volumes(folders: list[Path], sequences: tuple[str, ...] | None, lesion: tuple[int, ...]
@@ -129,14 +130,35 @@ def _load_volumes(folders: list[Path], sequences: tuple[str, ...] | None, lesion
             sequences = tuple(study.sequence_names)
         if study.labels is None:
             raise InputError(f"{folder}: study has no label map (labels.nii.gz); train-lesion needs labels")
-        image = torch.from_numpy(study.stack(sequences))  # raises InputError naming missing sequences
+        try:
+            image = torch.from_numpy(study.stack(sequences))
+        except InputError as exc:  # a missing sequence: say which study lacks it
+            raise InputError(f"{folder}: {exc}") from None
         target = torch.from_numpy(np.isin(study.labels, lesion).astype(np.float32))[None]
-        volumes.append(_Volume(normalize_channels(image[None], 3)[0], target))
+        synthetic = study.metadata.get("synthetic") is True
+        volumes.append(_Volume(normalize_channels(image[None], 3)[0], target, synthetic))
     assert sequences is not None
     if not any(bool(v.target.any()) for v in volumes):
         raise InputError(f"no voxel of the {len(volumes)} studies has a lesion label in "
                          f"{','.join(map(str, lesion))}; check --lesion-labels")
     return volumes, sequences
+
+
+def _check_out_is_writable(out: Path) -> None:
+    """Refuse, before any training, an ``--out`` the checkpoint could not be written to."""
+    from maerad.masking.lesion_maps.detector import config_path
+
+    for part in out.parents:
+        if part.exists() and not part.is_dir():
+            raise ConfigError(f"--out {out}: {part} is a file, not a folder")
+    for target in (out, config_path(out)):
+        if target.is_dir():
+            raise ConfigError(f"--out {out}: {target} is a folder; choose another checkpoint name")
+
+
+def _item_shape(volume: _Volume, spatial_dims: int) -> tuple[int, ...]:
+    """Spatial shape of one training item of ``volume``: a slice (2D) or the whole volume (3D)."""
+    return tuple(volume.image.shape[2:] if spatial_dims == 2 else volume.image.shape[1:])
 
 
 def _batch_plan(volumes: list[_Volume], spatial_dims: int, batch_size: int, gen: torch.Generator
@@ -147,7 +169,7 @@ def _batch_plan(volumes: list[_Volume], spatial_dims: int, batch_size: int, gen:
 
     buckets: dict[tuple[int, ...], list[tuple[int, int]]] = {}
     for i, v in enumerate(volumes):
-        shape = tuple(v.image.shape[2:] if spatial_dims == 2 else v.image.shape[1:])
+        shape = _item_shape(v, spatial_dims)
         items = [(i, d) for d in range(v.image.shape[1])] if spatial_dims == 2 else [(i, -1)]
         buckets.setdefault(shape, []).extend(items)
     groups: list[list[tuple[int, int]]] = []
@@ -185,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.suffix != ".safetensors":
         raise ConfigError(f"--out {out}: the checkpoint name must end in .safetensors")
+    _check_out_is_writable(out)
     lesion = tuple(args.lesion_labels) if args.lesion_labels else default_lesion_labels()
     if not lesion:
         raise ConfigError("--lesion-labels is required (no phantom label table to take defaults from)")
@@ -200,6 +223,11 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     net = UNet(args.spatial_dims, len(sequences), 1, channels=args.channels).to(device)
+    for item_shape in {_item_shape(v, args.spatial_dims) for v in volumes}:
+        try:
+            net.check_size(item_shape)
+        except InputError as exc:
+            raise ConfigError(f"--channels {','.join(map(str, args.channels))}: {exc}") from None
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     steps_per_epoch = len(_batch_plan(volumes, args.spatial_dims, args.batch_size, torch.Generator()))
     bar = tqdm(total=args.epochs * steps_per_epoch, desc="train-lesion", unit="step",
@@ -218,19 +246,23 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
     bar.close()
     dice = _train_dice(net, volumes, args.spatial_dims, device)
+    synthetic = sum(v.synthetic for v in volumes)
+    data_kind = "" if synthetic == 0 else " (synthetic data)" if synthetic == len(volumes) \
+        else f" ({synthetic} of {len(volumes)} studies synthetic)"
     config = {
         "lesion_labels": list(lesion),
         "spatial_dims": args.spatial_dims,
         "normalization": "z-score per sample and channel over the whole volume",
         "training": {"epochs": args.epochs, "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size,
-                     "studies": len(volumes), "final_loss": loss_value, "train_dice": dice,
-                     "data": str(args.data)},
+                     "studies": len(volumes), "synthetic_studies": synthetic,
+                     "final_loss": loss_value, "train_dice": dice, "data": str(Path(args.data).resolve())},
     }
     detector = LesionDetector(net.cpu(), spatial_dims=args.spatial_dims, in_chans=len(sequences),
                               sequences=sequences, config=config)
     detector.save(out)
     print(f"maerad train-lesion: {len(volumes)} studies ({', '.join(sequences)}), {args.epochs} epoch(s), "
-          f"final loss {loss_value:.4f}, train Dice {dice:.3f} in {time.perf_counter() - t0:.1f} s -> {out}")
+          f"final loss {loss_value:.4f}, train Dice {dice:.3f}{data_kind} "
+          f"in {time.perf_counter() - t0:.1f} s -> {out}")
     return 0
 
 

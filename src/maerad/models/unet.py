@@ -135,6 +135,21 @@ class UNet(nn.Module):
         """Inputs are padded internally to a multiple of this along every spatial axis."""
         return int(2 ** (len(self.channels) - 1))
 
+    def bottleneck_size(self, size: Sequence[int]) -> tuple[int, ...]:
+        """Spatial size at the deepest level for an input of spatial ``size`` (after the internal pad)."""
+        return tuple(-(-int(s) // self.multiple) for s in size)
+
+    def check_size(self, size: Sequence[int]) -> None:
+        """Raise :class:`InputError` when ``size`` shrinks to a single voxel at the deepest level with
+        instance normalisation, which has nothing to normalise there (torch refuses it in training and
+        returns a constant in evaluation)."""
+        deepest = self.bottleneck_size(size)
+        if self.norm == "instance" and all(s == 1 for s in deepest):
+            shape = "x".join(str(int(s)) for s in size)
+            raise InputError(f"UNet with {len(self.channels)} levels shrinks a {shape} input to a single "
+                             "voxel at its deepest level, where instance normalisation is undefined; use "
+                             "fewer levels (channels) or a larger input")
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments as a JSON-serialisable dict (``UNet(**net.config())`` rebuilds it)."""
         return {
@@ -150,12 +165,14 @@ class UNet(nn.Module):
         """``(B, in_chans, *S) → (B, out_chans, *S)`` logits, any spatial size ``S``.
 
         Raises:
-            InputError: wrong rank or channel count.
+            InputError: wrong rank or channel count, or an input too small for the levels (see
+                :meth:`check_size`).
         """
         if x.ndim != self.spatial_dims + 2 or x.shape[1] != self.in_chans:
             axes = ", ".join("S" * self.spatial_dims)
             raise InputError(f"UNet expects (B, {self.in_chans}, {axes}) input, got {tuple(x.shape)}")
         size = x.shape[2:]
+        self.check_size(size)
         m = self.multiple
         pad: list[int] = []
         for s in reversed(size):  # F.pad wants the last axis first

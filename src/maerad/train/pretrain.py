@@ -172,6 +172,10 @@ def _pretrain(
         raise InputError(f"{exc.folder}: has no label map (labels.nii.gz); masking {config.masking!r} reads "
                          f"the lesion / ROI labels of every study{instead}") from None
     config = config.model_copy(update={"sequences": dataset.sequences, **_absolute_paths(dict(config))})
+    if detector is not None and detector.in_chans != len(dataset.sequences):
+        raise ConfigError(f"lesion_detector takes {detector.in_chans} channel(s), the data gives "
+                          f"{len(dataset.sequences)} ({', '.join(dataset.sequences)}); set sequences to the "
+                          "ones the detector was trained on")
     if detector is not None and detector.sequences and list(detector.sequences) != dataset.sequences:
         raise ConfigError(f"lesion_detector was trained on sequences {list(detector.sequences)}, the data "
                           f"gives {dataset.sequences}; set sequences to the detector's order")

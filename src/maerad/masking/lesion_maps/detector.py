@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from maerad.atomic import atomic_path, write_text_atomic
+from maerad.atomic import atomic_path
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.masking.lesion_maps.labels import ArrayLike, pool_to_tokens
 
@@ -82,7 +82,8 @@ class LesionDetector:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], *, device: torch.device | str | None = None
                         ) -> LesionDetector:
-        """Load a detector written by :meth:`save` (``maerad train-lesion``).
+        """Load a detector written by :meth:`save` (``maerad train-lesion``), from its ``.safetensors``
+        file or the folder holding it (when that is its only checkpoint).
 
         Raises:
             CheckpointError: missing or unreadable file, a config of another format, or weights that
@@ -94,20 +95,30 @@ class LesionDetector:
         from maerad.models.unet import UNet
 
         path = Path(path)
+        if path.is_dir():  # the folder train-lesion wrote into: its one checkpoint
+            found = sorted(path.glob("*.safetensors"))
+            if len(found) != 1:
+                raise CheckpointError(f"{path}: a folder with {len(found)} .safetensors files; give the "
+                                      "lesion-detector checkpoint file itself")
+            path = found[0]
         if not path.is_file():
             raise CheckpointError(f"{path}: lesion-detector checkpoint not found")
         try:
+            # the config inside the weights travels with them; the JSON beside them is for people, and a
+            # stale one (weights copied over, the JSON left behind) must not relabel the channels
+            with safe_open(str(path), "pt") as handle:
+                text = (handle.metadata() or {}).get(_METADATA_KEY)
             side = config_path(path)
-            if side.is_file():
-                config = json.loads(side.read_text(encoding="utf-8"))
-            else:
-                with safe_open(str(path), "pt") as handle:
-                    text = (handle.metadata() or {}).get(_METADATA_KEY)
-                if text is None:
-                    raise CheckpointError(f"{path}: not a lesion detector (no {config_path(path).name} "
-                                          "beside it and no detector config inside); give the "
-                                          "lesion.safetensors that `maerad train-lesion` wrote")
-                config = json.loads(text)
+            beside = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else None
+            if text is None and beside is None:
+                raise CheckpointError(f"{path}: not a lesion detector (no {side.name} beside it and no "
+                                      "detector config inside); give the lesion.safetensors that "
+                                      "`maerad train-lesion` wrote")
+            config = json.loads(text) if text is not None else beside
+            if beside is not None and beside != config:
+                raise CheckpointError(f"{path}: {side.name} beside it does not match the config saved "
+                                      "inside the weights (weights replaced or the JSON edited?); delete "
+                                      f"the stale {side.name} or save the detector again")
             state = load_file(str(path))
         except (OSError, ValueError, SafetensorError) as exc:
             raise CheckpointError(f"{path}: not a readable lesion-detector checkpoint ({exc})") from None
@@ -143,9 +154,13 @@ class LesionDetector:
         text = json.dumps(config, indent=2, sort_keys=True) + "\n"
         state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         path = Path(path)
-        with atomic_path(path) as tmp:
-            save_file(state, str(tmp), metadata={_METADATA_KEY: text})
-        write_text_atomic(config_path(path), text)
+        for target in (path, config_path(path)):
+            if target.is_dir():
+                raise CheckpointError(f"{target} is a folder; choose another checkpoint path")
+        # both written to temporaries first, so a failure leaves neither new file behind
+        with atomic_path(path) as weights_tmp, atomic_path(config_path(path)) as config_tmp:
+            save_file(state, str(weights_tmp), metadata={_METADATA_KEY: text})
+            config_tmp.write_text(text, encoding="utf-8")
         return path
 
     # -- inference -------------------------------------------------------------------------------
