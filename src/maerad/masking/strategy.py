@@ -115,7 +115,8 @@ def uniform(shape: Sequence[int], generator: torch.Generator | None, device: tor
 def ranks(scores: torch.Tensor) -> torch.Tensor:
     """``(B, n)`` float ranks: the position of each entry in its row's ascending (stable) order.
 
-    Adding noise in ``[0, 1)`` to ranks sorts lexicographically: by rank first, by noise among equals.
+    To order by rank and then by noise among equal ranks, use :func:`rank_then_noise` (a float32
+    ``rank + noise`` can round into the next rank).
     """
     order = stable_argsort(scores)
     positions = torch.arange(scores.shape[1], device=scores.device, dtype=scores.dtype)
@@ -125,21 +126,24 @@ def ranks(scores: torch.Tensor) -> torch.Tensor:
 def rank_then_noise(rank: torch.Tensor, noise: torch.Tensor, num_ranks: int) -> torch.Tensor:
     """Scores that order tokens by ``rank`` first and by ``noise`` among equal ranks, exactly.
 
-    ``rank`` holds whole numbers in ``[0, num_ranks)`` (e.g. from :func:`ranks`), ``noise`` is uniform
-    on ``[0, 1)`` and broadcasts against it. A plain float32 ``rank + noise`` is not exact: with
-    ``noise`` within half a float32 ulp of 1 it rounds up to ``rank + 1`` and ties with the next rank's
-    tokens, so a token can cross a rank boundary (and, e.g., a sequence keep one token too many). Here
-    the noise keeps only the ``24 - bit_length(num_ranks - 1)`` leading bits that fit beside the rank,
-    so every float32 sum is exact; ties between equal truncated noise values (probability ``2**-bits``
-    per pair, 2**-12 for 4096 ranks) go to the lower raster index. Past ``2**23`` ranks the sum is
-    computed in float64, exact too.
+    ``rank`` holds whole numbers in ``[0, num_ranks)`` (e.g. from :func:`ranks`) and broadcasts to
+    ``noise``, uniform on ``[0, 1)`` and of the scores' shape.
+
+    A plain float32 ``rank + noise`` is not exact: with ``noise`` within half a float32 ulp of 1 it
+    rounds up to ``rank + 1`` and ties with the next rank's tokens, so a token can cross a rank
+    boundary (and, e.g., a sequence keep one token too many). Here the noise keeps only the
+    ``b = 24 - bit_length(num_ranks - 1)`` leading bits that fit beside the rank, and the scores are the
+    whole numbers ``rank * 2**b + floor(noise * 2**b)``, exact in float32. Ties between equal truncated
+    noise values (probability ``2**-b`` per pair, 2**-12 for 4096 ranks) go to the lower raster index.
+    Past ``2**23`` ranks the scores are ``rank + noise`` in float64, exact too.
     """
     noise_bits = 24 - max(num_ranks - 1, 1).bit_length()
     if noise_bits < 1:
         return rank.double() + noise.double()
     scale = float(2**noise_bits)
-    # floor(u * 2^b) / 2^b is a multiple of 2^-b below 1, and rank * 2^b + floor(u * 2^b) < 2^24
-    return torch.floor(noise * scale).div_(scale) + rank
+    # whole numbers rank * 2^b + floor(u * 2^b) < 2^24, exact in float32 (the scale does not change
+    # the order, and scores only order tokens)
+    return torch.floor(noise * scale).add_(rank, alpha=scale)
 
 
 def grid_coords(grid: Sequence[int], device: torch.device) -> torch.Tensor:
