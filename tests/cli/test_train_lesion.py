@@ -170,3 +170,21 @@ def test_synthetic_studies_are_labelled_in_the_summary_and_config(tmp_path: Path
     assert "(1 of 2 studies synthetic)" in capsys.readouterr().out
     training = json.loads(out.with_suffix(".json").read_text())["training"]
     assert training["synthetic_studies"] == 1 and Path(training["data"]).is_absolute()
+
+
+def test_studies_with_different_sequences_need_sequences_named(studies: Path, tmp_path: Path) -> None:
+    # a third study with one more sequence: the channels must not depend on which study comes first
+    root = tmp_path / "mixed"
+    shutil.copytree(studies, root)
+    labels = np.zeros((4, 16, 16), dtype=np.int16)
+    labels[1:3, 4:10, 5:11] = 100
+    ones = np.ones(labels.shape, dtype=np.float32)
+    save_study(Study({"t2w": ones, "adc": ones, "t1c": ones}, spacing=(4.0, 1.0, 1.0), labels=labels),
+               root / "case002")
+    base = ["--data", str(root), "--epochs", "1", "--channels", "2,4", "--no-progress",
+            "--lesion-labels", "100"]
+    args = parse(*base, "--out", str(tmp_path / "a.safetensors"))
+    with pytest.raises(InputError, match=r"case002.*'t1c'.*--sequences t2w,adc"):
+        args.func(args)
+    args = parse(*base, "--out", str(tmp_path / "b.safetensors"), "--sequences", "t2w,adc")
+    assert args.func(args) == 0

@@ -112,6 +112,11 @@ def test_sizes_accept_python_numpy_and_tensor_integers() -> None:
     assert as_tuple(np.int64(16), 3, "patch_size") == (16, 16, 16)
     assert as_tuple([torch.tensor(8), np.int32(4)], 2, "patch_size") == (8, 4)
     assert all(type(v) is int for v in as_tuple((np.int64(8), torch.tensor(4)), 2, "patch_size"))
+    # whole arrays and 1-D tensors of integers, as sizes often arrive from NumPy code
+    assert as_tuple(np.array([32, 48]), 2, "img_size") == (32, 48)
+    assert as_tuple(torch.tensor([4, 16, 16]), 3, "patch_size") == (4, 16, 16)
+    with pytest.raises(ConfigError, match="positive ints"):
+        as_tuple(np.array([32.0, 48.0]), 2, "img_size")
 
 
 def test_patch_embed_refuses_non_integer_channels() -> None:

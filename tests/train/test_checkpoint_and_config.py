@@ -197,6 +197,11 @@ def test_set_overrides_and_flags_keep_their_types() -> None:
     assert config.base_lr == 1.0 and isinstance(config.base_lr, float)  # an int is a fine float
     assert config.min_lr == 0.0 and isinstance(config.min_lr, float)
     assert config.patch_size == [4, 8, 8] and config.num_threads is None and config.batch_size == 2
+    # numbers as typed in a shell, which JSON refuses, are still numbers
+    typed = load_pretrain_config(None, ["mask_ratio=.75", "lr=1.", "max_steps=+5"])
+    assert (typed.mask_ratio, typed.lr, typed.max_steps) == (0.75, 1.0, 5)
+    with pytest.raises(ConfigError, match="base_lr"):
+        load_pretrain_config(None, ["base_lr=nan"])
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,12 @@ def _load_volumes(folders: list[Path], sequences: tuple[str, ...] | None, lesion
     from maerad.data.discovery import load_study_folder
     from maerad.masking.lesion_maps import normalize_channels
 
+    if sequences is None:  # as maerad pretrain: the channels must not depend on which study comes first
+        from maerad.data.datasets import check_same_sequences
+        from maerad.data.discovery import outline_study_folder
+
+        check_same_sequences(folders, [outline_study_folder(f).sequences for f in folders],
+                             option="--sequences {names}")
     volumes: list[_Volume] = []
     for folder in folders:
         study = load_study_folder(folder)

@@ -33,7 +33,13 @@ from maerad.data.discovery import find_study_folders, load_study_folder, outline
 from maerad.data.study import FloatArray, Study
 from maerad.errors import ConfigError, InputError
 
-__all__ = ["MissingLabelMapError", "StudyDataset", "find_study_folders", "normalize_channels"]
+__all__ = [
+    "MissingLabelMapError",
+    "StudyDataset",
+    "check_same_sequences",
+    "find_study_folders",
+    "normalize_channels",
+]
 
 Normalization = Literal["percentile", "zscore", "none"]
 
@@ -123,7 +129,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         self._shapes = shapes = [list(o.shape) for o in outlines]
         self._synthetic = [o.synthetic for o in outlines]
         if sequences is None:
-            _check_same_sequences(self.folders, [o.sequences for o in outlines])
+            check_same_sequences(self.folders, [o.sequences for o in outlines])
         self.sequences = list(outlines[0].sequences if sequences is None else sequences)
         if not self.sequences:
             raise ConfigError("sequences must name at least one sequence")
@@ -262,13 +268,18 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         return image, labels
 
 
-def _check_same_sequences(folders: Sequence[Path], held: Sequence[Sequence[str]]) -> None:
+def check_same_sequences(folders: Sequence[Path], held: Sequence[Sequence[str]],
+                         option: str = "--set sequences=[{names}]") -> None:
     """Without ``sequences``, the first study's decide the channels: a study holding more would lose its
     extra sequences without a word. Refuse any difference, naming the study and the sequences, and
-    suggest the sequences every study holds."""
+    suggest the sequences every study holds (as the command-line ``option``, ``{names}`` filled in).
+
+    Raises:
+        InputError: the studies hold different sets of sequences.
+    """
     first = held[0]
     common = [s for s in first if all(s in other for other in held)]
-    hint = (f"name the channels to train on, e.g. --set sequences=[{','.join(common)}] "
+    hint = (f"name the channels to train on, e.g. {option.format(names=','.join(common))} "
             f"(sequences={common!r} from Python), the ones every study holds" if common
             else "the studies share no sequence")
     for folder, names in zip(folders[1:], held[1:], strict=True):

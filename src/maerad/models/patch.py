@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,18 +26,22 @@ __all__ = ["PatchEmbed", "PatchGeometry", "as_tuple", "patchify", "unpatchify"]
 def as_tuple(value: int | Sequence[int], spatial_dims: int, name: str) -> tuple[int, ...]:
     """``value`` as a tuple of ``spatial_dims`` positive ints (an int is repeated).
 
-    Entries must be integers (Python, NumPy or 0-dim integer tensors). Floats are refused even when
-    integral (``32.0``), as are bools and strings: ``"88"`` would otherwise be read as ``(8, 8)``.
+    Entries must be integers (Python, NumPy or 0-dim integer tensors; a 1-D integer array or tensor
+    works as the sequence). Floats are refused even when integral (``32.0``), as are bools and
+    strings: ``"88"`` would otherwise be read as ``(8, 8)``.
 
     Raises:
         ConfigError: not an int or a sequence of ints, wrong length or a non-positive entry; the message
             names ``name``.
     """
-    single = as_int(value)
+    raw: object = value
+    if isinstance(raw, (np.ndarray, torch.Tensor)) and raw.ndim == 1:
+        raw = raw.tolist()  # integer entries stay ints; float ones are refused below
+    single = as_int(raw)
     if single is not None:
         out: tuple[int | None, ...] = (single,) * spatial_dims
-    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        out = tuple(as_int(v) for v in value)
+    elif isinstance(raw, Sequence) and not isinstance(raw, (str, bytes)):
+        out = tuple(as_int(v) for v in raw)
     else:
         raise ConfigError(
             f"{name} must be a positive int or a sequence of {spatial_dims} positive ints, got {value!r}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -240,12 +241,21 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 
 
 def _parse_value(raw: str) -> Any:
-    """JSON when it parses; a flat ``[a, b]`` of bare words a list of its items (each parsed alike);
-    else the string itself."""
+    """JSON when it parses; a number as a shell user types it (``.75``, ``1.``, ``+5``, which JSON
+    refuses); a flat ``[a, b]`` of bare words a list of its items (each parsed alike); else the string
+    itself."""
     try:
         return json.loads(raw)
     except ValueError:
         pass
+    text = raw.strip()
+    for number in (int, float):
+        try:
+            value = number(text)
+        except ValueError:
+            continue
+        if math.isfinite(value):  # "nan" / "inf" stay strings, refused by the finite float fields
+            return value
     text = raw.strip()
     inner = text[1:-1]
     if text.startswith("[") and text.endswith("]") and not any(c in inner for c in '[]{}"'):
