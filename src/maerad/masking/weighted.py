@@ -79,12 +79,14 @@ def weights_for_keys(weights: torch.Tensor, smallest: float, largest: float) -> 
 
     Unchanged when ``smallest >= SMALLEST_SAFE_WEIGHT``. Otherwise the keys of the tiniest weights
     would overflow to ``-inf`` and tie (ties go to the lower index, so the sample would no longer be
-    exact): the weights are returned in float64 and divided by ``largest``, which leaves the sampling
-    distribution unchanged (it depends on weight ratios only).
+    exact): the weights are returned in float64 (float32 on MPS, which has no float64) and divided by
+    ``largest``, which leaves the sampling distribution unchanged (it depends on weight ratios only).
     """
     if smallest >= SMALLEST_SAFE_WEIGHT or weights.device.type == "meta":
         return weights
-    return weights.double() / largest
+    # MPS has no float64: there the division alone must do (enough unless the weights span > 1e30)
+    dtype = torch.float32 if weights.device.type == "mps" else torch.float64
+    return weights.to(dtype) / largest
 
 
 def check_positive_weights(weights: torch.Tensor, field: str = "weights") -> tuple[float, float]:
