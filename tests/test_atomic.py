@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from maerad.atomic import atomic_directory, atomic_path, write_text_atomic
+from maerad.atomic import atomic_directory, atomic_path, unwritable_reason, write_text_atomic
 
 
 def test_write_text_atomic(tmp_path: Path) -> None:
@@ -73,3 +73,14 @@ def test_outputs_get_the_permissions_of_the_umask(tmp_path: Path, umask: int) ->
     for path in ("a.json", "w.safetensors", "folder/x.txt", "folder/model.safetensors"):
         assert stat.S_IMODE((tmp_path / path).stat().st_mode) == 0o666 & ~umask, path
     assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o777 & ~umask
+
+
+def test_unwritable_reason_names_the_part_in_the_way(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dir").mkdir()
+    assert unwritable_reason(tmp_path / "new" / "out.json", folder=False) is None
+    in_the_way = f"{tmp_path / 'file'} is a file, not a folder"
+    assert unwritable_reason(tmp_path / "file" / "out.json", folder=False) == in_the_way
+    assert unwritable_reason(tmp_path / "dir", folder=False) == f"{tmp_path / 'dir'} is a folder, not a file"
+    assert unwritable_reason(tmp_path / "dir", folder=True) is None
+    assert unwritable_reason(tmp_path / "file", folder=True) == in_the_way

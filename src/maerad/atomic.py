@@ -21,6 +21,7 @@ __all__ = [
     "atomic_directory",
     "atomic_path",
     "interrupted_swaps",
+    "unwritable_reason",
     "write_bytes_atomic",
     "write_text_atomic",
 ]
@@ -66,6 +67,19 @@ def _new_sibling(target: Path, suffix: str, *, directory: bool) -> Path:
             continue
         return path
     raise FileExistsError(f"no free temporary name beside {target}")
+
+
+def unwritable_reason(target: str | os.PathLike[str], *, folder: bool) -> str | None:
+    """Why ``target`` (a file, or with ``folder`` a folder) could not be written, else ``None``: a
+    part of its path that exists as a file, or a file target that exists as a folder. Cheap, for
+    refusing an output path before hours of work rather than when writing it."""
+    target = Path(target)
+    for part in (target, *target.parents) if folder else target.parents:
+        if part.exists() and not part.is_dir():
+            return f"{part} is a file, not a folder"
+    if not folder and target.is_dir():
+        return f"{target} is a folder, not a file"
+    return None
 
 
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:

@@ -152,14 +152,12 @@ def _load_volumes(folders: list[Path], sequences: tuple[str, ...] | None, lesion
 
 def _check_out_is_writable(out: Path) -> None:
     """Refuse, before any training, an ``--out`` the checkpoint could not be written to."""
+    from maerad.atomic import unwritable_reason
     from maerad.masking.lesion_maps.detector import config_path
 
-    for part in out.parents:
-        if part.exists() and not part.is_dir():
-            raise ConfigError(f"--out {out}: {part} is a file, not a folder")
     for target in (out, config_path(out)):
-        if target.is_dir():
-            raise ConfigError(f"--out {out}: {target} is a folder; choose another checkpoint name")
+        if (why := unwritable_reason(target, folder=False)) is not None:
+            raise ConfigError(f"--out {out}: {why}; choose another checkpoint path")
 
 
 def _item_shape(volume: _Volume, spatial_dims: int) -> tuple[int, ...]:

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from maerad.atomic import write_text_atomic
+from maerad.atomic import unwritable_reason, write_text_atomic
 from maerad.data.datasets import MissingLabelMapError, StudyDataset
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
@@ -152,9 +152,8 @@ def _pretrain(
     if resume and overwrite:
         raise ConfigError("resume and overwrite exclude each other: continue the run in out, or start again")
     peak_lr = _peak_lr(config, info)
-    for part in (out, *out.parents):
-        if part.exists() and not part.is_dir():
-            raise ConfigError(f"out {out}: {part} is a file, not a folder; choose another --out")
+    if (why := unwritable_reason(out, folder=True)) is not None:
+        raise ConfigError(f"out {out}: {why}; choose another --out")
     earlier = earlier_run(out)
     if earlier and not (resume or overwrite):
         again = "continue it with --resume (resume=True), " if (ckpt_dir / "state.json").is_file() else ""

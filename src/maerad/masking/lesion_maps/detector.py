@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from maerad.atomic import atomic_path
+from maerad.atomic import atomic_path, unwritable_reason
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.masking.lesion_maps.labels import ArrayLike, pool_to_tokens
 
@@ -155,8 +155,8 @@ class LesionDetector:
         state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         path = Path(path)
         for target in (path, config_path(path)):
-            if target.is_dir():
-                raise CheckpointError(f"{target} is a folder; choose another checkpoint path")
+            if (why := unwritable_reason(target, folder=False)) is not None:
+                raise CheckpointError(f"cannot save the detector to {path}: {why}")
         # both written to temporaries first, so a failure leaves neither new file behind
         with atomic_path(path) as weights_tmp, atomic_path(config_path(path)) as config_tmp:
             save_file(state, str(weights_tmp), metadata={_METADATA_KEY: text})
