@@ -10,7 +10,7 @@ from torch import nn
 from maerad.errors import ConfigError
 from maerad.registry import Registry
 
-__all__ = ["MODELS", "check_kwargs", "create_model"]
+__all__ = ["MODELS", "UnknownModelKwargsError", "check_kwargs", "create_model"]
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("models")
 
@@ -39,10 +39,20 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     return factory(**kwargs)
 
 
+class UnknownModelKwargsError(ConfigError):
+    """A model factory was given keywords it does not take; ``unknown`` and ``accepted`` name them, so
+    that callers which set some keywords themselves can list only the rest."""
+
+    def __init__(self, name: str, unknown: list[str], accepted: list[str]) -> None:
+        super().__init__(
+            f"model {name!r} does not accept {', '.join(unknown)}; accepted: {', '.join(accepted)}"
+        )
+        self.model, self.unknown, self.accepted = name, unknown, accepted
+
+
 def check_kwargs(name: str, kwargs: dict[str, Any], allowed: set[str]) -> None:
-    """Raise ``ConfigError`` naming any keyword of ``kwargs`` that ``name`` does not accept."""
+    """Raise :class:`UnknownModelKwargsError` naming any keyword of ``kwargs`` that ``name`` does not
+    accept."""
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
-        raise ConfigError(
-            f"model {name!r} does not accept {', '.join(unknown)}; accepted: {', '.join(sorted(allowed))}"
-        )
+        raise UnknownModelKwargsError(name, unknown, sorted(allowed))

@@ -14,7 +14,6 @@ import contextlib
 import functools
 import math
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +32,7 @@ from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
+from maerad.models.registry import UnknownModelKwargsError
 from maerad.train.checkpoint import load_checkpoint, save_checkpoint
 from maerad.train.config import (
     MODEL_KEYS_SET_BY_CONFIG,
@@ -98,8 +98,14 @@ def build_model(config: PretrainConfig, in_chans: int, img_size: tuple[int, ...]
     kwargs.update(config.model_kwargs)
     try:
         model = create_model(config.model, **kwargs)
-    except ConfigError as exc:
-        raise ConfigError(_model_kwargs_hint(str(exc))) from None
+    except UnknownModelKwargsError as exc:
+        # its list of accepted keywords includes those the config sets itself and refuses in model_kwargs
+        allowed = [key for key in exc.accepted if key not in MODEL_KEYS_SET_BY_CONFIG]
+        raise ConfigError(
+            f"model {exc.model!r} does not accept {', '.join(exc.unknown)}; accepted in model_kwargs: "
+            f"{', '.join(allowed)} (patch_size, mask_ratio and norm_pix_loss are top-level keys; "
+            "spatial_dims, in_chans and img_size come from the data)"
+        ) from None
     if not isinstance(model, MAE):
         raise ConfigError(f"model {config.model!r} is not a masked autoencoder (MAE / MAE-P)")
     return model
@@ -557,18 +563,6 @@ def _as_laid_out(param: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     if grad.layout != torch.strided or grad.stride() == param.stride():
         return grad
     return torch.empty_strided(param.shape, param.stride(), dtype=grad.dtype, device=grad.device).copy_(grad)
-
-
-def _model_kwargs_hint(message: str) -> str:
-    """``create_model``'s refusal of an unknown keyword lists every constructor argument, including those
-    the config sets itself and refuses in model_kwargs: list only the ones model_kwargs may set."""
-    found = re.fullmatch(r"(model .* does not accept .*); accepted: (.*)", message, flags=re.DOTALL)
-    if found is None:
-        return message
-    accepted = [key.strip() for key in found.group(2).split(",")]
-    allowed = [key for key in accepted if key not in MODEL_KEYS_SET_BY_CONFIG]
-    return (f"{found.group(1)}; accepted in model_kwargs: {', '.join(allowed)} (patch_size, mask_ratio and "
-            "norm_pix_loss are top-level keys; spatial_dims, in_chans and img_size come from the data)")
 
 
 def _restore(
