@@ -62,6 +62,8 @@ def test_finetune_writes_a_checkpoint(data: Path, tmp_path: Path, capsys: pytest
     (["--set", "seed=1.0"], "'seed'"),
     (["--set", "lr=Infinity"], "'lr'"),
     (["--set", 'segmenter_bf16="yes"'], "'segmenter_bf16'"),
+    # a floor above the peak would make the cosine climb
+    (["--set", "lr=0.001", "--set", "min_lr=0.002"], "min_lr 0.002 is above lr 0.001"),
 ])
 def test_user_errors_are_one_line_exit_2(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                          argv: list[str], message: str) -> None:
@@ -98,3 +100,4 @@ def test_finetune_config_keeps_its_legitimate_forms() -> None:
     assert config.segmenter_bf16 is None  # "auto", the docs' word for null
     assert config.lr == 1.0 and config.time_budget_s == 60.0 and config.bf16 is True and config.max_steps == 3
     assert config.loss_weights == {"pointer": 2.0}
+    assert validate_config(FinetuneConfig, apply_overrides({}, ["lr=0.001", "min_lr=0.001"])).min_lr == 0.001

@@ -39,7 +39,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from tqdm import tqdm
 
 from maerad.atomic import write_text_atomic
@@ -144,7 +153,7 @@ class FinetuneConfig(BaseModel):
     layer_decay: FiniteFloat = Field(0.75, gt=0, le=1)
     weight_decay: FiniteFloat = Field(0.05, ge=0)
     warmup_steps: StrictInt = Field(0, ge=0)
-    min_lr: FiniteFloat = Field(0.0, ge=0)
+    min_lr: FiniteFloat = Field(0.0, ge=0, description="the cosine's floor; at most lr")
     bf16: StrictBool = False
     device: str = "cpu"
     seed: StrictInt = 0
@@ -156,6 +165,15 @@ class FinetuneConfig(BaseModel):
     @classmethod
     def _auto_is_null(cls, value: object) -> object:
         return None if value == "auto" else value  # the docs' word for null
+
+    @field_validator("min_lr")
+    @classmethod
+    def _min_lr_at_most_lr(cls, value: float, info: ValidationInfo) -> float:
+        # above the peak, the cosine "decay" would climb (lr is declared first, so it is validated)
+        lr = info.data.get("lr")
+        if lr is not None and value > lr:
+            raise ValueError(f"min_lr {value:g} is above lr {lr:g}, the peak learning rate")
+        return value
 
 
 @dataclass
