@@ -226,11 +226,13 @@ def test_bool_and_integer_masks_measure_like_float_masks() -> None:
     for dtype in (torch.bool, torch.uint8, torch.int64):
         for measure in measures:
             torch.testing.assert_close(measure(mask.to(dtype)), measure(mask))
+    # the composed loss (whole-organ terms: 3D masks)
     loss_fn = uterine_prior_loss(include_ovaries=False)
     names = ("uterus", "cervix", "endometrium", "junctional_zone", "outer_myometrium")
-    regions = {name: mask for name in names}
-    float_out = loss_fn(image[:, None], regions, spacing)
-    bool_out = loss_fn(image[:, None], {k: v.bool() for k, v in regions.items()}, spacing)
+    regions = {name: mask[:, None].expand(1, 6, 64, 64) for name in names}
+    volume = image[:, None, None].expand(1, 1, 6, 64, 64)
+    float_out = loss_fn(volume, regions, (1.0, 1.0, 1.0))
+    bool_out = loss_fn(volume, {k: v.bool() for k, v in regions.items()}, (1.0, 1.0, 1.0))
     torch.testing.assert_close(bool_out.loss, float_out.loss)
 
 
@@ -437,26 +439,24 @@ def test_segmenter_masks_carry_gradients_to_the_image() -> None:
     assert image.grad is not None and torch.count_nonzero(image.grad) > 0
 
 
-def test_uterine_prior_loss_on_a_plausible_2d_phantom_is_zero() -> None:
+def test_uterine_prior_loss_on_2d_slices_keeps_only_the_contrast_orderings() -> None:
     spacing = (0.5, 0.5)
     shape = (120, 200)
-    uterus = ellipse(shape, spacing, (36.0, 20.0))  # 72 mm long
-    y, x = _coords(shape, spacing)
-    cervix = ((((y - 30) / 6) ** 2 + ((x - 80) / 14) ** 2) <= 1).float()[None]  # 28 mm
-    endo = ellipse(shape, spacing, (25.0, 4.0))  # 8 mm thick sheet
+    uterus = ellipse(shape, spacing, (36.0, 20.0))
+    endo = ellipse(shape, spacing, (25.0, 4.0))
     jz = ellipse(shape, spacing, (30.0, 9.0)) - endo
     myo = uterus - endo - jz
     image = (0.9 * endo + 0.2 * jz + 0.5 * myo)[:, None]
-    loss_fn = uterine_prior_loss(menopausal="pre", include_ovaries=False, contrast_margin=0.1)
-    regions = {
-        "uterus": uterus,
-        "cervix": cervix,
-        "endometrium": endo,
-        "junctional_zone": jz,
-        "outer_myometrium": myo,
-    }
+    regions = {"uterus": uterus, "cervix": uterus, "endometrium": endo, "junctional_zone": jz,
+               "outer_myometrium": myo}
+    # a slice shows cross-sections: every slice of a normal uterus would read short
+    with pytest.raises(ConfigError, match=r"whole-organ.*geometry=False"):
+        uterine_prior_loss(menopausal="pre", include_ovaries=False)(image, regions, spacing)
+    loss_fn = uterine_prior_loss(menopausal="pre", geometry=False, contrast_margin=0.1)
     out = loss_fn(image, regions, spacing)
-    assert float(out.loss) == 0.0, {k: float(v) for k, v in out.values.items()}
-    # postmenopausal: the same 8 mm endometrium is too thick (> 5 mm)
-    post = uterine_prior_loss(menopausal="post", include_ovaries=False)(image, regions, spacing)
-    assert float(post.penalties["thickness[endometrium]"]) > 0
+    assert sorted(out.values) == ["contrast[junctional_zone<endometrium]",
+                                  "contrast[junctional_zone<outer_myometrium]"]
+    assert float(out.loss) == 0.0
+    # the same slice with the junctional zone brighter than the myometrium is penalised
+    wrong = (0.9 * endo + 0.7 * jz + 0.5 * myo)[:, None]
+    assert float(loss_fn(wrong, regions, spacing).penalties["contrast[junctional_zone<outer_myometrium]"]) > 0

@@ -111,6 +111,17 @@ def test_intensity_foreground() -> None:
     image[0, 1, 0, 0] = 10.0
     image[0, 0, 1, 1] = 1.0
     image[0, 0, 2, 2] = 0.2
+    image[0, 0, 3, 3] = 0.01
     fg = intensity_foreground(image, relative_threshold=0.05)
     assert fg.shape == (1, 4, 4)
-    assert fg[0, 0, 0] and fg[0, 1, 1] and not fg[0, 2, 2] and int(fg.sum()) == 2
+    # each channel against its own maximum (1.0 and 10.0): 0.2 counts, 0.01 does not
+    assert fg[0, 0, 0] and fg[0, 1, 1] and fg[0, 2, 2] and not fg[0, 3, 3] and int(fg.sum()) == 3
+
+
+def test_intensity_foreground_judges_each_sequence_on_its_own_scale() -> None:
+    # raw T2W (0-1000) beside an ADC map (0-0.004): the ADC-only voxel is foreground too
+    image = torch.zeros(1, 2, 1, 3)
+    image[0, 0, 0, 0] = 1000.0
+    image[0, 1, 0, 1] = 0.003
+    fg = intensity_foreground(image, relative_threshold=0.05)
+    assert fg[0, 0].tolist() == [True, True, False]

@@ -33,12 +33,15 @@ def _as_mask_batch(foreground: torch.Tensor, spatial_dims: int) -> torch.Tensor:
 
 
 def intensity_foreground(image: torch.Tensor, relative_threshold: float = 0.05) -> torch.Tensor:
-    """A simple foreground mask: voxels whose maximum over channels exceeds a fraction of the
-    per-sample maximum.
+    """A simple foreground mask: voxels where some channel exceeds a fraction of **that channel's**
+    maximum in the sample.
+
+    Each sequence is judged on its own scale: on raw intensities an ADC map (0–4 × 10⁻³ mm²/s) beside a
+    T2W image (0–1000) would otherwise never count.
 
     Args:
         image: ``(B, C, *spatial)``.
-        relative_threshold: fraction of each sample's maximum intensity.
+        relative_threshold: fraction of each channel's maximum intensity in its sample.
 
     Returns:
         ``(B, *spatial)`` bool.
@@ -47,9 +50,8 @@ def intensity_foreground(image: torch.Tensor, relative_threshold: float = 0.05) 
         raise InputError(f"image must be (B, C, *spatial), got {tuple(image.shape)}")
     if not 0.0 <= relative_threshold < 1.0:
         raise ConfigError(f"relative_threshold must be in [0, 1), got {relative_threshold}")
-    peak = image.amax(dim=1)  # (B, *S)
-    per_sample_max = peak.flatten(1).amax(dim=1).view(-1, *([1] * (peak.ndim - 1)))
-    return peak > relative_threshold * per_sample_max
+    channel_max = image.flatten(2).amax(dim=2).view(*image.shape[:2], *([1] * (image.ndim - 2)))  # (B, C, 1…)
+    return (image > relative_threshold * channel_max).any(dim=1)
 
 
 def foreground_token_weights(

@@ -2,6 +2,7 @@
 of soft region masks on a reconstruction, scored against the priors of SPEC §5.4."""
 
 from maerad.losses.anatomy.loss import (
+    UTERUS_LENGTH_FACTOR,
     AnatomicalPriorLoss,
     AnatomicalPriorOutput,
     AxisLength,
@@ -10,6 +11,7 @@ from maerad.losses.anatomy.loss import (
     PriorTerm,
     Thickness,
     Volume,
+    channel_index,
     contrast_ordering,
     uterine_prior_loss,
 )
@@ -24,14 +26,17 @@ from maerad.losses.anatomy.measurements import (
     region_moments,
     region_volume,
 )
+from maerad.losses.anatomy.phantom_regions import PHANTOM_REGIONS, phantom_region_masks
 from maerad.losses.anatomy.priors import SPEC_PRIORS, GaussianPrior, Prior, PriorEntry, RangePrior, spec_prior
 from maerad.losses.anatomy.regions import GatedRegion, intensity_gated_mask, label_masks, segmenter_masks
 
 __all__ = [
     "ELLIPSE_FACTOR",
     "ELLIPSOID_FACTOR",
+    "PHANTOM_REGIONS",
     "SLAB_FACTOR",
     "SPEC_PRIORS",
+    "UTERUS_LENGTH_FACTOR",
     "AnatomicalPriorLoss",
     "AnatomicalPriorOutput",
     "AxisLength",
@@ -45,11 +50,13 @@ __all__ = [
     "RangePrior",
     "Thickness",
     "Volume",
+    "channel_index",
     "contrast_difference",
     "contrast_ordering",
     "intensity_gated_mask",
     "label_masks",
     "mean_thickness",
+    "phantom_region_masks",
     "principal_axis_lengths",
     "region_mean",
     "region_moments",

@@ -11,6 +11,9 @@ with respect to the image:
   still report and score the anatomy but give no gradient.
 
 A term whose regions are (nearly) empty in a sample (an organ outside the slice) scores zero there.
+Whole-organ quantities (an organ's length or volume) need 3D masks of the whole organ: a 2D slice shows
+a cross-section, which such a prior would misjudge; measurements built with ``whole_organ=True`` refuse
+2D masks.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from typing import Literal, Protocol
 import torch
 from torch import nn
 
-from maerad.errors import ConfigError
+from maerad.errors import ConfigError, InputError
 from maerad.losses.anatomy.measurements import (
+    SLAB_FACTOR,
     contrast_difference,
     mean_thickness,
     principal_axis_lengths,
@@ -35,6 +39,7 @@ from maerad.losses.anatomy.priors import Prior, RangePrior, spec_prior
 from maerad.losses.anatomy.regions import GatedRegion
 
 __all__ = [
+    "UTERUS_LENGTH_FACTOR",
     "AnatomicalPriorLoss",
     "AnatomicalPriorOutput",
     "AxisLength",
@@ -43,9 +48,18 @@ __all__ = [
     "PriorTerm",
     "Thickness",
     "Volume",
+    "channel_index",
     "contrast_ordering",
     "uterine_prior_loss",
 ]
+
+#: Uterine length / standard deviation along the uterus's principal axis (SPEC §5.1 length: external os
+#: to fundus). An ``ASSUMPTION`` calibrated on maerad's phantom, whose uterus is a cylindrical cervix and a
+#: pear-shaped corpus at a flexion angle: the median over 30 normal cases (seeds 200–229), which then
+#: read 0.80–1.08 × their true length (strongly flexed ones short); neither the ellipsoid's 2√5 (reads
+#: 0.97–1.31 ×) nor the rod's √12 (0.75–1.01 ×) fits that shape. ``benchmarks/probe_uterine_priors.py``
+#: re-measures it.
+UTERUS_LENGTH_FACTOR = 3.7
 
 
 class Measurement(Protocol):
@@ -75,12 +89,66 @@ def _mask(regions: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
     return regions[name]
 
 
+def _whole_organ_mask(regions: Mapping[str, torch.Tensor], name: str, measurement: str) -> torch.Tensor:
+    """The mask of ``name``, refused unless 3D: a whole-organ quantity of a 2D slice is a cross-section's."""
+    mask = _mask(regions, name)
+    if mask.ndim != 4:
+        raise ConfigError(
+            f"{measurement} is a whole-organ measurement and needs (B, D, H, W) masks of the whole organ, "
+            f"got {tuple(mask.shape)}: on a 2D slice it would measure a cross-section (on 2D data use "
+            "uterine_prior_loss(geometry=False), or build the terms yourself with whole_organ=False)"
+        )
+    return mask
+
+
+def channel_index(channel: object, sequences: Sequence[str] | None) -> int:
+    """The image channel of ``channel``: an index, or a sequence name looked up in ``sequences`` (the
+    image's channel names in order, e.g. a dataset's ``sequences``).
+
+    Raises:
+        ConfigError: a name without ``sequences``, a name not among them, or a negative index.
+    """
+    if isinstance(channel, str):
+        if sequences is None:
+            raise ConfigError(f"channel {channel!r} is a sequence name: give sequences=[...], the image's "
+                              "channel names in order")
+        names = list(sequences)
+        if channel not in names:
+            raise ConfigError(f"sequence {channel!r} is not among the image's channels {names}")
+        return names.index(channel)
+    # NumPy integers are indices too; bools and floats are not
+    if isinstance(channel, bool) or not isinstance(channel, numbers.Integral) or int(channel) < 0:
+        raise ConfigError(f"channel must be a sequence name or an index >= 0, got {channel!r}")
+    return int(channel)
+
+
+def _check_soft_mask(name: str, mask: object) -> None:
+    """A soft mask is a tensor with values in [0, 1] (logits or a signed map would give negative volumes)."""
+    if not isinstance(mask, torch.Tensor):
+        raise InputError(f"region {name!r} must be a torch.Tensor soft mask, got {type(mask).__name__}")
+    if mask.dtype == torch.bool or mask.device.type == "meta" or mask.numel() == 0:
+        return
+    low, high = torch.aminmax(mask.detach())
+    if not (float(low) >= 0.0 and float(high) <= 1.0):  # NaN fails too
+        raise InputError(f"region {name!r} must be a soft mask with values in [0, 1], got values in "
+                         f"[{float(low) + 0.0:g}, {float(high) + 0.0:g}] (probabilities, not logits)")
+
+
 @dataclass(frozen=True)
 class Volume:
-    """Volume of ``region`` in mL (2D masks need ``slice_thickness`` in mm)."""
+    """Volume of ``region`` in mL (2D masks need ``slice_thickness`` in mm: the volume of that slab).
+
+    With ``whole_organ=True`` (an organ's volume, as in :func:`uterine_prior_loss`) 2D masks are refused.
+    """
 
     region: str
     slice_thickness: float | None = None
+    whole_organ: bool = False
+
+    def __post_init__(self) -> None:
+        if self.slice_thickness is not None and not _finite_number(self.slice_thickness, 0.0, strict=True):
+            raise ConfigError(f"Volume slice_thickness must be a finite number > 0 (mm) or None, got "
+                              f"{self.slice_thickness!r}")
 
     @property
     def name(self) -> str:
@@ -93,16 +161,23 @@ class Volume:
     def __call__(
         self, image: torch.Tensor, regions: Mapping[str, torch.Tensor], spacing: Sequence[float]
     ) -> torch.Tensor:
-        return region_volume(_mask(regions, self.region), spacing, slice_thickness=self.slice_thickness)
+        mask = _whole_organ_mask(regions, self.region, self.name) if self.whole_organ \
+            else _mask(regions, self.region)
+        return region_volume(mask, spacing, slice_thickness=self.slice_thickness)
 
 
 @dataclass(frozen=True)
 class AxisLength:
-    """Longest (``"major"``) or shortest (``"minor"``) principal-axis extent of ``region`` in mm."""
+    """Longest (``"major"``) or shortest (``"minor"``) principal-axis extent of ``region`` in mm:
+    ``factor · sqrt(λ)`` (see :func:`~maerad.losses.anatomy.measurements.principal_axis_lengths`).
+
+    With ``whole_organ=True`` (an organ's length, as in :func:`uterine_prior_loss`) 2D masks are refused.
+    """
 
     region: str
     which: Literal["major", "minor"] = "major"
     factor: float | None = None
+    whole_organ: bool = False
 
     def __post_init__(self) -> None:
         if self.which not in ("major", "minor"):
@@ -121,7 +196,9 @@ class AxisLength:
     def __call__(
         self, image: torch.Tensor, regions: Mapping[str, torch.Tensor], spacing: Sequence[float]
     ) -> torch.Tensor:
-        lengths = principal_axis_lengths(_mask(regions, self.region), spacing, factor=self.factor)
+        mask = _whole_organ_mask(regions, self.region, self.name) if self.whole_organ \
+            else _mask(regions, self.region)
+        lengths = principal_axis_lengths(mask, spacing, factor=self.factor)
         return lengths[:, 0] if self.which == "major" else lengths[:, -1]
 
 
@@ -185,15 +262,27 @@ def contrast_ordering(
     darker: str,
     brighter: str,
     *,
-    channel: int = 0,
+    channel: int | str = 0,
+    sequences: Sequence[str] | None = None,
     margin: float = 0.0,
     scale: float = 1.0,
     weight: float = 1.0,
 ) -> PriorTerm:
     """ "``darker`` is darker than ``brighter`` by at least ``margin``" as a hinge term:
-    ``((mean_darker − mean_brighter + margin)₊ / scale)²``."""
+    ``((mean_darker − mean_brighter + margin)₊ / scale)²``.
+
+    ``margin`` and ``scale`` are in the image's intensity units (after the data's normalisation: a wrong
+    ordering costs ~10⁴ times more on raw 0–1000 intensities than on percentile-normalised ones).
+    ``channel`` is an index or a sequence name (then ``sequences`` names the image's channels in order).
+    """
+    if not _finite_number(margin, 0.0, strict=False):
+        raise ConfigError(f"contrast margin must be a finite number >= 0 (intensity units), got {margin!r}")
+    if not _finite_number(scale, 0.0, strict=True):
+        raise ConfigError(f"contrast scale must be a finite number > 0 (intensity units), got {scale!r}")
     return PriorTerm(
-        ContrastDifference(darker, brighter, channel), RangePrior(high=-margin, scale=scale), weight
+        ContrastDifference(darker, brighter, channel_index(channel, sequences)),
+        RangePrior(high=-float(margin), scale=float(scale)),
+        weight,
     )
 
 
@@ -260,6 +349,11 @@ class AnatomicalPriorLoss(nn.Module):
         Returns:
             :class:`AnatomicalPriorOutput` with the scalar ``loss``.
         """
+        if not isinstance(image, torch.Tensor) or image.ndim not in (4, 5):
+            got = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+            raise InputError(f"image must be a (B, C, *S) torch.Tensor with 2 or 3 spatial axes, got {got}")
+        for name, mask in regions.items():
+            _check_soft_mask(name, mask)
         masks = dict(regions)
         for derived in self.derived:
             masks[derived.name] = derived(image, masks)
@@ -279,41 +373,80 @@ class AnatomicalPriorLoss(nn.Module):
 def uterine_prior_loss(
     *,
     menopausal: Literal["pre", "post"] = "pre",
-    t2w_channel: int = 0,
+    t2w_channel: int | str = 0,
+    sequences: Sequence[str] | None = None,
     contrast_margin: float = 0.0,
-    ovary_slice_thickness: float | None = None,
+    geometry: bool = True,
     include_ovaries: bool = True,
+    postmenopausal_endometrium_max_mm: float = 5.0,
+    uterus_length_factor: float = UTERUS_LENGTH_FACTOR,
+    min_voxels: float = 1.0,
 ) -> AnatomicalPriorLoss:
-    """The SPEC §5.4 priors on the standard region names.
+    """The SPEC §5.4 priors on the standard region names, for 3D masks of the whole organs.
 
-    Regions expected: ``uterus``, ``cervix``, ``endometrium``, ``junctional_zone``,
-    ``outer_myometrium`` and (if ``include_ovaries``) ``ovary_left``, ``ovary_right``. Terms: uterine
-    and cervical length (major axis), endometrial and junctional-zone thickness, ovarian volumes, and
-    the T2W orderings of SPEC §5.3 (junctional zone darker than outer myometrium and than
-    endometrium).
+    Regions expected: ``uterus`` (corpus **and** cervix: SPEC's length runs from the external os to the
+    fundus), ``cervix``, ``endometrium``, ``junctional_zone``, ``outer_myometrium`` and, with
+    ``include_ovaries``, ``ovary_left`` and ``ovary_right`` (follicles included); for maerad's phantom
+    :func:`~maerad.losses.anatomy.phantom_regions.phantom_region_masks` makes them. Terms:
+
+    * ``major_length[uterus]``: principal-axis length × ``uterus_length_factor``;
+    * ``major_length[cervix]``: principal-axis length of a uniform rod (``SLAB_FACTOR`` = √12);
+    * ``minor_length[endometrium]``: the double-layer thickness SPEC bounds, as the extent of a sheet of
+      uniform thickness across its thinnest principal axis (``SLAB_FACTOR``);
+    * ``thickness[junctional_zone]``: the **mean** thickness of the junctional-zone shell against SPEC's
+      1–12 mm. Diffuse thickening is penalised; focal thickening (the adenomyosis criterion is the
+      *maximal* JZ > 12 mm) barely moves a mean, so this is no adenomyosis detector;
+    * ``volume[ovary_left]``, ``volume[ovary_right]`` (with ``include_ovaries``);
+    * the T2W orderings of SPEC §5.3: junctional zone darker than outer myometrium and, before
+      menopause only, than the endometrium (SPEC's table gives the bright T2W endometrium for
+      premenopausal women; a thin postmenopausal one is partial-volumed into its neighbours: on a
+      phantom study a 1.6 mm endometrium at 5 mm slices reads darker than its junctional zone).
+
+    The lengths, the endometrial thickness and the volumes are whole-organ quantities and refuse 2D
+    masks (a slice shows a cross-section: every slice of a normal uterus reads short). On 2D slices use
+    ``geometry=False``, which keeps only the contrast orderings. Accuracy on the phantom's ground truth:
+    ``docs/losses.md``.
 
     Args:
         menopausal: selects the pre- or postmenopausal ranges.
-        t2w_channel: channel index of the T2-weighted sequence.
-        contrast_margin: required intensity gap of the orderings.
-        ovary_slice_thickness: slice thickness (mm) for ovarian volumes from 2D masks.
+        t2w_channel: the T2-weighted channel: an index, or a sequence name looked up in ``sequences``.
+        sequences: the image's channel names in order (needed when ``t2w_channel`` is a name).
+        contrast_margin: required intensity gap of the orderings (>= 0, in the image's intensity units).
+        geometry: add the length, thickness and volume terms (needs 3D masks).
         include_ovaries: add the ovarian-volume terms.
+        postmenopausal_endometrium_max_mm: upper bound of the postmenopausal endometrium; 4 vs 5 mm is
+            ``UNCERTAIN`` in SPEC §8 U13 (default 5 mm, the SPEC's MRI default).
+        uterus_length_factor: see :data:`UTERUS_LENGTH_FACTOR`.
+        min_voxels: see :class:`AnatomicalPriorLoss`.
+
+    Raises:
+        ConfigError: an unknown ``menopausal``, a bad channel, margin, bound or factor.
     """
     if menopausal not in ("pre", "post"):
         raise ConfigError(f"menopausal must be 'pre' or 'post', got {menopausal!r}")
+    if not _finite_number(postmenopausal_endometrium_max_mm, 0.0, strict=True):
+        raise ConfigError("postmenopausal_endometrium_max_mm must be a finite number > 0 (mm), got "
+                          f"{postmenopausal_endometrium_max_mm!r}")
     status = "premenopausal" if menopausal == "pre" else "postmenopausal"
-    terms = [
-        PriorTerm(AxisLength("uterus"), spec_prior(f"uterine_length_{status}")),
-        PriorTerm(AxisLength("cervix"), spec_prior("cervical_length")),
-        PriorTerm(Thickness("endometrium"), spec_prior(f"endometrial_thickness_{status}")),
-        PriorTerm(Thickness("junctional_zone"), spec_prior("junctional_zone_thickness")),
-        # SPEC §5.3: junctional zone low on T2W, outer myometrium intermediate, endometrium high
-        contrast_ordering("junctional_zone", "outer_myometrium", channel=t2w_channel, margin=contrast_margin),
-        contrast_ordering("junctional_zone", "endometrium", channel=t2w_channel, margin=contrast_margin),
-    ]
-    if include_ovaries:
+    channel = channel_index(t2w_channel, sequences)
+    terms: list[PriorTerm] = []
+    if geometry:
+        endometrium = spec_prior("endometrial_thickness_premenopausal") if menopausal == "pre" else \
+            spec_prior("endometrial_thickness_postmenopausal", high=float(postmenopausal_endometrium_max_mm))
+        terms += [
+            PriorTerm(AxisLength("uterus", factor=uterus_length_factor, whole_organ=True),
+                      spec_prior(f"uterine_length_{status}")),
+            PriorTerm(AxisLength("cervix", factor=SLAB_FACTOR, whole_organ=True),
+                      spec_prior("cervical_length")),
+            PriorTerm(AxisLength("endometrium", which="minor", factor=SLAB_FACTOR, whole_organ=True),
+                      endometrium),
+            PriorTerm(Thickness("junctional_zone"), spec_prior("junctional_zone_thickness")),
+        ]
+    # SPEC §5.3: junctional zone low on T2W, outer myometrium intermediate, endometrium (premenop.) high
+    darker_than = ("outer_myometrium", "endometrium") if menopausal == "pre" else ("outer_myometrium",)
+    terms += [contrast_ordering("junctional_zone", brighter, channel=channel, margin=contrast_margin)
+              for brighter in darker_than]
+    if geometry and include_ovaries:
         for side in ("ovary_left", "ovary_right"):
-            terms.append(
-                PriorTerm(Volume(side, ovary_slice_thickness), spec_prior(f"ovarian_volume_{status}"))
-            )
-    return AnatomicalPriorLoss(terms)
+            terms.append(PriorTerm(Volume(side, whole_organ=True), spec_prior(f"ovarian_volume_{status}")))
+    return AnatomicalPriorLoss(terms, min_voxels=min_voxels)

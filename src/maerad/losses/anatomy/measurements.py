@@ -79,7 +79,11 @@ def _spacing(mask: torch.Tensor, spacing: Sequence[float]) -> tuple[float, ...]:
     if nd not in (2, 3):
         raise ConfigError(f"a region mask must be (B, *S) with 2 or 3 spatial axes, got {tuple(mask.shape)}")
     sp = tuple(float(s) for s in spacing)
-    if len(sp) != nd or any(not s > 0 for s in sp):
+    if len(sp) == nd + 1:  # e.g. a study's (D, H, W) labels measured as a batch of D 2D slices
+        raise ConfigError(f"spacing {tuple(spacing)} has {nd + 1} voxel sizes but the mask "
+                          f"{tuple(mask.shape)} has {nd} spatial axes after its batch axis; a single sample "
+                          "needs a batch axis (mask[None], or study.labels[None] for label_masks)")
+    if len(sp) != nd or any(not (s > 0 and math.isfinite(s)) for s in sp):
         raise ConfigError(f"spacing must be {nd} positive voxel sizes in mm, got {tuple(spacing)}")
     return sp
 

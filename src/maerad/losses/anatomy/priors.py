@@ -48,10 +48,13 @@ class RangePrior:
     def __post_init__(self) -> None:
         if math.isnan(self.low) or math.isnan(self.high) or self.low > self.high:
             raise ConfigError(f"range prior needs low <= high, got [{self.low}, {self.high}]")
+        if self.low == math.inf or self.high == -math.inf:  # nothing would lie inside
+            raise ConfigError(f"range prior [{self.low}, {self.high}] contains no value; use -inf for no low "
+                              "bound and inf for no high bound")
         if self.power not in (1, 2):
             raise ConfigError(f"range prior power must be 1 or 2, got {self.power}")
-        if self.scale is not None and not self.scale > 0:
-            raise ConfigError(f"range prior scale must be positive, got {self.scale}")
+        if self.scale is not None and not (self.scale > 0 and math.isfinite(self.scale)):
+            raise ConfigError(f"range prior scale must be a finite number > 0, got {self.scale}")
 
     @property
     def effective_scale(self) -> float:
@@ -80,8 +83,10 @@ class GaussianPrior:
     std: float
 
     def __post_init__(self) -> None:
-        if not self.std > 0:
-            raise ConfigError(f"Gaussian prior std must be positive, got {self.std}")
+        if not (self.std > 0 and math.isfinite(self.std)):
+            raise ConfigError(f"Gaussian prior std must be a finite number > 0, got {self.std}")
+        if not math.isfinite(self.mean):
+            raise ConfigError(f"Gaussian prior mean must be finite, got {self.mean}")
 
     def penalty(self, value: torch.Tensor) -> torch.Tensor:
         """``(B,)`` measurements → ``(B,)`` penalties."""

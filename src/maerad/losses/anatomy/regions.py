@@ -12,6 +12,7 @@ Which masks make a measurement depend on the reconstruction:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -32,7 +33,8 @@ def label_masks(
     """Indicator masks of named label sets.
 
     Args:
-        labels: ``(B, *S)`` integer label map (a tensor, or a NumPy array such as ``Study.labels``).
+        labels: ``(B, *S)`` integer label map, a tensor or a NumPy array (a study's ``(D, H, W)``
+            ``Study.labels`` is one sample: pass ``study.labels[None]``).
         regions: name → label value or values (e.g. ``{"uterus": [3, 4, 5]}``).
 
     Returns:
@@ -124,6 +126,22 @@ class GatedRegion:
     channel: int = 0
     temperature: float = 0.05
     polarity: Literal["bright", "dark"] = "bright"
+
+    def __post_init__(self) -> None:
+        # refused here, not at the first forward pass of a training run
+        for field_name, value, positive in (("threshold", self.threshold, False),
+                                            ("temperature", self.temperature, True)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or (positive and not value > 0):
+                need = "a finite number > 0" if positive else "a finite number"
+                raise ConfigError(f"gated region {self.name!r}: {field_name} must be {need} (intensity "
+                                  f"units), got {value!r}")
+        if self.polarity not in ("bright", "dark"):
+            raise ConfigError(f"gated region {self.name!r}: polarity must be 'bright' or 'dark', got "
+                              f"{self.polarity!r}")
+        if isinstance(self.channel, bool) or not isinstance(self.channel, int) or self.channel < 0:
+            raise ConfigError(f"gated region {self.name!r}: channel must be an index >= 0, got "
+                              f"{self.channel!r}")
 
     def __call__(self, image: torch.Tensor, regions: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """``image (B, C, *S)`` and named masks → ``(B, *S)``."""
