@@ -11,6 +11,12 @@ A dataset item is a dict of tensors:
 * ``"labels"``: the label map on the same spatial grid (``int64``), only with ``with_labels=True``;
 * ``"index"``: the item index (``int64`` scalar), for tracing a batch back to its case.
 
+Studies are presented in one orientation: a study whose axes run in the opposite direction to the
+first study's (the same anatomy stored as NIfTI and as DICOM, say) is flipped to match it, its
+``affine`` updated (:meth:`StudyDataset.affine`); a study with another axis order (sagittal beside
+axial) is refused, since that needs resampling. A voxel size more than 10 % away from the first study's
+gives a warning: the patches then cover different physical sizes.
+
 Intensities are normalised per study and **per channel** (never across sequences): by default each
 channel is mapped so that its 0.5th and 99.5th percentiles become 0 and 1 (values beyond are kept, not
 clipped), which puts T2W, DWI, ADC and T1c — whose raw scales differ by orders of magnitude — on a
@@ -20,6 +26,7 @@ comparable footing.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -30,6 +37,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from maerad.data.discovery import find_study_folders, load_study_folder, outline_study_folder
+from maerad.data.orientation import axis_codes, flip_axes_to_match, flipped_affine
 from maerad.data.study import FloatArray, Study
 from maerad.errors import ConfigError, InputError
 
@@ -124,6 +132,9 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         self.with_labels = with_labels
         self.cache = cache
         self._cache: dict[int, tuple[FloatArray, np.ndarray | None]] = {}
+        # the first study's axis codes and voxel size, which every other study is matched to
+        self._reference: tuple[tuple[str, ...], tuple[float, ...]] | None = None
+        self._affines: dict[int, np.ndarray] = {}
         # what each study holds, read up front so that a bad study fails here, not mid-training
         outlines = [outline_study_folder(f) for f in self.folders]
         self._shapes = shapes = [list(o.shape) for o in outlines]
@@ -240,8 +251,17 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         return str(self.folders[study_idx]) + ("" if z < 0 else f", slice {z}")
 
     def study(self, index: int) -> Study:
-        """The raw :class:`Study` behind item ``index`` (not normalised)."""
+        """The raw :class:`Study` behind item ``index`` (not normalised, in its own orientation: see
+        :meth:`affine` for the one this dataset presents)."""
         return load_study_folder(self.folders[self._index[index][0]])
+
+    def affine(self, study_idx: int) -> np.ndarray:
+        """The 4×4 voxel ``(d, h, w)`` → RAS+ mm affine of the arrays this dataset returns for study
+        ``study_idx`` (position in :attr:`folders`): the study's own, or the flipped one when it was
+        turned to the first study's orientation."""
+        if study_idx not in self._affines:
+            self._load(study_idx)
+        return np.array(self._affines[study_idx])
 
     # ----------------------------------------------------------------------------------------------
     def _load(self, study_idx: int) -> tuple[FloatArray, np.ndarray | None]:
@@ -254,6 +274,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
                 f"{folder}: grid {study.shape} differs from {tuple(self._shapes[study_idx])} found when the "
                 "dataset was built (changed on disk?)"
             )
+        flips = self._flips_to_reference(study_idx, study)
         try:
             image = normalize_channels(study.stack(self.sequences), self.normalization)
         except InputError as exc:
@@ -263,9 +284,44 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
             if study.labels is None:
                 raise MissingLabelMapError(folder)
             labels = study.labels
+        if flips:
+            image = np.ascontiguousarray(np.flip(image, axis=tuple(a + 1 for a in flips)))
+            labels = None if labels is None else np.ascontiguousarray(np.flip(labels, axis=flips))
         if self.cache:
             self._cache[study_idx] = (image, labels)
         return image, labels
+
+    def _flips_to_reference(self, study_idx: int, study: Study) -> tuple[int, ...]:
+        """The axes to reverse so that ``study`` runs like the first study (recording its affine), after
+        refusing another axis order and warning about another voxel size."""
+        assert study.affine is not None and study.spacing is not None  # set by Study's validation
+        spacing = tuple(study.spacing)
+        codes = axis_codes(study.affine)
+        if self._reference is None:
+            if study_idx != 0:
+                self._load(0)  # sets the reference
+            else:
+                self._reference = (codes, spacing)
+        assert self._reference is not None
+        ref_codes, ref_spacing = self._reference
+        flips = flip_axes_to_match(codes, ref_codes)
+        folder, first = self.folders[study_idx], self.folders[0]
+        if flips is None:
+            raise InputError(
+                f"{folder}: its (d, h, w) axes run {''.join(codes)}, the first study's ({first}) "
+                f"{''.join(ref_codes)}: another axis order (e.g. sagittal beside axial), which flipping "
+                "cannot fix; resample the studies to one orientation and grid first"
+            )
+        if any(abs(s - r) > 0.1 * r for s, r in zip(spacing, ref_spacing, strict=True)) \
+                and study_idx not in self._affines:
+            warnings.warn(
+                f"{folder}: voxel size {tuple(round(s, 3) for s in spacing)} mm differs by more than "
+                f"10 % from the first study's {tuple(round(r, 3) for r in ref_spacing)} mm: the same patch "
+                "covers a different physical size; resample to one voxel size for a consistent scale",
+                stacklevel=2,
+            )
+        self._affines[study_idx] = flipped_affine(study.affine, study.shape, flips)
+        return flips
 
 
 def check_same_sequences(folders: Sequence[Path], held: Sequence[Sequence[str]],
