@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import ViTMAEConfig, ViTMAEForPreTraining
+from transformers import ViTMAEConfig, ViTMAEForPreTraining, ViTMAEModel
 
 from maerad.errors import CheckpointError
 from maerad.models import MAE, load_hf_vitmae, sincos_pos_embed
@@ -170,3 +170,56 @@ def test_config_translation_errors() -> None:
     config["hidden_act"] = "relu"
     with pytest.raises(CheckpointError, match="hidden_act"):
         mae_kwargs_from_hf_config(config)
+
+
+@pytest.mark.parametrize("field", ["norm_pix_loss", "qkv_bias"])
+def test_boolean_fields_must_be_json_booleans(field: str) -> None:
+    from maerad.models.hf_vitmae import mae_kwargs_from_hf_config
+
+    config = _hf_model(norm_pix_loss=False).config.to_dict()
+    config[field] = "false"  # a hand-edited config: truthy, so it used to switch the option on
+    with pytest.raises(CheckpointError, match=f"{field} must be true or false"):
+        mae_kwargs_from_hf_config(config)
+
+
+@pytest.mark.parametrize(("hidden", "inner"), [(88, 30), (56, 115)])
+def test_any_mlp_width_hf_builds_loads(tmp_path: Path, hidden: int, inner: int) -> None:
+    config = ViTMAEConfig(
+        hidden_size=hidden, num_hidden_layers=1, num_attention_heads=4, intermediate_size=inner,
+        image_size=32, patch_size=8, decoder_hidden_size=32, decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=4, decoder_intermediate_size=inner,
+    )  # fmt: skip
+    hf = ViTMAEForPreTraining(config).eval()
+    with torch.no_grad():
+        for param in hf.parameters():
+            param.add_(0.1 * torch.randn_like(param))
+    hf.save_pretrained(tmp_path)
+    ours = load_hf_vitmae(tmp_path).eval()
+    assert ours.blocks[0].mlp.fc1.out_features == inner  # type: ignore[union-attr]
+    x = torch.randn(2, 3, 32, 32)
+    noise = torch.rand(2, 16)
+    with torch.no_grad():
+        theirs = hf(pixel_values=x, noise=noise)
+        out = ours(x, noise=noise, return_full_pred=True)
+    torch.testing.assert_close(out.pred_full, theirs.logits, atol=ATOL, rtol=ATOL)
+
+
+def test_an_encoder_only_checkpoint_is_named(tmp_path: Path) -> None:
+    ViTMAEModel(_hf_model(norm_pix_loss=False).config).save_pretrained(tmp_path)
+    with pytest.raises(CheckpointError, match="encoder-only ViTMAEModel checkpoint"):
+        load_hf_vitmae(tmp_path)
+
+
+def test_a_head_dim_other_than_width_over_heads_is_named() -> None:
+    from maerad.models.hf_vitmae import mae_kwargs_from_hf_config
+
+    config = _hf_model(norm_pix_loss=False).config.to_dict()
+    config["head_dim"] = 16  # transformers would build 4 x 16 = 64-wide attention in a 32-wide model
+    with pytest.raises(CheckpointError, match="head_dim=16 differs from hidden_size"):
+        mae_kwargs_from_hf_config(config)
+    config.update(head_dim=12, hidden_size=48)  # the encoder fits now (48 / 4), the decoder (24 / 3) not
+    with pytest.raises(CheckpointError, match="head_dim=12 differs from decoder_hidden_size"):
+        mae_kwargs_from_hf_config(config)
+    for head_dim in (None, 8):  # unset (what transformers writes), or width / heads everywhere
+        config.update(head_dim=head_dim, hidden_size=32)
+        assert mae_kwargs_from_hf_config(config)["embed_dim"] == 32

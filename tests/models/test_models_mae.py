@@ -494,3 +494,14 @@ def test_empty_batches_and_non_tensor_inputs_raise_input_errors() -> None:
 def test_config_values_of_the_wrong_type_raise_config_errors(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         create_model("mae_vit_tiny", **{"img_size": 32, "patch_size": 8, **TINY, **kwargs})
+
+
+def test_a_bad_pool_is_refused_before_the_encoder_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = MAE(img_size=16, patch_size=8, in_chans=1, **TINY)
+
+    def not_called(x: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("the encoder ran before pool was checked")
+
+    monkeypatch.setattr(model, "forward_tokens", not_called)
+    with pytest.raises(ConfigError, match="pool must be 'avg' or 'cls'"):
+        model.forward_features(torch.randn(1, 1, 16, 16), pool="max")  # type: ignore[arg-type]

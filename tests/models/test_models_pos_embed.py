@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from timm.layers import resample_abs_pos_embed
 
 from maerad.errors import ConfigError
 from maerad.models import interpolate_pos_embed, sincos_pos_embed
@@ -111,3 +112,21 @@ def test_interpolate_rejects_bad_grids(old: object, new: object, prefix: object,
         interpolate_pos_embed(table, old, new, num_prefix_tokens=prefix)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"torch\.Tensor"):
         interpolate_pos_embed(table.numpy(), (4, 6), (2, 3))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("old", "new"), [((8, 8), (12, 12)), ((8, 8), (4, 4)), ((4, 6), (6, 10))])
+def test_antialias_is_timms_resampling_and_the_default_is_maes(
+    old: tuple[int, int], new: tuple[int, int]
+) -> None:
+    table = torch.randn(1, 1 + math.prod(old), 16, generator=torch.Generator().manual_seed(0))
+    timm_table = resample_abs_pos_embed(table, list(new), list(old), num_prefix_tokens=1)
+    mae_table = resample_abs_pos_embed(table, list(new), list(old), num_prefix_tokens=1, antialias=False)
+    torch.testing.assert_close(interpolate_pos_embed(table, old, new, antialias=True), timm_table)
+    torch.testing.assert_close(interpolate_pos_embed(table, old, new), mae_table)
+
+
+def test_antialias_is_refused_for_3d_grids() -> None:
+    table = torch.zeros(1, 1 + 8, 6)
+    with pytest.raises(ConfigError, match="2D grids only"):
+        interpolate_pos_embed(table, (2, 2, 2), (4, 4, 4), antialias=True)
+    assert interpolate_pos_embed(table, (2, 2, 2), (4, 4, 4)).shape == (1, 65, 6)  # 3D still works

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from functools import partial
 from typing import Literal, cast
 
@@ -9,9 +11,19 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from maerad.errors import ConfigError
+from maerad.masking.spec import as_int
 from maerad.models.attention import SelfAttention
 
-__all__ = ["Activation", "check_heads", "init_mae_weights", "make_blocks", "make_norm"]
+__all__ = [
+    "Activation",
+    "check_count",
+    "check_flag",
+    "check_heads",
+    "check_real",
+    "init_mae_weights",
+    "make_blocks",
+    "make_norm",
+]
 
 Activation = Literal["gelu", "gelu_tanh"]
 
@@ -21,11 +33,51 @@ def make_norm(dim: int, eps: float) -> nn.LayerNorm:
     return nn.LayerNorm(dim, eps=eps)
 
 
-def check_heads(dim: int, num_heads: int, name: str) -> None:
-    """Raise ``ConfigError`` unless ``dim`` is a positive multiple of a positive ``num_heads``."""
-    if dim < 1 or num_heads < 1 or dim % num_heads != 0:
+def check_count(value: object, name: str, *, minimum: int = 0) -> int:
+    """``value`` as an int ``>= minimum`` (Python, NumPy or 0-dim tensor int; not a bool, float or string).
+
+    Raises:
+        ConfigError: anything else; the message names ``name``.
+    """
+    count = as_int(value)
+    if count is None or count < minimum:
+        raise ConfigError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return count
+
+
+def check_real(value: object, name: str, *, positive: bool) -> float:
+    """``value`` as a finite float, ``> 0`` when ``positive`` else ``>= 0`` (not a bool or string).
+
+    Raises:
+        ConfigError: anything else; the message names ``name``.
+    """
+    bound = "> 0" if positive else ">= 0"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
+    return number
+
+
+def check_flag(value: object, name: str) -> bool:
+    """``value`` if it is a bool. A string such as ``"false"`` is refused: it would count as true.
+
+    Raises:
+        ConfigError: anything but ``True`` or ``False``; the message names ``name``.
+    """
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_heads(dim: object, num_heads: object, name: str) -> None:
+    """Raise ``ConfigError`` unless ``dim`` is a positive multiple of a positive ``num_heads`` (both ints)."""
+    width, heads = as_int(dim), as_int(num_heads)
+    if width is None or heads is None or width < 1 or heads < 1 or width % heads != 0:
         raise ConfigError(
-            f"{name}: width {dim} must be a positive multiple of the number of heads {num_heads}"
+            f"{name}: width {dim!r} must be a positive multiple of the number of heads {num_heads!r} "
+            "(both ints)"
         )
 
 
@@ -53,11 +105,14 @@ def make_blocks(
         act: ``"gelu"`` (exact) or ``"gelu_tanh"`` (tanh approximation).
         drop_path_rate: stochastic depth, linearly increasing over the blocks (fine-tuning).
     """
-    if depth < 0:
-        raise ConfigError(f"depth must be >= 0, got {depth}")
+    depth = check_count(depth, "depth")
     check_heads(dim, num_heads, "blocks")
+    dim, num_heads = int(dim), int(num_heads)
+    mlp_ratio = check_real(mlp_ratio, "mlp_ratio", positive=True)
     if int(dim * mlp_ratio) < 1:
         raise ConfigError(f"mlp_ratio must give a positive MLP width, got {mlp_ratio}")
+    qkv_bias = check_flag(qkv_bias, "qkv_bias")
+    norm_eps = check_real(norm_eps, "norm_eps", positive=False)
     act_layer: type[nn.Module]
     if act == "gelu":
         act_layer = nn.GELU
@@ -65,6 +120,7 @@ def make_blocks(
         act_layer = cast(type[nn.Module], partial(nn.GELU, approximate="tanh"))
     else:
         raise ConfigError(f"act must be 'gelu' or 'gelu_tanh', got {act!r}")
+    drop_path_rate = check_real(drop_path_rate, "drop_path_rate", positive=False)
     if not 0.0 <= drop_path_rate < 1.0:
         raise ConfigError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
     rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]

@@ -64,18 +64,46 @@ _TOP = {
 _DECODER_TOP = ("decoder_embed", "decoder_norm", "decoder_pred")
 
 
-def _ratio(config: dict[str, Any], inner: str, outer: str, where: str) -> float:
-    ratio = float(config[inner]) / float(config[outer])
-    if int(int(config[outer]) * ratio) != int(config[inner]):
-        raise CheckpointError(f"{where}: {inner}={config[inner]} is not representable as a ratio of {outer}")
+def _ratio(config: dict[str, Any], inner: str, outer: str) -> float:
+    """The MLP ratio that rebuilds the width ``config[inner]``: timm's ``Block`` makes
+    ``int(outer * ratio)`` hidden units, so when ``inner / outer`` loses a unit to rounding (88 wide, 30
+    hidden), half a unit more is added, which truncates back to ``inner`` exactly."""
+    inner_width, outer_width = int(config[inner]), int(config[outer])
+    ratio = inner_width / outer_width
+    if int(outer_width * ratio) != inner_width:
+        ratio = (inner_width + 0.5) / outer_width
     return ratio
+
+
+def _flag(config: dict[str, Any], name: str, default: bool, where: str) -> bool:
+    """A JSON boolean field; a string such as ``"false"`` is refused rather than read as true."""
+    value = config.get(name, default)
+    if not isinstance(value, bool):
+        raise CheckpointError(f"{where}: {name} must be true or false (a JSON boolean), got {value!r}")
+    return value
+
+
+def _check_head_dim(config: dict[str, Any], where: str) -> None:
+    """Transformers reads an optional ``head_dim`` for the encoder and the decoder; maerad's attention
+    splits the width evenly, so any other ``head_dim`` is refused by name."""
+    head_dim = config.get("head_dim")
+    if head_dim is None:
+        return
+    for width, heads in (("hidden_size", "num_attention_heads"),
+                         ("decoder_hidden_size", "decoder_num_attention_heads")):
+        if int(config[width]) != int(config[heads]) * head_dim:
+            raise CheckpointError(
+                f"{where}: head_dim={head_dim!r} differs from {width} / {heads} = "
+                f"{config[width]} / {config[heads]}; maerad supports head_dim = width / heads only"
+            )
 
 
 def mae_kwargs_from_hf_config(config: dict[str, Any], where: str = "config.json") -> dict[str, Any]:
     """The :class:`MAE` constructor arguments equivalent to a ViTMAE ``config.json`` mapping.
 
     Raises:
-        CheckpointError: a missing field or an unsupported setting (activation); names the field.
+        CheckpointError: a missing field, a boolean field that is not a JSON boolean, or an unsupported
+            setting (activation, ``head_dim``); names the field.
     """
     try:
         act = str(config.get("hidden_act", "gelu"))
@@ -83,6 +111,7 @@ def mae_kwargs_from_hf_config(config: dict[str, Any], where: str = "config.json"
             raise CheckpointError(
                 f"{where}: hidden_act {act!r} is not supported (expected one of {sorted(_ACTIVATIONS)})"
             )
+        _check_head_dim(config, where)
         return {
             "spatial_dims": 2,
             "img_size": config["image_size"],
@@ -91,16 +120,16 @@ def mae_kwargs_from_hf_config(config: dict[str, Any], where: str = "config.json"
             "embed_dim": int(config["hidden_size"]),
             "depth": int(config["num_hidden_layers"]),
             "num_heads": int(config["num_attention_heads"]),
-            "mlp_ratio": _ratio(config, "intermediate_size", "hidden_size", where),
-            "qkv_bias": bool(config.get("qkv_bias", True)),
+            "mlp_ratio": _ratio(config, "intermediate_size", "hidden_size"),
+            "qkv_bias": _flag(config, "qkv_bias", True, where),
             "decoder_embed_dim": int(config["decoder_hidden_size"]),
             "decoder_depth": int(config["decoder_num_hidden_layers"]),
             "decoder_num_heads": int(config["decoder_num_attention_heads"]),
-            "decoder_mlp_ratio": _ratio(config, "decoder_intermediate_size", "decoder_hidden_size", where),
+            "decoder_mlp_ratio": _ratio(config, "decoder_intermediate_size", "decoder_hidden_size"),
             "norm_eps": float(config.get("layer_norm_eps", 1e-12)),
             "act": _ACTIVATIONS[act],
             "mask_ratio": float(config.get("mask_ratio", 0.75)),
-            "norm_pix_loss": bool(config.get("norm_pix_loss", False)),
+            "norm_pix_loss": _flag(config, "norm_pix_loss", False, where),
             "norm_pix_mode": "joint",
         }
     except KeyError as exc:
@@ -208,7 +237,13 @@ def load_hf_vitmae(path: str | os.PathLike[str]) -> MAE:
         model = MAE(**mae_kwargs_from_hf_config(config, str(config_path)))
     except ConfigError as exc:
         raise CheckpointError(f"{config_path}: {exc}") from None
-    state = convert_hf_vitmae_state_dict(_read_weights(directory))
+    weights = _read_weights(directory)
+    if any(key.startswith(("embeddings.", "encoder.layer.", "layers.")) for key in weights):
+        raise CheckpointError(
+            f"{directory}: an encoder-only ViTMAEModel checkpoint (no 'vit.' prefix, no decoder); "
+            "load_hf_vitmae needs a ViTMAEForPreTraining checkpoint (encoder and decoder)"
+        )
+    state = convert_hf_vitmae_state_dict(weights)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     if missing:

@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from maerad.errors import ConfigError
+from maerad.models.blocks import check_real
 
 __all__ = ["NO_WEIGHT_DECAY", "layer_id", "param_groups_lrd"]
 
@@ -50,16 +51,18 @@ def param_groups_lrd(
 
     Parameter ``p`` at depth ``i`` (see :func:`layer_id`) gets ``lr_scale = layer_decay ** (N + 1 - i)``
     with ``N = len(model.blocks)``; no weight decay for 1-D parameters (norm weights, biases) and
-    for position tables, class and mask tokens. Frozen parameters are skipped. With
-    ``layer_decay=1.0`` this is the MAE pre-training rule (one lr, decay only on matrices).
+    for the names in ``no_weight_decay`` (position tables, class and mask tokens). Frozen parameters
+    are skipped. With ``layer_decay=1.0`` every group has one lr; MAE's pre-training rule decays every
+    parameter that is not 1-D, class and mask tokens included, which ``no_weight_decay=()`` gives.
 
     Args:
-        model: a model with a ``blocks`` ``ModuleList`` (an :class:`MAE` or MAE-P), also inside
-            ``torch.compile`` or DDP.
-        weight_decay: decay for the decayed groups.
+        model: a model with a ``blocks`` ``ModuleList`` or ``Sequential`` (an :class:`MAE`, MAE-P or
+            timm ``VisionTransformer``), also inside ``torch.compile`` or DDP.
+        weight_decay: decay for the decayed groups (a finite number >= 0).
         layer_decay: per-layer lr factor in ``(0, 1]``.
         base_lr: if given, each group also gets ``lr = base_lr * lr_scale``.
-        no_weight_decay: parameter-name components exempt from weight decay.
+        no_weight_decay: parameter-name components exempt from weight decay (a collection of
+            strings, not one string).
 
     Returns:
         A list of dicts with ``params``, ``weight_decay``, ``lr_scale`` (and ``lr``), ready for
@@ -75,17 +78,31 @@ def param_groups_lrd(
         >>> sorted({g["lr_scale"] for g in groups})
         [0.125, 0.25, 0.5, 1.0]
     """
-    if not 0.0 < layer_decay <= 1.0:
+    layer_decay = check_real(layer_decay, "layer_decay", positive=True)
+    if layer_decay > 1.0:
         raise ConfigError(f"layer_decay must be in (0, 1], got {layer_decay}")
-    if weight_decay < 0:
-        raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
+    weight_decay = check_real(weight_decay, "weight_decay", positive=False)
+    if base_lr is not None:
+        base_lr = check_real(base_lr, "base_lr", positive=False)
+    if isinstance(no_weight_decay, str):  # a bare string would exempt its letters, not the name
+        raise ConfigError(
+            f"no_weight_decay must be a collection of names, got the string {no_weight_decay!r}; "
+            f"write ({no_weight_decay!r},)"
+        )
+    try:
+        exempt: set[str] | None = set(no_weight_decay)
+    except TypeError:  # not iterable, or unhashable items
+        exempt = None
+    if exempt is None or not all(isinstance(name, str) for name in exempt):
+        raise ConfigError(f"no_weight_decay must be a collection of parameter names (strings), "
+                          f"got {no_weight_decay!r}")
     model = _unwrapped(model)  # torch.compile / DDP prefix the names, which would hide the depth
     blocks = getattr(model, "blocks", None)
-    num_layers = len(blocks) if isinstance(blocks, nn.ModuleList) else 0
+    # timm's VisionTransformer keeps its blocks in an nn.Sequential
+    num_layers = len(blocks) if isinstance(blocks, (nn.ModuleList, nn.Sequential)) else 0
     if layer_decay < 1.0 and num_layers == 0:
-        raise ConfigError(f"layer_decay={layer_decay} needs a model with a `blocks` ModuleList (an MAE, "
-                          f"MAE-P or timm ViT); {type(model).__name__} has none")
-    exempt = set(no_weight_decay)
+        raise ConfigError(f"layer_decay={layer_decay} needs a model with a `blocks` ModuleList or Sequential "
+                          f"(an MAE, MAE-P or timm ViT); {type(model).__name__} has none")
     groups: dict[tuple[int, bool], dict[str, Any]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:

@@ -18,7 +18,16 @@ from maerad.losses.reconstruction import (
 )
 from maerad.losses.reconstruction import normalize_patches as _normalize
 from maerad.masking.spec import MaskSpec, as_int, check_grid, check_ratio
-from maerad.models.blocks import Activation, check_heads, init_mae_weights, make_blocks, make_norm
+from maerad.models.blocks import (
+    Activation,
+    check_count,
+    check_flag,
+    check_heads,
+    check_real,
+    init_mae_weights,
+    make_blocks,
+    make_norm,
+)
 from maerad.models.decoder import MAEDecoder
 from maerad.models.mask_input import hidden_indices, resolve_mask
 from maerad.models.output import MAEOutput
@@ -69,7 +78,8 @@ class MAE(nn.Module):
             :class:`MAEDecoder`.
 
     Raises:
-        ConfigError: an inconsistent configuration (sizes, heads, ratios); the message names it.
+        ConfigError: an inconsistent configuration (sizes, heads, ratios) or an argument of the wrong
+            type (a float depth, the string "false" for a flag); the message names it.
 
     Examples::
 
@@ -114,6 +124,20 @@ class MAE(nn.Module):
             raise ConfigError(f"in_chans must be a positive int, got {in_chans!r}")
         in_chans = chans
         check_heads(embed_dim, num_heads, "encoder (embed_dim / num_heads)")
+        embed_dim, num_heads = int(embed_dim), int(num_heads)
+        # checked here so that the messages name MAE's own arguments (make_blocks checks them again)
+        depth = check_count(depth, "depth")
+        decoder_depth = check_count(decoder_depth, "decoder_depth")
+        mlp_ratio = check_real(mlp_ratio, "mlp_ratio", positive=True)
+        if decoder_mlp_ratio is not None:
+            decoder_mlp_ratio = check_real(decoder_mlp_ratio, "decoder_mlp_ratio", positive=True)
+        norm_eps = check_real(norm_eps, "norm_eps", positive=False)
+        qkv_bias = check_flag(qkv_bias, "qkv_bias")
+        norm_pix_loss = check_flag(norm_pix_loss, "norm_pix_loss")
+        if decoder is not None and not isinstance(decoder, nn.Module):
+            raise ConfigError(
+                f"decoder must be an nn.Module (or None for MAE's decoder), got {type(decoder).__name__}"
+            )
         mask_ratio = check_ratio(mask_ratio)
         if norm_pix_mode not in ("per_channel", "joint"):
             raise ConfigError(f"norm_pix_mode must be 'per_channel' or 'joint', got {norm_pix_mode!r}")
@@ -298,12 +322,10 @@ class MAE(nn.Module):
         Returns:
             ``(B, D)``.
         """
+        if pool not in ("avg", "cls"):  # before the encoder runs: a full pass can take long in 3D
+            raise ConfigError(f"pool must be 'avg' or 'cls', got {pool!r}")
         tokens = self.forward_tokens(x)
-        if pool == "avg":
-            return tokens[:, 1:].mean(dim=1)
-        if pool == "cls":
-            return tokens[:, 0]
-        raise ConfigError(f"pool must be 'avg' or 'cls', got {pool!r}")
+        return tokens[:, 1:].mean(dim=1) if pool == "avg" else tokens[:, 0]
 
     # -- pre-training forward -----------------------------------------------------------------------
     def forward(

@@ -27,7 +27,8 @@ from timm.layers.mlp import Mlp
 from torch import nn
 
 from maerad.errors import ConfigError
-from maerad.models.blocks import check_heads, make_norm
+from maerad.masking.spec import as_int_tuple
+from maerad.models.blocks import check_count, check_heads, check_real, make_norm
 from maerad.models.mae import MAE
 from maerad.models.patch import PatchGeometry
 from maerad.models.unit_attention import UnitAttentionBlock
@@ -70,6 +71,14 @@ class _CellMerge(nn.Module):
         perm = [0, 1, *(2 + 2 * i for i in range(nd)), *(3 + 2 * i for i in range(nd)), 2 + 2 * nd]
         x = x.permute(perm).reshape(*x.shape[:2], *(c // 2 for c in cells), -1)
         return self.reduce(self.norm(x))  # type: ignore[no-any-return]
+
+
+def _two_ints(value: object, name: str, *, minimum: int) -> tuple[int, int]:
+    """``value`` as the ints of stages 1 and 2, each ``>= minimum``; else ``ConfigError`` naming ``name``."""
+    items = as_int_tuple(value)
+    if items is None or len(items) != 2 or min(items) < minimum:
+        raise ConfigError(f"{name} must be two ints >= {minimum} (stages 1 and 2), got {value!r}")
+    return items[0], items[1]
 
 
 def _cells_to_map(cells: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
@@ -121,14 +130,15 @@ class PyramidStem(nn.Module):
             raise ConfigError(
                 f"MAE-P needs every patch side divisible by {CELLS}, got patch_size {geometry.patch_size}"
             )
-        dims = (
-            tuple(stage_dims) if stage_dims is not None else (max(1, embed_dim // 4), max(1, embed_dim // 2))
+        embed_dim = check_count(embed_dim, "embed_dim", minimum=1)
+        dims = _two_ints(
+            (max(1, embed_dim // 4), max(1, embed_dim // 2)) if stage_dims is None else stage_dims,
+            "stage_dims",
+            minimum=1,
         )
-        depths = tuple(stage_depths)
-        if len(dims) != 2 or len(depths) != 2 or min(dims) < 1 or min(depths) < 0:
-            raise ConfigError(
-                f"stage_dims / stage_depths must be two positive / non-negative ints, got {dims}, {depths}"
-            )
+        depths = _two_ints(stage_depths, "stage_depths", minimum=0)
+        mlp_ratio = check_real(mlp_ratio, "stage mlp_ratio", positive=True)
+        norm_eps = check_real(norm_eps, "norm_eps", positive=False)
         self.geometry = geometry
         self.in_chans = in_chans
         self.stage_dims = dims
@@ -137,10 +147,9 @@ class PyramidStem(nn.Module):
         self.stage_mixer = stage_mixer
         self.stem = nn.Linear(in_chans * math.prod(self.cell_size), dims[0])
         self.cell_pos: nn.Parameter | None = None
-        heads = tuple(stage_heads) if stage_mixer == "unit_attention" else (1, 1)  # MLP stages: unused
+        heads = (1, 1)  # MLP stages: unused
         if stage_mixer == "unit_attention":
-            if len(heads) != 2:
-                raise ConfigError(f"stage_heads must be two ints, got {heads}")
+            heads = _two_ints(stage_heads, "stage_heads", minimum=1)
             for i, (dim, h) in enumerate(zip(dims, heads, strict=True)):
                 check_heads(dim, h, f"MAE-P stage {i + 1}")
             # attention is order-blind: cells need to know where they sit inside their token
@@ -234,13 +243,14 @@ class MAEP(MAE):
         **kwargs: Any,
     ) -> None:
         # read by _make_patch_embed, which MAE.__init__ calls before nn.Module attributes exist
+        # PyramidStem checks these; MAE.__init__ checks norm_eps before it builds the stem
         stem_args = {
             "stage_dims": stage_dims,
-            "stage_depths": tuple(stage_depths),
-            "mlp_ratio": stage_mlp_ratio,
-            "norm_eps": float(kwargs.get("norm_eps", 1e-6)),
+            "stage_depths": stage_depths,
+            "mlp_ratio": check_real(stage_mlp_ratio, "stage_mlp_ratio", positive=True),
+            "norm_eps": kwargs.get("norm_eps", 1e-6),
             "stage_mixer": stage_mixer,
-            "stage_heads": tuple(stage_heads),
+            "stage_heads": stage_heads,
         }
         object.__setattr__(self, "_stem_args", stem_args)
         super().__init__(**kwargs)

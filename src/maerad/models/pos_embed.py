@@ -73,11 +73,14 @@ def interpolate_pos_embed(
     new_grid: Sequence[int],
     *,
     num_prefix_tokens: int = 1,
+    antialias: bool = False,
 ) -> torch.Tensor:
     """Resample a (learned or fixed) position table to a new token grid.
 
     Each grid axis is resampled independently (no square grids assumed): bicubic for 2D grids,
     trilinear for 3D, ``align_corners=False``. Prefix rows (class token) are kept as they are.
+    The default is the MAE reference's ``interpolate_pos_embed``; ``antialias=True`` (2D only) is
+    timm's ``resample_abs_pos_embed``, which anti-aliases its bicubic kernel even when upsampling.
     For a fixed sin-cos table prefer recomputing it with :func:`sincos_pos_embed`.
 
     Args:
@@ -85,13 +88,14 @@ def interpolate_pos_embed(
         old_grid: the grid ``table`` was made for.
         new_grid: the target grid, same number of axes.
         num_prefix_tokens: leading rows that are not grid positions.
+        antialias: resample as timm does (2D grids only: PyTorch has no anti-aliased trilinear mode).
 
     Returns:
         A table of the same rank with ``num_prefix_tokens + prod(new_grid)`` rows.
 
     Raises:
-        ConfigError: a grid that is not 2 or 3 positive ints, grids of different lengths, or a table
-            whose shape does not fit ``old_grid``.
+        ConfigError: a grid that is not 2 or 3 positive ints, grids of different lengths, a table
+            whose shape does not fit ``old_grid``, or ``antialias`` with 3D grids.
     """
     old_grid = check_grid(old_grid, field="old_grid")
     new_grid = check_grid(new_grid, field="new_grid")
@@ -112,13 +116,17 @@ def interpolate_pos_embed(
             f"position table has {tab.shape[1]} rows, expected {num_prefix_tokens} + {math.prod(old_grid)} "
             f"for grid {old_grid}"
         )
+    if not isinstance(antialias, bool):
+        raise ConfigError(f"antialias must be True or False, got {antialias!r}")
+    if antialias and len(old_grid) != 2:
+        raise ConfigError(f"antialias=True resamples 2D grids only, got {old_grid} → {new_grid}")
     if old_grid == new_grid:
         return table
     prefix, body = tab[:, :num_prefix_tokens], tab[:, num_prefix_tokens:]
     dim = tab.shape[-1]
     spatial = body.reshape(1, *old_grid, dim).movedim(-1, 1).float()
     mode = "bicubic" if len(old_grid) == 2 else "trilinear"
-    resized = F.interpolate(spatial, size=new_grid, mode=mode, align_corners=False)
+    resized = F.interpolate(spatial, size=new_grid, mode=mode, align_corners=False, antialias=antialias)
     body = resized.movedim(1, -1).reshape(1, math.prod(new_grid), dim).to(tab.dtype)
     out = torch.cat([prefix, body], dim=1)
     return out[0] if squeeze else out

@@ -26,7 +26,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from maerad.atomic import atomic_directory, interrupted_swaps
-from maerad.errors import CheckpointError
+from maerad.errors import CheckpointError, ConfigError
+from maerad.masking.spec import as_int
 
 __all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "load_checkpoint", "save_checkpoint"]
 
@@ -54,7 +55,12 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a checkpoint folder atomically (replacing an older checkpoint at the same path)."""
+    """Write a checkpoint folder atomically (replacing an older checkpoint at the same path).
+
+    Raises:
+        ConfigError: ``config``, ``extra`` or the optimizer's hyper-parameters hold a value JSON cannot
+            store (a ``Path``, a tensor learning rate); the message names where.
+    """
     folder = Path(folder)
     model_tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     state: dict[str, Any] = {
@@ -76,7 +82,14 @@ def save_checkpoint(
                 else:
                     scalars.setdefault(str(idx), {})[name] = value
         state["optimizer"] = {"param_groups": sd["param_groups"], "scalars": scalars}
-    text = json.dumps(state, indent=2, sort_keys=True)
+    try:
+        text = json.dumps(state, indent=2, sort_keys=True)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"cannot save the checkpoint: {_not_json(state, '') or 'a value'} cannot be written to "
+            "state.json, which holds numbers, strings, lists and dicts only (pass str(path) for a path, "
+            "a float rather than a tensor for a learning rate)"
+        ) from None
     with atomic_directory(folder, overwrite=True) as tmp:
         save_file(model_tensors, str(tmp / "model.safetensors"))
         if optimizer is not None:
@@ -111,24 +124,83 @@ def load_checkpoint(folder: str | os.PathLike[str], *, with_optimizer: bool = Tr
         raise CheckpointError(f"{state_path}: not a {CHECKPOINT_FORMAT} state file")
     if state.get("format_version") != _VERSION:
         raise CheckpointError(f"{state_path}: unsupported format_version {state.get('format_version')!r}")
+    if "step" not in state:
+        raise CheckpointError(f"{state_path}: no 'step' field (the training step it was saved at)")
+    step = as_int(state["step"])
+    if step is None or step < 0:
+        raise CheckpointError(f"{state_path}: 'step' must be an int >= 0, got {state.get('step')!r}")
+    sections: dict[str, dict[str, Any]] = {}
+    for field in ("config", "extra"):
+        value = state.get(field) or {}
+        if not isinstance(value, dict):
+            raise CheckpointError(f"{state_path}: {field!r} must be an object, got {type(value).__name__}")
+        sections[field] = value
     model_state = _load_tensors(folder / "model.safetensors")
     optimizer_state: dict[str, Any] | None = None
     if with_optimizer and state.get("optimizer") is not None:
         tensors = _load_tensors(folder / "optimizer.safetensors")
-        per_param: dict[int, dict[str, Any]] = {}
-        for key, value in tensors.items():
-            _, idx, name = key.split(".", 2)
-            per_param.setdefault(int(idx), {})[name] = value
-        for idx, values in state["optimizer"]["scalars"].items():
-            per_param.setdefault(int(idx), {}).update(values)
-        optimizer_state = {"state": per_param, "param_groups": state["optimizer"]["param_groups"]}
+        optimizer_state = _optimizer_state(state["optimizer"], tensors, state_path)
     return Checkpoint(
         model_state=model_state,
         optimizer_state=optimizer_state,
-        step=int(state["step"]),
-        config=dict(state.get("config") or {}),
-        extra=dict(state.get("extra") or {}),
+        step=step,
+        config=dict(sections["config"]),
+        extra=dict(sections["extra"]),
     )
+
+
+def _optimizer_state(saved: Any, tensors: dict[str, torch.Tensor], state_path: Path) -> dict[str, Any]:
+    """The optimizer ``state_dict`` from state.json's ``optimizer`` entry and the tensors saved beside it.
+
+    Raises:
+        CheckpointError: a malformed entry or tensor name (a hand-edited or foreign file).
+    """
+    per_param: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        parts = key.split(".", 2)
+        index = int(parts[1]) if len(parts) == 3 and parts[0] == "state" and parts[1].isdigit() else None
+        if index is None:
+            raise CheckpointError(
+                f"{state_path.parent / 'optimizer.safetensors'}: tensor {key!r} is not named "
+                "'state.<param index>.<name>'"
+            )
+        per_param.setdefault(index, {})[parts[2]] = value
+    try:
+        scalars = saved["scalars"]
+        groups = saved["param_groups"]
+        for idx, values in scalars.items():
+            per_param.setdefault(int(idx), {}).update(values)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{state_path}: malformed 'optimizer' entry ({type(exc).__name__}: {exc}); expected "
+            "{'param_groups': [...], 'scalars': {<param index>: {...}}}"
+        ) from None
+    if not isinstance(groups, list):
+        raise CheckpointError(
+            f"{state_path}: optimizer 'param_groups' must be a list, got {type(groups).__name__}"
+        )
+    return {"state": per_param, "param_groups": groups}
+
+
+def _not_json(value: Any, where: str) -> str | None:
+    """Where the first thing JSON cannot hold sits in ``value`` (``config.out (PosixPath)``), or ``None``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                return f"{where or 'the state'} key {key!r} ({type(key).__name__})"
+            found = _not_json(item, f"{where}.{key}" if where else str(key))
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _not_json(item, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return None
+    return f"{where} ({type(value).__name__})"
 
 
 def _recover_interrupted_save(folder: Path) -> Path:

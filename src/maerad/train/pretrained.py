@@ -10,6 +10,7 @@ import torch
 from pydantic import ValidationError
 
 from maerad.errors import CheckpointError, ConfigError
+from maerad.masking.spec import as_int, check_grid
 from maerad.models import MAE
 from maerad.train.checkpoint import Checkpoint, load_checkpoint
 from maerad.train.config import PretrainConfig, saved_pretrain_config
@@ -21,7 +22,7 @@ __all__ = ["load_pretrained", "read_pretrain_checkpoint"]
 def load_pretrained(
     path: str | os.PathLike[str],
     *,
-    img_size: Sequence[int] | None = None,
+    img_size: int | Sequence[int] | None = None,
     device: str | torch.device = "cpu",
 ) -> MAE:
     """The MAE (or MAE-P) of a ``maerad pretrain`` checkpoint, with its weights, in eval mode.
@@ -32,10 +33,12 @@ def load_pretrained(
     Args:
         path: the checkpoint folder (``<out>/checkpoint``) or the run folder ``<out>``.
         img_size: the spatial input size, only for checkpoints written before the grid was recorded
-            (``(D, H, W)`` in 3D mode, ``(H, W)`` in 2D mode); otherwise it must match the record.
+            (``(D, H, W)`` in 3D mode, ``(H, W)`` in 2D mode; an int is that size on every axis);
+            otherwise it must match the record.
         device: where to put the model.
 
     Raises:
+        ConfigError: ``img_size`` is not a positive int or a sequence of them (a string, a float).
         CheckpointError: not a ``maerad pretrain`` checkpoint, an unusable config, no recorded grid and
             no ``img_size``, an ``img_size`` that differs from the recorded one, or weights that do not
             fit the rebuilt model.
@@ -54,7 +57,7 @@ def load_pretrained(
     if not config.sequences:
         raise CheckpointError(f"{folder}/state.json: the config records no sequences")
     recorded = ckpt.extra.get("img_size")
-    grid = _grid(folder, recorded, img_size)
+    grid = _grid(folder, recorded, img_size, axes=3 if config.mode == "3d" else 2)
     try:
         model = build_model(config, len(config.sequences), grid)
     except ConfigError as exc:
@@ -85,15 +88,32 @@ def read_pretrain_checkpoint(path: str | os.PathLike[str]) -> tuple[Path, Checkp
     return folder, ckpt
 
 
-def _grid(folder: Path, recorded: object, img_size: Sequence[int] | None) -> tuple[int, ...]:
-    given = None if img_size is None else tuple(int(n) for n in img_size)
+def _grid(
+    folder: Path, recorded: object, img_size: int | Sequence[int] | None, *, axes: int
+) -> tuple[int, ...]:
+    """The input size to rebuild the model for: the recorded one, checked against ``img_size`` if given.
+    An int ``img_size`` is broadcast to the recorded number of axes (else to the run's ``axes``)."""
+    record: tuple[int, ...] | None = None
     if isinstance(recorded, list) and all(isinstance(n, int) for n in recorded):
-        if given is not None and given != tuple(recorded):
+        record = tuple(recorded)
+    given: tuple[int, ...] | None = None
+    if img_size is not None:
+        try:
+            given = check_grid(img_size, field="img_size")  # refuses strings, floats and bools
+        except ConfigError:
+            raise ConfigError(
+                f"img_size must be a positive int or a sequence of them ((D, H, W) or (H, W)), "
+                f"got {img_size!r}"
+            ) from None
+        if as_int(img_size) is not None:
+            given = given * (axes if record is None else len(record))
+    if record is not None:
+        if given is not None and given != record:
             raise CheckpointError(
-                f"{folder}: trained on inputs of size {tuple(recorded)}, not {given}; load it as recorded "
+                f"{folder}: trained on inputs of size {record}, not {given}; load it as recorded "
                 "and move the encoder to another grid with load_encoder_state_dict(..., source_grid=...)"
             )
-        return tuple(recorded)
+        return record
     if given is None:
         raise CheckpointError(f"{folder}: written before checkpoints recorded the input size; pass img_size= "
                               "(the training studies' (D, H, W), or (H, W) for 2D slices)")
