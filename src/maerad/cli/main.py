@@ -3,13 +3,15 @@
 Each sub-command lives in its own module of this package and exposes ``add_parser(subparsers)``,
 which registers its parser and sets ``func`` (a callable taking the parsed namespace and returning
 an exit status). User mistakes (:class:`~maerad.errors.MaeradError`) become one line on stderr and
-exit status 2; nothing else is caught, so real bugs keep their tracebacks.
+exit status 2 (under ``torchrun``, printed by rank 0 only); nothing else is caught, so real bugs keep
+their tracebacks.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -61,12 +63,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         status: int = args.func(args)
     except MaeradError as exc:
-        print(f"maerad: error: {_one_line(str(exc))}", file=sys.stderr)
+        if _is_main_process():  # under torchrun every rank meets the same error: say it once
+            print(f"maerad: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("maerad: interrupted", file=sys.stderr)
         return 130
     return status
+
+
+def _is_main_process() -> bool:
+    """False on the ranks other than 0 of a ``torchrun`` launch (``RANK`` is set and not 0)."""
+    return os.environ.get("RANK", "0").strip() in ("", "0")
 
 
 def _one_line(message: str) -> str:

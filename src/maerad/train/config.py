@@ -84,7 +84,10 @@ class PretrainConfig(BaseModel):
         None, description="`maerad train-lesion` checkpoint: lesion_aware weights from it, not from labels"
     )
 
-    epochs: StrictInt = Field(1, ge=1)
+    epochs: StrictInt = Field(
+        1, ge=1, description="passes over the data, rounded up to whole optimizer steps (accum_steps "
+        "micro-batches each)"
+    )
     max_steps: StrictInt | None = Field(None, ge=1, description="optimizer steps; overrides epochs")
     batch_size: StrictInt = Field(4, ge=1, description="per process and micro-batch")
     accum_steps: StrictInt = Field(1, ge=1, description="gradient accumulation micro-batches per step")
@@ -92,7 +95,8 @@ class PretrainConfig(BaseModel):
     lr: FiniteFloat | None = Field(None, gt=0, description="absolute peak lr (skips batch scaling)")
     min_lr: FiniteFloat = Field(0.0, ge=0, description="the cosine's floor; at most the peak lr")
     warmup_steps: StrictInt | None = Field(
-        None, ge=0, description="linear warm-up steps; default: 5 % of the run, as MAE's 40 of 800 epochs"
+        None, ge=0, description="linear warm-up steps, fewer than the run's; default: 5 % of the run, as "
+        "MAE's 40 of 800 epochs"
     )
     weight_decay: FiniteFloat = Field(0.05, ge=0)
     betas: tuple[Beta, Beta] = (0.9, 0.95)

@@ -92,9 +92,12 @@ def init_distributed(device: str = "cpu") -> DistInfo:
     if dev.type == "cuda":
         # Under torchrun each process takes the GPU of its local rank; alone, an explicit cuda:N is kept.
         index = local_rank if world_size > 1 or dev.index is None else dev.index
-        if index >= torch.cuda.device_count():
+        # every process of the node checks the node's process count, so that rank 0 (the one that
+        # prints errors) refuses too instead of waiting for a rank that has stopped
+        needed = max(index + 1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if world_size > 1 else 1)
+        if needed > torch.cuda.device_count():
             raise ConfigError(
-                f"device {device!r}: local rank {local_rank} has no GPU "
+                f"device {device!r}: local rank {needed - 1} has no GPU "
                 f"({torch.cuda.device_count()} visible); start at most that many processes per node"
             )
         dev = torch.device("cuda", index)

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from maerad.atomic import unwritable_reason, write_text_atomic
 from maerad.data.datasets import MissingLabelMapError, StudyDataset
 from maerad.errors import CheckpointError, ConfigError, InputError
+from maerad.losses.reconstruction import normalize_patches
 from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
@@ -53,7 +54,7 @@ from maerad.train.interrupt import stop_between_steps
 from maerad.train.loss_figure import save_loss_figure
 from maerad.train.optim import adamw
 from maerad.train.precision import bf16_autocast, bf16_slow_warning
-from maerad.train.recon_figure import save_reconstruction_figure
+from maerad.train.recon_figure import save_reconstruction_figure, shown_slice
 from maerad.train.run_folder import (
     append_log,
     check_only_maerad_outputs,
@@ -189,6 +190,7 @@ def _pretrain(
     config = config.model_copy(update={"patch_size": config.patch_size or default_patch_size(config.mode)})
     if info.is_main and (warning := bf16_slow_warning(config.bf16, info.device)):
         log(warning)
+    _check_patch_fits_grid(config, dataset.spatial_shape)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
     masking = create_masking(config.masking, mask_ratio=config.mask_ratio, **config.masking_kwargs)
@@ -203,27 +205,30 @@ def _pretrain(
 
     order = MicroBatchOrder(len(dataset), config.batch_size, seed=config.seed, rank=info.rank,
                             world_size=info.world_size)
-    total_steps = config.max_steps or max(1, config.epochs * order.batches_per_epoch // config.accum_steps)
+    total_steps = _total_steps(config.max_steps, config.epochs, order.batches_per_epoch, config.accum_steps)
     groups = param_groups_lrd(model, weight_decay=config.weight_decay, layer_decay=1.0)
     optimizer = adamw(groups, lr=peak_lr, betas=config.betas)
 
-    start_step, saved_warmup = 0, None
+    start_step, saved_warmup, saved_total = 0, None, None
     if resume:
-        start_step, saved_warmup = _restore(ckpt_dir, config, model, optimizer)
+        start_step, saved_warmup, saved_config = _restore(ckpt_dir, config, model, optimizer)
+        saved_total = _total_steps(saved_config.get("max_steps"), int(saved_config.get("epochs") or 1),
+                                   order.batches_per_epoch, config.accum_steps)
     if start_step >= total_steps:
         raise ConfigError(f"checkpoint is already at step {start_step}; raise max_steps/epochs to continue")
-    # the data checks that read voxels come last, after every check that needs none
-    dataset.preload(progress=progress and info.is_main)  # unreadable voxels stop the run before step 1
-    if isinstance(masking, RoiPriorMasking):
-        _check_roi_budget(dataset, model, config, masking, progress=progress and info.is_main)
-    if config.masking == "lesion_aware" and lesion_maps is None:
-        _check_lesion_labels_present(dataset, config)
     # MAE warms up for 40 of its 800 epochs: 5 % of the run unless the config says otherwise; a resumed
     # run keeps the warm-up it started with, and the checkpoint records the number actually used
     if config.warmup_steps is None:
         warmup = saved_warmup if saved_warmup is not None else total_steps // 20
         config = config.model_copy(update={"warmup_steps": warmup})
     warmup_steps = int(config.warmup_steps or 0)
+    _check_warmup_fits(warmup_steps, total_steps)
+    # the data checks that read voxels come last, after every check that needs none
+    dataset.preload(progress=progress and info.is_main)  # unreadable voxels stop the run before step 1
+    if isinstance(masking, RoiPriorMasking):
+        _check_roi_budget(dataset, model, config, masking, progress=progress and info.is_main)
+    if config.masking == "lesion_aware" and lesion_maps is None:
+        _check_lesion_labels_present(dataset, config)
 
     train_model: nn.Module = model
     if info.world_size > 1:
@@ -238,7 +243,9 @@ def _pretrain(
         if overwrite:  # every check passed: only now is the earlier run's output removed
             remove_run_outputs(out)
         if resume:
-            log(f"resuming from {ckpt_dir} at step {start_step}/{total_steps}")
+            change = _schedule_change(start_step, saved_total, total_steps, peak_lr, warmup_steps,
+                                      config.min_lr)
+            log(f"resuming from {ckpt_dir} at step {start_step}/{total_steps}{change}")
             trim_log(out / "log.jsonl", start_step)
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.json", config.model_dump_json(indent=2) + "\n")
@@ -246,6 +253,8 @@ def _pretrain(
                dynamic_ncols=True)
     t0 = time.perf_counter()
     samples, step_seconds = 0, 0.0
+    window: list[float] = []  # the step losses since the last log record: the record holds their mean
+    figure_item = _figure_item(dataset) if info.is_main else None
     # the first Ctrl-C ends the run after the step under way, with a checkpoint (one process only)
     with stop_between_steps(enabled=info.world_size == 1) as stop:
         for step in range(start_step, total_steps):
@@ -274,22 +283,27 @@ def _pretrain(
             if not math.isfinite(step_loss):
                 raise ConfigError(f"loss became {step_loss} at step {step + 1}; lower the learning rate")
             result.losses.append(step_loss)
+            window.append(step_loss)
             result.steps = step + 1
             step_seconds += time.perf_counter() - step_start
             bar.update(1)
             throughput = samples / max(step_seconds, 1e-9)
             bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{throughput:.1f}")
             last = step + 1 == total_steps
-            if info.is_main and ((step + 1) % config.log_every == 0 or last):
-                append_log(log_path, {"step": step + 1, "loss": step_loss, "lr": lr,
-                                       "samples_per_second": throughput})
+            if (step + 1) % config.log_every == 0 or last:
+                if info.is_main:
+                    append_log(log_path, {"step": step + 1, "loss": sum(window) / len(window), "lr": lr,
+                                           "samples_per_second": throughput})
+                window.clear()
             saved = bool(config.save_every and (step + 1) % config.save_every == 0) or last
             if saved:
                 barrier(info)
                 if info.is_main:
                     result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1, dataset)
-            if info.is_main and ((config.image_every and (step + 1) % config.image_every == 0) or last):
-                figure = _figure(model, dataset, masking, config, info, out, step + 1, lesion_maps)
+            drawn = bool(config.image_every and (step + 1) % config.image_every == 0) or last
+            if figure_item is not None and drawn:
+                figure = _figure(model, dataset, masking, config, info, out, step + 1, lesion_maps,
+                                 figure_item)
                 result.figures.append(figure)
                 _draw_loss(log_path, out / "figures" / "loss.png", dataset, log)
             if stop.requested and not last:  # Ctrl-C: this step is complete; keep it and stop
@@ -457,6 +471,66 @@ _PER_SEQUENCE_MASKINGS = ("joint", "independent", "drop_sequence")
 _SPATIAL_ONLY_MASKINGS = ("block", "grid", "tube")
 
 
+def _total_steps(max_steps: int | None, epochs: int, batches_per_epoch: int, accum_steps: int) -> int:
+    """The optimizer steps of a run: ``max_steps``, else ``epochs`` passes rounded **up** to whole steps
+    of ``accum_steps`` micro-batches, so that a run reads at least the epochs asked for."""
+    if max_steps:
+        return max_steps
+    return max(1, math.ceil(epochs * batches_per_epoch / accum_steps))
+
+
+def _check_warmup_fits(warmup_steps: int, total_steps: int) -> None:
+    """A warm-up as long as the run leaves the lr short of its peak or at it with no decay. (A one-step
+    run has no schedule: its step takes the peak whether warmup_steps is 0 or 1.)"""
+    if warmup_steps < max(2, total_steps):
+        return
+    what = ("never reach its peak" if warmup_steps > total_steps
+            else "reach its peak only at the last step and never decay")
+    raise ConfigError(f"warmup_steps {warmup_steps} >= the run's {total_steps} steps: the learning rate "
+                      f"would {what}; set warmup_steps below {total_steps} (leave it unset for 5 % of the "
+                      f"run, {total_steps // 20}), or train longer (max_steps / epochs)")
+
+
+def _schedule_change(
+    step: int, saved_total: int | None, total_steps: int, peak_lr: float, warmup_steps: int, min_lr: float
+) -> str:
+    """For the "resuming" line: how the lr jumps when a resumed run ends at another step than before
+    (the cosine is laid out again over the new length, not continued from the current lr)."""
+    if saved_total is None or saved_total == total_steps:
+        return ""
+    before = cosine_lr(step - 1, peak_lr=peak_lr, total_steps=saved_total, warmup_steps=warmup_steps,
+                       min_lr=min_lr)
+    after = cosine_lr(step, peak_lr=peak_lr, total_steps=total_steps, warmup_steps=warmup_steps,
+                      min_lr=min_lr)
+    return (f"; the lr schedule now ends at step {total_steps}, not {saved_total}: the cosine is "
+            f"stretched to the new end, so the lr goes from {before:.3g} (step {step}) to {after:.3g} "
+            f"(step {step + 1})")
+
+
+def _check_patch_fits_grid(config: PretrainConfig, grid: tuple[int, ...]) -> None:
+    """The patch must tile the studies' grid: say so in terms the user sets (patch_size, mode,
+    resampling) rather than the model's img_size, which comes from the data."""
+    patch = tuple(config.patch_size or default_patch_size(config.mode))
+    if len(patch) != len(grid):  # the model names this mismatch itself
+        return
+    bad = [axis for axis, (size, p) in enumerate(zip(grid, patch, strict=True)) if size % p]
+    if not bad:
+        return
+    axis = bad[0]
+    names = ("slice", "row", "column") if len(grid) == 3 else ("row", "column")
+    # the largest patch size at most the set one that divides the grid, axis by axis
+    fits = [max(d for d in range(1, p + 1) if size % d == 0) for size, p in zip(grid, patch, strict=True)]
+    remedies = [f"--set patch_size=[{','.join(map(str, fits))}] (patch_size={fits} from Python)"]
+    if len(grid) == 3 and axis == 0:
+        remedies.append("--mode 2d (2D slices need no patch depth)")
+    remedies.append(f"resample the studies to a grid whose {names[axis]} count {patch[axis]} divides")
+    what = "the 3D patch depth must divide the slice count" if len(grid) == 3 and axis == 0 else (
+        "the patch size must divide the grid along every axis")
+    raise ConfigError(f"the studies' grid {grid} has {grid[axis]} {names[axis]}s, which patch_size "
+                      f"{list(patch)} does not tile ({patch[axis]} per patch): {what}; use "
+                      f"{', or '.join(remedies)}")
+
+
 def _check_masking_hides_tokens(masking: Callable[..., MaskSpec], model: MAE) -> None:
     """A mask that hides nothing leaves the MAE no loss: refuse it before any data is read, not at step 1."""
     count = getattr(masking, "num_visible", None)
@@ -567,8 +641,9 @@ def _as_laid_out(param: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 
 def _restore(
     ckpt_dir: Path, config: PretrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
-) -> tuple[int, int | None]:
-    """Load weights and optimizer state; returns the step and the warm-up steps the run was started with."""
+) -> tuple[int, int | None, dict[str, Any]]:
+    """Load weights and optimizer state; returns the step, the warm-up steps the run was started with and
+    the checkpoint's config."""
     ckpt = load_checkpoint(ckpt_dir)
     saved = saved_pretrain_config(ckpt.config)
     # earlier versions recorded paths as typed: resolved against the working folder, those runs still
@@ -592,7 +667,31 @@ def _restore(
         raise CheckpointError(f"{ckpt_dir}: holds no optimizer state; cannot resume exactly")
     optimizer.load_state_dict(ckpt.optimizer_state)
     warmup = saved.get("warmup_steps")
-    return ckpt.step, warmup if isinstance(warmup, int) else None
+    return ckpt.step, warmup if isinstance(warmup, int) else None, saved
+
+
+@dataclass(frozen=True)
+class _FigureItem:
+    """What the reconstruction figures show: dataset item ``index``, slice ``z`` of the ``depth`` slices
+    of study ``study`` (its folder name), drawn with the study's ``affine``."""
+
+    index: int
+    z: int
+    depth: int
+    study: str
+    affine: np.ndarray | None
+
+
+def _figure_item(dataset: StudyDataset) -> _FigureItem:
+    """The middle slice of the first study (edge slices of a real field of view are mostly empty): the
+    3D figure shows it from the study's volume, a 2D run draws that slice's item."""
+    depth = int(dataset.volume(0).shape[1])
+    z = shown_slice(depth)
+    index = 0
+    if dataset.mode == "2d":
+        index = next(i for i in range(len(dataset)) if dataset.item_source(i) == (0, z))
+    # the affine of the arrays the dataset returns (a study may be flipped to the first's orientation)
+    return _FigureItem(index=index, z=z, depth=depth, study=dataset.folders[0].name, affine=dataset.affine(0))
 
 
 def _figure(
@@ -604,20 +703,32 @@ def _figure(
     out: Path,
     step: int,
     lesion_maps: DetectorTokenMaps | None,
+    item: _FigureItem,
 ) -> Path:
     # A fixed item and a fixed mask so figures of successive steps are comparable.
-    x, spec = _micro_batch(dataset, [0], masking, model, config, info, 0, lesion_maps)
+    x, spec = _micro_batch(dataset, [item.index], masking, model, config, info, 0, lesion_maps)
     model.eval()
     with torch.no_grad(), bf16_autocast(config.bf16, info.device):
         output = model(x, mask=spec)
         recon = model.reconstruct(x, output)
     model.train()
-    patches = model.patchify(x.float()).clone()  # the model's own token layout
-    patches[spec.mask] = float("nan")
-    masked = model.unpatchify(patches)
+    patches = model.patchify(x.float())  # the model's own token layout
+    hidden = output.mask.unsqueeze(-1).expand_as(patches)
+    masked = model.unpatchify(patches.masked_fill(hidden, float("nan")))
+    normalised: dict[str, torch.Tensor] = {}
+    if model.norm_pix_loss:
+        # reconstruct() rescales hidden patches with the original's own statistics, which carry most of
+        # the picture: show the prediction next to its target in the normalised space the loss compares
+        target = normalize_patches(patches, model.token_channels, model.norm_pix_mode)
+        index = output.ids_hidden.unsqueeze(-1).expand(-1, -1, patches.shape[-1])
+        pred = torch.full_like(patches, float("nan")).scatter(1, index, output.pred_hidden.float())
+        normalised = {"norm_target": model.unpatchify(target.masked_fill(~hidden, float("nan")))[0],
+                      "norm_prediction": model.unpatchify(pred)[0]}
+    title = f"MAE reconstruction, step {step}: {item.study}, slice {item.z} (middle of {item.depth})"
     return save_reconstruction_figure(out / "figures" / f"reconstruction-step{step:06d}.png", x[0], masked[0],
-                                      recon[0], dataset.sequences, title=f"MAE reconstruction, step {step}",
-                                      synthetic=dataset.is_synthetic(0))
+                                      recon[0], dataset.sequences, title=title,
+                                      synthetic=dataset.is_synthetic(item.index), affine=item.affine,
+                                      **normalised)
 
 
 @contextlib.contextmanager
