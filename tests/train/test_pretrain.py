@@ -833,3 +833,30 @@ def test_a_misspelled_model_setting_lists_only_keys_model_kwargs_may_set(
     for key in sorted(listed & {"depth", "embed_dim"}):  # what the hint offers, the config takes
         _config(studies, tmp_path / "run", model_kwargs={key: 1})
     assert not (tmp_path / "run").exists()
+
+
+def test_background_weight_weighs_the_loss_by_foreground(studies: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from maerad.train import pretrain as engine
+
+    x = torch.zeros(1, 2, 2, 2, 2)
+    x[0, 0, 0, 0, 0] = 1.0  # a T2W-only voxel
+    x[0, 1, 1, 1, 1] = 0.01  # an ADC-only voxel: foreground on its own scale
+    weights = engine._voxel_weights(x, _config(studies, tmp_path / "w", background_weight=0.25))
+    assert weights is not None and weights.shape == (1, 1, 2, 2, 2)
+    assert sorted(set(weights.flatten().tolist())) == [0.25, 1.0]
+    assert float(weights.sum()) == 2 * 1.0 + 6 * 0.25
+    assert engine._voxel_weights(x, _config(studies, tmp_path / "w")) is None  # 1.0: MAE's unweighted loss
+
+    seen: list[torch.Tensor | None] = []
+    original = engine._voxel_weights
+    monkeypatch.setattr(engine, "_voxel_weights", lambda x, c: seen.append(original(x, c)) or seen[-1])
+    plain = pretrain(_config(studies, tmp_path / "plain", max_steps=2), progress=False)
+    weighted = pretrain(_config(studies, tmp_path / "weighted", max_steps=2, background_weight=0.1),
+                        progress=False)
+    assert seen[0] is None and seen[-1] is not None and float(seen[-1].min()) == pytest.approx(0.1)
+    assert weighted.losses != plain.losses
+    saved = json.loads((tmp_path / "weighted" / "config.json").read_text(encoding="utf-8"))
+    assert saved["background_weight"] == 0.1 and saved["foreground_threshold"] == 0.05
+    with pytest.raises(ConfigError, match="background_weight"):
+        _config(studies, tmp_path / "bad", background_weight=1.5)

@@ -71,6 +71,14 @@ class PretrainConfig(BaseModel):
     model_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra create_model kwargs")
     mask_ratio: FiniteFloat = Field(0.75, ge=0.0, lt=1.0)
     norm_pix_loss: StrictBool = True
+    background_weight: FiniteFloat = Field(
+        1.0, ge=0.0, le=1.0, description="loss weight of background voxels, foreground 1 (1: unweighted, "
+        "as MAE; MRI is mostly background); foreground: a voxel where some sequence exceeds "
+        "foreground_threshold of its maximum in the sample"
+    )
+    foreground_threshold: FiniteFloat = Field(
+        0.05, ge=0.0, lt=1.0, description="fraction of each sequence's maximum (after normalisation)"
+    )
 
     masking: str = "random"
     masking_kwargs: dict[str, Any] = Field(default_factory=dict)

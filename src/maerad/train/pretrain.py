@@ -29,6 +29,7 @@ from tqdm import tqdm
 from maerad.atomic import unwritable_reason, write_text_atomic
 from maerad.data.datasets import MissingLabelMapError, StudyDataset
 from maerad.errors import CheckpointError, ConfigError, InputError
+from maerad.losses.foreground import intensity_foreground
 from maerad.losses.reconstruction import normalize_patches
 from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
@@ -271,8 +272,9 @@ def _pretrain(
                 sync = micro == config.accum_steps - 1
                 # DDP: forward and backward of non-final micro-batches both inside no_sync (no all-reduce)
                 with _no_sync(train_model, not sync):
+                    weights = _voxel_weights(x, config)
                     with bf16_autocast(config.bf16, info.device):
-                        loss = train_model(x, mask=spec).loss / config.accum_steps
+                        loss = train_model(x, mask=spec, voxel_weights=weights).loss / config.accum_steps
                     loss.backward()
                 step_loss += float(loss.detach())
                 samples += x.shape[0] * info.world_size
@@ -469,6 +471,15 @@ def _per_token(spatial: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
 # strategies for the per-sequence layout's (S, *G) grid, and those that would read S as a spatial axis
 _PER_SEQUENCE_MASKINGS = ("joint", "independent", "drop_sequence")
 _SPATIAL_ONLY_MASKINGS = ("block", "grid", "tube")
+
+
+def _voxel_weights(x: torch.Tensor, config: PretrainConfig) -> torch.Tensor | None:
+    """``(B, 1, *S)`` loss weights: 1 on foreground voxels, ``background_weight`` elsewhere (``None`` when
+    that is 1: the unweighted MAE loss). See :func:`maerad.losses.intensity_foreground`."""
+    if config.background_weight >= 1.0:
+        return None
+    foreground = intensity_foreground(x, config.foreground_threshold)[:, None].to(x.dtype)
+    return config.background_weight + (1.0 - config.background_weight) * foreground
 
 
 def _total_steps(max_steps: int | None, epochs: int, batches_per_epoch: int, accum_steps: int) -> int:
