@@ -81,6 +81,8 @@ def test_each_masking_strategy_trains_and_writes_outputs(
     state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
     assert state["step"] == 3 and state["config"]["masking"] == masking
     assert state["config"]["sequences"] == ["t2w", "adc"]
+    # the studies' orientation and voxel size (spacing (4, 1, 1), axis-aligned RAS+ grid) are recorded
+    assert state["extra"]["orientation"] == ["S", "A", "R"] and state["extra"]["spacing"] == [4.0, 1.0, 1.0]
     assert result.figures and result.figures[-1].read_bytes()[:4] == b"\x89PNG"
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 3

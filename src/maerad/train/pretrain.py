@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from maerad.atomic import unwritable_reason, write_text_atomic
 from maerad.data.datasets import MissingLabelMapError, StudyDataset
+from maerad.data.orientation import axis_codes
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.losses.foreground import intensity_foreground
 from maerad.losses.reconstruction import normalize_patches
@@ -348,8 +349,12 @@ def _save(
     step: int,
     dataset: StudyDataset,
 ) -> Path:
-    # the input grid is recorded so that load_pretrained can rebuild the model from the folder alone
-    extra = {"kind": "mae-pretrain", "img_size": list(dataset.spatial_shape)}
+    # the input grid is recorded so that load_pretrained can rebuild the model from the folder alone;
+    # the orientation and voxel size the studies were presented in, so users can check their data
+    affine = dataset.affine(0)
+    extra = {"kind": "mae-pretrain", "img_size": list(dataset.spatial_shape),
+             "orientation": list(axis_codes(affine)),
+             "spacing": [round(float(v), 6) for v in np.linalg.norm(affine[:3, :3], axis=0)]}
     save_checkpoint(ckpt_dir, model, step=step, config=config.model_dump(mode="json"), optimizer=optimizer,
                     extra=extra)
     return ckpt_dir
