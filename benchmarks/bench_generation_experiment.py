@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -44,6 +43,7 @@ from typing import Any
 
 import torch
 
+from host_meta import host_record
 from maerad.atomic import write_text_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "generation_experiment.json"
@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         "note": "Measured on maerad's synthetic pelvic-MRI phantom; not clinical validation.",
         "protocol": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "encoder": encoder_kwargs(), "patch_size": PATCH, "sequences": SEQUENCES,
-        "machine": {"platform": platform.platform(), "torch": torch.__version__},
+        "host": host_record(synthetic_data=True),
         "summary": summary, "paired_vs_scratch": paired, "fields": fields, "majority_baseline": baseline,
         "runs": results,
     }

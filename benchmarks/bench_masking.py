@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import random
 import statistics
 import sys
@@ -42,6 +40,7 @@ from typing import Any
 
 import torch
 
+from host_meta import host_record
 from maerad.atomic import write_text_atomic
 from maerad.masking import create_masking
 
@@ -150,11 +149,13 @@ def paired_ratios(times: dict[str, list[float]], name: str, base: str = "random"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=300)
-    parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--repeats", type=int, default=300,
+                        help="timed repeats of every strategy, interleaved (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=30,
+                        help="untimed repeats before them (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON result path (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.repeats < 2:
         parser.error("--repeats must be at least 2 (the ratios report quartiles)")
@@ -196,10 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         "device": str(device),
         "threads": args.threads,
         "repeats": args.repeats,
-        "torch": torch.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
+        "warmup": args.warmup,
+        "host": host_record(synthetic_data=True),  # random scores and lesion maps
         "results": results,
     }
     write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")

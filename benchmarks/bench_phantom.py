@@ -12,9 +12,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -24,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from host_meta import host_record, write_json
 from maerad.data.phantom import PhantomConfig, generate_case, write_phantom_dataset
 
 RESULTS = Path(__file__).resolve().parent / "results" / "phantom.json"
@@ -75,8 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="cases generated in memory (default 100)")
     parser.add_argument("--n-write", type=int, default=20, help="cases written as study folders (default 20)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--seed", type=int, default=0, help="phantom seed (default 0)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON result path")
     args = parser.parse_args()
     config = PhantomConfig()
     mem = _in_memory(args.n, args.seed, config)
@@ -86,13 +85,7 @@ def main() -> None:
         "grid": list(config.size),
         "spacing_mm": list(config.spacing),
         "supersample": config.supersample,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "load_average_1m": os.getloadavg()[0],
-        },
+        "host": host_record(synthetic_data=True),
         "in_memory": mem,
         "write_study_folders": disk,
         "target": "100 cases in <= 60 s in memory",
@@ -135,8 +128,7 @@ def main() -> None:
         f"({'met' if result['target_met_cpu'] else 'NOT met'}); target <= 60 s; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    write_json(args.out, result)
     print(f"wrote {args.out}")
 
 

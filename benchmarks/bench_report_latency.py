@@ -1,19 +1,22 @@
 """Report-generation latency: one default-size 3D phantom study (24×128×128, 4 sequences) → report.
 
-The generator is demo-size: a ``mae_vit_tiny`` encoder (192 wide, ``--depth`` blocks, 12 by default)
-on (4, 16, 16) patches — 6×8×8 = 384 tokens — and the default heads (d_model 128, term
-embeddings 128 wide over 4096 hash buckets). Weights are random: latency does not depend on training,
-except through the number of complete reports the search checks (``leaves``, reported). For each
-template and precision (fp32, bf16 autocast of the encoder) the benchmark runs ``--repeats`` timed
-generations after one warm-up and reports the median and minimum wall-clock time of
+The generator is larger than the demo's: a ``mae_vit_tiny`` encoder (192 wide, ``--depth`` blocks, 12
+by default; ``maerad demo`` uses 4 blocks 96 wide) on (4, 16, 16) patches — 6×8×8 = 384 tokens — and
+the default heads (d_model 128, term embeddings 128 wide over 4096 hash buckets). Weights are random:
+latency does not depend on training, except through the number of complete reports the search checks
+(``leaves``, reported). For each template and precision (fp32, bf16 autocast of the encoder) the
+benchmark runs ``--repeats`` timed generations after one warm-up and reports the median and minimum
+wall-clock time of
 
 * ``study``: ``generate(study)`` on the study already in memory (normalise, encode, decode, rules);
 * ``folder``: ``generate(folder)`` including reading the four NIfTI files of the study folder;
 
-and the median split into encoding and decoding (from ``generate_detailed``). Target: ≤ 1 s per
-study on this CPU. Every row is measured with PyTorch's default thread count and with one thread
-(on a 2-core machine shared with other work the default can be many times slower). Writes
-``benchmarks/results/report_latency.json``.
+and, from a separate loop, the median time of the encoder alone (``encoder_median_s``; the decoding
+time is not measured on its own). Target: ≤ 1 s per study on this CPU; there is no reference
+implementation. Every row is measured with PyTorch's default thread count and with one thread (on a
+2-core machine shared with other work the default can be many times slower). Writes
+``benchmarks/results/report_latency.json`` (``report_latency_segmenter.json`` with
+``--tissue-segmenter``; ``--out`` for another path), with the host.
 
 Usage::
 
@@ -25,9 +28,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -36,6 +37,7 @@ from typing import Any
 
 import torch
 
+from host_meta import host_record, write_json
 from maerad.data.phantom import generate_case
 from maerad.data.study_folder import save_study
 from maerad.report.generation.config import EncoderSpec, GeneratorConfig
@@ -56,8 +58,9 @@ TARGET_S = 1.0
 
 
 def build(depth: int, segmenter: bool = False) -> ReportGenerator:
-    """The demo-size generator with random weights (seed 0); optionally with the default voxel-level
-    tissue segmenter feeding the tissue summary (``--tissue-segmenter`` of ``maerad finetune``)."""
+    """The benchmark's generator (ViT-tiny, ``depth`` blocks) with random weights (seed 0); optionally
+    with the default voxel-level tissue segmenter feeding the tissue summary (``--tissue-segmenter`` of
+    ``maerad finetune``)."""
     spec = EncoderSpec(model="mae_vit_tiny", volume_shape=(24, 128, 128), patch_size=[4, 16, 16],
                        sequences=SEQUENCES, model_kwargs={"depth": depth})
     tissue: dict[str, Any] = {}
@@ -126,15 +129,28 @@ def encode_split(gen: ReportGenerator, repeats: int, threads: int | None) -> dic
     return out
 
 
-def main() -> None:
+def output_path(out: Path | None, segmenter: bool) -> Path:
+    """``--out``, else the default result file of the run (a separate one with the tissue segmenter)."""
+    if out is not None:
+        return out
+    return RESULTS.with_name("report_latency_segmenter.json") if segmenter else RESULTS
+
+
+def main(argv: list[str] | None = None) -> None:
     """Run, print the table and write the JSON result."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--depth", type=int, default=12, help="encoder blocks (mae_vit_tiny has 12)")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7,
+                        help="timed generations per row, after one untimed warm-up (default: %(default)s)")
+    parser.add_argument("--depth", type=int, default=12,
+                        help="encoder blocks, 192 wide (default: %(default)s, as in mae_vit_tiny)")
     parser.add_argument("--quick", action="store_true", help="2 repeats, cervix template only")
     parser.add_argument("--tissue-segmenter", action="store_true",
                         help="the generator also runs the default voxel-level tissue segmenter")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, help="JSON result path (default: benchmarks/results/"
+                        "report_latency.json, or report_latency_segmenter.json with --tissue-segmenter)")
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.depth < 1:
+        parser.error("--repeats and --depth must be at least 1")
     repeats = 2 if args.quick else args.repeats
     templates = TEMPLATES[:1] if args.quick else TEMPLATES
     gen = build(args.depth, args.tissue_segmenter)
@@ -160,14 +176,11 @@ def main() -> None:
     result = {
         "benchmark": "report_latency", "target_s": TARGET_S, "repeats": repeats, "depth": args.depth,
         "tissue_segmenter": args.tissue_segmenter,
-        "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "bf16_native": native,
-        "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg()), "encoder_median_s": encoder,
-        "rows": rows,
+        "host": host_record(synthetic_data=True),  # a phantom study, random weights
+        "bf16_native": native, "encoder_median_s": encoder, "rows": rows,
     }
-    out = RESULTS.with_name("report_latency_segmenter.json") if args.tissue_segmenter else RESULTS
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    out = output_path(args.out, args.tissue_segmenter)
+    write_json(out, result)
     print(f"written {out}")
 
 

@@ -3,7 +3,8 @@
 Targets (issue "Terminology"): first load ≤ 60 s and ≤ 2 GB peak RSS; cached load ≥ 10× faster.
 The snapshot (≈350k concepts, ≈1M descriptions, ≈500k is-a links, made-up identifiers) is generated
 in a temporary folder; each measured load runs in a fresh Python process so that its peak RSS
-(``resource.getrusage``) covers that load alone. Writes ``benchmarks/results/rf2.json``.
+(``resource.getrusage``) covers that load alone. There is no reference implementation, only the targets.
+Writes ``benchmarks/results/rf2.json`` (``--out`` for another path), with the host.
 
 Run::
 
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from host_meta import host_record, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "rf2.json"
 
@@ -74,11 +77,13 @@ def _run_child(root: Path, cache: Path) -> dict[str, float]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concepts", type=int, default=350_000)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--concepts", type=int, default=350_000,
+                        help="concepts in the synthetic snapshot (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON result path (default: %(default)s)")
     parser.add_argument("--phase", nargs=2, metavar=("ROOT", "CACHE"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.phase:
         _phase(*args.phase)
         return 0
@@ -99,6 +104,7 @@ def main() -> int:
         counts = parse_rf2(files).meta["counts"] if args.concepts <= 50_000 else None
     speedup = first["seconds"] / second["seconds"]
     result = {
+        "host": host_record(synthetic_data=True),  # made-up identifiers and terms
         "rows": sizes,
         "generate_seconds": round(generated, 2),
         "first_load": first,
@@ -116,8 +122,8 @@ def main() -> int:
         f"speed-up {speedup:.1f}x; 1000 ancestor+term queries on the cached graph: "
         f"{second['query_seconds_1000_concepts']:.2f} s; targets met: {result['passed']}"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
     return 0
 
 
