@@ -200,12 +200,18 @@ class Normalizer:
         items = list(mentions)
         results: list[NormalizationResult | None] = [None] * len(items)
         pending: dict[bool, list[tuple[int, str, Analysis]]] = {False: [], True: []}
+        # a mention repeated within the call is matched once (the cache only holds finished results)
+        waiting: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
         for i, mention in enumerate(items):
             if not isinstance(mention, str):
                 raise InputError(f"mention #{i} must be a string, got {type(mention).__name__}")
             cached = self._cache.get((mention, lang))
             if cached is not None:
                 results[i] = cached
+                continue
+            if mention in waiting:
+                repeats.append((i, waiting[mention]))
                 continue
             norm = normalize_text(mention)
             exact = self._exact.get(norm)
@@ -226,11 +232,14 @@ class Normalizer:
                     mention, lang, self._result(mention, "no_match", [], "none", None)
                 )
             else:
+                waiting[mention] = i
                 pending[cjk_text if lang is None else lang == "zh"].append((i, mention, analysis))
         for cjk, batch in pending.items():
             if batch:
                 for (i, mention, _), result in zip(batch, self._fuzzy(batch, cjk), strict=True):
                     results[i] = self._remember(mention, lang, result)
+        for i, first in repeats:
+            results[i] = results[first]
         return [r for r in results if r is not None]
 
     # -------------------------------------------------------------- internals
