@@ -97,7 +97,7 @@ def test_metric_values_on_known_generations() -> None:
     ]
     result = evaluate_generations(truths, gens, n_bootstrap=50, text_metrics=False)
     m = result.metrics
-    assert m["n_test"] == 4 and m["template_accuracy"] == 0.75
+    assert m["n_test"] == 4 and m["template_accuracy"].estimate == 0.75
     assert m["stage_accuracy"].estimate == 0.5
     assert m["size_mae_mm"].estimate == pytest.approx(4.0 / 3.0)
     assert m["consistency_violations"] == 1
@@ -119,3 +119,43 @@ def test_metric_values_on_known_generations() -> None:
     assert counts[order.index("IB2")][order.index("IB2")] == 1
     assert counts[order.index("IIIB")][order.index("IIA1")] == 1  # rows truth, columns prediction
     assert counts[order.index("IVA")][len(order)] == 1  # wrong template: the stage is "missing"
+
+
+def test_accuracy_intervals_never_collapse_and_carry_n(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review D9 / D15: 0 of 3 stages right and every key field right gave the degenerate bootstrap
+    "95 % CI"s [0, 0] and [1, 1]; a Wilson interval (with k/n) is given instead, and the confusion
+    figure's title names the split."""
+    import maerad.eval
+
+    truths: list[CaseTargets] = []
+    for i, stage in enumerate(("IB2", "IIB", "IIIB")):
+        t = targets_from_metadata(generate_case("cervical", seed=i, config=SMALL, stage=stage).study.metadata)
+        assert t is not None
+        truths.append(t)
+    gens = [_gen(t.report, "MR:S001.IA1", "MR:S001.IA1") for t in truths]  # every stage wrong
+    titles: list[str | None] = []
+    real_figure = maerad.eval.confusion_matrix_figure
+
+    def spy(cm: object, **kwargs: object) -> object:
+        titles.append(kwargs.get("title"))  # type: ignore[arg-type]
+        return real_figure(cm, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(maerad.eval, "confusion_matrix_figure", spy)
+    out = tmp_path / "metrics.json"
+    result = evaluate_generations(truths, gens, n_bootstrap=200, text_metrics=False, out=out, split="test")
+    stage = result.metrics["stage_accuracy"]
+    assert (stage.estimate, stage.low, stage.successes, stage.n) == (0.0, 0.0, 0, 3)
+    assert stage.high == pytest.approx(0.5615, abs=1e-4)  # Wilson 0/3
+    keys = result.metrics["key_field_accuracy"]
+    assert keys.estimate == 1.0 and keys.low < 0.6 and keys.high == 1.0  # not [1, 1]
+    assert result.metrics["template_accuracy"].n == 3
+    assert "[0.000, 0.561] (0/3)" in result.table and "[1.000, 1.000]" not in result.table
+    assert "[0.000, 0.000]" not in result.table  # the errors are all 0 too: "n/a (every resample equal)"
+    assert "size_mae_mm                 0.000  n/a (every resample equal)" in result.table
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    ci = saved["confidence_intervals"]["stage_accuracy"]
+    assert saved["stage_accuracy"] == 0.0 and (ci["method"], ci["successes"], ci["n"]) == ("wilson", 0, 3)
+    assert saved["n_key_field_cases"] == 3 and saved["n_key_field_pairs"] > 3
+    assert titles and "test split" in str(titles[0]) and "n=3" in str(titles[0])

@@ -3,32 +3,75 @@
 Steps (each prints what it does and shows a progress bar):
 
 1. a small mixed phantom set (cervical, endometrial, adnexal, pelvic-floor and normal cases) written as
-   study folders in train / val / test splits, with a preview montage and the rule-engine ground truth;
-2. a tiny 3D MAE pre-trained on the train split for a couple of minutes, with reconstruction figures;
+   study folders in train / val / test splits, with a preview montage and the rule-engine ground truth
+   (the val split is written for the user's own experiments: the demo does not use it);
+2. a tiny 3D MAE pre-trained on the train split for a fixed number of steps, with reconstruction figures;
 3. the report generator (pointer decoder over the pre-trained encoder) fine-tuned on a few labelled
-   training cases;
+   training cases for a fixed number of steps (``--finetune-seconds`` adds an optional wall-clock cap;
+   a run it cuts short is reported as such, since its results then depend on the machine's speed);
 4. evaluation on the held-out test split: a metrics table, ``metrics.json`` (``stage_accuracy``,
-   ``n_test``, …), the FIGO stage confusion matrix, and one generated report in English and Chinese.
+   ``n_test``, …), the FIGO stage confusion matrix, and one generated report in English and Chinese,
+   headed by the case, its ground truth and a synthetic / not-for-clinical-use notice.
 
-All data are synthetic: nothing here is clinical validation.
+An existing OUT is reused: the demo first deletes its own outputs of an earlier run there (and nothing
+else), so that no file of an old run is left next to the new ones; ``summary.json`` is written last,
+so a folder without it holds an incomplete run. All data are synthetic: nothing here is clinical
+validation.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import shutil
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from maerad.atomic import atomic_path, write_text_atomic
-from maerad.errors import ConfigError
+from maerad.atomic import atomic_path, unwritable_reason, write_text_atomic
+from maerad.errors import ConfigError, InputError
 
-__all__ = ["DEMO_MODEL", "add_parser", "run"]
+__all__ = ["DEMO_MODEL", "OUTPUT_FILES", "OUTPUT_FOLDERS", "add_parser", "run"]
 
 # A ViT small enough to pre-train for a few minutes on a 2-core CPU (about 1.4 M parameters).
 DEMO_MODEL: dict[str, Any] = {"embed_dim": 96, "depth": 4, "num_heads": 3, "decoder_embed_dim": 64,
                               "decoder_depth": 2, "decoder_num_heads": 2}
+
+# What the demo writes into OUT: deleted at the start of a run, so that no old result survives it.
+OUTPUT_FILES = ("summary.json", "metrics.json", "stage_confusion.png", "preview.png", "example_report_en.txt",
+                "example_report_zh.txt")
+OUTPUT_FOLDERS = ("phantom", "pretrain", "finetune")
+_SPLITS = ("train", "val", "test")
+
+_DESCRIPTION = """\
+Run the reference pipeline on the embedded synthetic pelvic-MRI phantom, into OUT:
+
+  [1/4] phantom: train / val / test study folders (OUT/phantom/), a preview montage (OUT/preview.png)
+        and the rule-engine ground truth; the val split is for your own use, the demo does not use it
+  [2/4] MAE pre-training of a tiny 3D ViT on the train split, --pretrain-steps steps
+        (OUT/pretrain/: checkpoint, log, loss and reconstruction figures)
+  [3/4] report-generator fine-tuning on the first --labels labelled training cases (fewer if the
+        train split has fewer), --finetune-steps steps (OUT/finetune/)
+  [4/4] evaluation on the test split: metric table, OUT/metrics.json, OUT/stage_confusion.png, and one
+        generated report (OUT/example_report_en.txt, OUT/example_report_zh.txt) with its ground truth;
+        OUT/summary.json last
+
+Budgets are step counts, so a seed gives the same run however busy the machine is (default run: about
+5-6 minutes on a quiet 2-core CPU, up to about 9 on a busy one). --finetune-seconds optionally caps
+fine-tuning by wall-clock time; a run it stops early is flagged in the console and in summary.json
+(steps done vs planned) and its results are not comparable with a full run.
+
+An existing OUT is replaced: the demo first deletes its own earlier outputs there (the folders
+phantom/, pretrain/, finetune/ and the files listed above), nothing else. The demo cannot resume:
+after Ctrl-C, run it again to start afresh.
+
+Synthetic data only: nothing here is clinical validation, and the reports are not for clinical use."""
+
+_STOP_HINT = "maerad demo has no --resume, so the demo stops here"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,52 +79,68 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser(
         "demo",
         help="run the reference pipeline on the embedded synthetic phantom",
-        description="Generate a synthetic pelvic-MRI phantom set (train/val/test), preview it, and "
-        "pre-train a tiny MAE on it; everything goes to OUT (default ./maerad-demo). Synthetic data "
-        "only; not clinical validation.",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=Path("maerad-demo"),
-                   help="output folder (default: %(default)s)")
+                   help="output folder; the demo's earlier outputs in it are replaced (default: %(default)s)")
     p.add_argument("--n-train", type=int, default=24, help="training cases (default: %(default)s)")
-    p.add_argument("--n-val", type=int, default=8, help="validation cases (default: %(default)s)")
+    p.add_argument("--n-val", type=int, default=8,
+                   help="validation cases, written but not used by the demo (default: %(default)s)")
     p.add_argument("--n-test", type=int, default=16, help="test cases (default: %(default)s)")
     p.add_argument("--pretrain-steps", type=int, default=120, help="MAE steps (default: %(default)s)")
     p.add_argument("--labels", type=int, default=16,
-                   help="labelled training cases for fine-tuning (default: %(default)s)")
-    p.add_argument("--finetune-seconds", type=float, default=150.0,
-                   help="wall-clock budget of fine-tuning (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+                   help="labelled training cases for fine-tuning; fewer if the train split has fewer "
+                   "(default: %(default)s)")
+    p.add_argument("--finetune-steps", type=int, default=500,
+                   help="fine-tuning steps (default: %(default)s)")
+    p.add_argument("--finetune-seconds", type=float, default=None,
+                   help="optional wall-clock cap of fine-tuning, in seconds; a run it stops early is "
+                   "flagged as not comparable (default: no cap)")
+    p.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo pipeline; print a summary and write ``OUT/summary.json``."""
-    for name in ("n_train", "n_val", "n_test", "pretrain_steps", "labels", "finetune_seconds"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    """Run the demo pipeline; print a summary and write ``OUT/summary.json`` last.
+
+    Raises:
+        ConfigError: a numeric option out of range or not finite (before any work).
+        InputError: OUT cannot be written (before any work).
+    """
+    _check_options(args)
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    pretrain_config, finetune_config = _configs(out, args)  # every bad setting is refused up front
+    _prepare_out(out)
     t0 = time.perf_counter()
     progress = not args.no_progress
     timings: dict[str, float] = {}
+    stage = "[1/4] phantom"
+    try:
+        print("maerad demo — synthetic pelvic-MRI phantom; results are not clinical validation\n")
+        t = time.perf_counter()
+        splits = _phantom(out, args, progress)
+        timings["phantom_s"] = time.perf_counter() - t
 
-    print("maerad demo — synthetic pelvic-MRI phantom; results are not clinical validation\n")
-    t = time.perf_counter()
-    splits = _phantom(out, args, progress)
-    timings["phantom_s"] = time.perf_counter() - t
+        stage = "[2/4] MAE pre-training"
+        t = time.perf_counter()
+        pretrain_summary = _pretrain(pretrain_config, args, progress)
+        timings["pretrain_s"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    pretrain_summary = _pretrain(out, splits["train"], args, progress)
-    timings["pretrain_s"] = time.perf_counter() - t
+        stage = "[3/4] fine-tuning"
+        t = time.perf_counter()
+        finetune_summary, generator = _finetune(finetune_config, args, progress)
+        timings["finetune_s"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    finetune_summary, generator = _finetune(out, pretrain_summary["checkpoint"], args, progress)
-    timings["finetune_s"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    evaluation = _evaluate(out, generator, splits["test"], progress)
-    timings["evaluate_s"] = time.perf_counter() - t
+        stage = "[4/4] evaluation"
+        t = time.perf_counter()
+        evaluation = _evaluate(out, generator, splits["test"], progress)
+        timings["evaluate_s"] = time.perf_counter() - t
+    except KeyboardInterrupt:
+        print(f"maerad demo interrupted during {stage}: {out}/ holds an incomplete run (no summary.json); "
+              "the demo cannot resume, run `maerad demo` again to start afresh", file=sys.stderr)
+        raise
 
     summary = {
         "synthetic_data": True,
@@ -94,16 +153,101 @@ def run(args: argparse.Namespace) -> int:
         "evaluation": evaluation,
         "seconds": {k: round(v, 1) for k, v in {**timings, "total_s": time.perf_counter() - t0}.items()},
     }
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if finetune_summary.get("warning"):
+        summary["warning"] = finetune_summary["warning"]
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     print(f"\nall outputs in {out}/ ({summary['seconds']['total_s']} s); summary: {out / 'summary.json'}")
+    if finetune_summary.get("warning"):
+        print(f"WARNING: {finetune_summary['warning']}")
     return 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse out-of-range and non-finite numbers before any work (``nan < 1`` is False)."""
+    for name in ("n_train", "n_val", "n_test", "pretrain_steps", "labels", "finetune_steps"):
+        value = getattr(args, name)
+        if value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be at least 0, got {args.seed}")
+    cap = args.finetune_seconds
+    if cap is not None and not (math.isfinite(cap) and cap > 0):
+        raise ConfigError(f"--finetune-seconds must be a finite number of seconds > 0, got {cap}")
+
+
+def _configs(out: Path, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The pre-training and fine-tuning configs, validated before the phantom is generated."""
+    from maerad.train.config import PretrainConfig, validate_config
+    from maerad.train.finetune import FinetuneConfig
+
+    pretrain = validate_config(PretrainConfig, {
+        "data": str(out / "phantom" / "train"), "out": str(out / "pretrain"),
+        "sequences": ["t2w", "dwi_b800", "adc", "t1c"], "model": "mae_vit_tiny", "model_kwargs": DEMO_MODEL,
+        "patch_size": [4, 16, 16], "masking": "random", "max_steps": args.pretrain_steps,
+        "batch_size": min(4, args.n_train), "lr": 1.5e-3, "warmup_steps": max(1, args.pretrain_steps // 10),
+        "seed": args.seed, "image_every": max(1, args.pretrain_steps // 2), "log_every": 10,
+    }, "pre-training config")
+    finetune = validate_config(FinetuneConfig, {
+        "data": str(out / "phantom"), "out": str(out / "finetune"),
+        "pretrained": str(out / "pretrain" / "checkpoint"), "labels": args.labels, "split": "train",
+        "max_steps": args.finetune_steps, "batch_size": 4, "lr": 1e-3, "layer_decay": 0.75, "seed": args.seed,
+        "num_threads": 1, "time_budget_s": args.finetune_seconds,
+    }, "fine-tuning config")
+    return pretrain, finetune
+
+
+def _prepare_out(out: Path) -> None:
+    """Make sure OUT can be written, then delete the demo's own earlier outputs there.
+
+    Raises:
+        InputError: a part of OUT's path is a file, OUT cannot be created or written (read-only file
+            system, permissions), or one of the demo's output folder names in OUT holds something else.
+    """
+    reason = unwritable_reason(out, folder=True)
+    if reason is not None:
+        raise InputError(f"{out}: cannot write the demo's outputs there ({reason})")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".maerad-demo-probe-")  # a folder can exist read-only
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    for name in OUTPUT_FOLDERS:
+        path = out / name
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise InputError(f"{path}: expected the demo's {name}/ folder, found a file; move it or choose "
+                             "another --out")
+        if path.is_dir() and not _is_demo_folder(path, name):
+            raise InputError(f"{path} does not look like an earlier demo's output and would be replaced; "
+                             "move it or choose another --out")
+    try:
+        for name in OUTPUT_FOLDERS:
+            if (out / name).is_dir():
+                shutil.rmtree(out / name)
+        for name in OUTPUT_FILES:
+            (out / name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot delete the previous demo outputs ({exc.strerror or exc})") from None
+
+
+def _is_demo_folder(path: Path, name: str) -> bool:
+    """Whether ``path`` (OUT/phantom, OUT/pretrain or OUT/finetune) looks like the demo's own: the
+    demo deletes it, so a folder of the user's that happens to have the name must survive."""
+    entries = [p for p in path.iterdir() if not p.name.startswith(".")]  # atomic writes' leftovers
+    if not entries:
+        return True
+    if name == "phantom":
+        return all(p.name in _SPLITS and p.is_dir() for p in entries)
+    return (path / "config.json").is_file()
 
 
 def _phantom(out: Path, args: argparse.Namespace, progress: bool) -> dict[str, Path]:
     from maerad.data.phantom import PhantomCase, preview_figure, write_phantom_dataset
 
     splits = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
-    print(f"[1/4] phantom: {args.n_train} train / {args.n_val} val / {args.n_test} test cases")
+    print(f"[1/4] phantom: {args.n_train} train / {args.n_val} val / {args.n_test} test cases "
+          "(val is written for your own use; the demo does not use it)")
     kept: list[PhantomCase] = []
     paths: dict[str, Path] = {}
     def keep_for_preview(i: int, case: PhantomCase) -> None:
@@ -121,50 +265,44 @@ def _phantom(out: Path, args: argparse.Namespace, progress: bool) -> dict[str, P
     print(f"\n  test split ground truth (from the rule engines):\n  {'case':<11}{'kind':<14}target")
     for row in index["cases"]:
         print(f"  {row['case']:<11}{row['kind']:<14}{row.get('target_label') or '-'}")
-    print(f"  preview montage: {out / 'preview.png'}")
+    print(f"  preview montage (first test cases): {out / 'preview.png'}")
     return paths
 
 
-def _pretrain(out: Path, train_dir: Path, args: argparse.Namespace, progress: bool) -> dict[str, Any]:
-    from maerad.train.config import PretrainConfig
+def _pretrain(config: Any, args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     from maerad.train.pretrain import pretrain
 
     print(f"\n[2/4] MAE pre-training: tiny 3D ViT, patch (4, 16, 16), random masking 75 %, "
-          f"{args.pretrain_steps} steps")
-    config = PretrainConfig(
-        data=str(train_dir), out=str(out / "pretrain"), sequences=["t2w", "dwi_b800", "adc", "t1c"],
-        model="mae_vit_tiny", model_kwargs=DEMO_MODEL, patch_size=[4, 16, 16], masking="random",
-        max_steps=args.pretrain_steps, batch_size=min(4, args.n_train), lr=1.5e-3,
-        warmup_steps=max(1, args.pretrain_steps // 10),
-        seed=args.seed, image_every=max(1, args.pretrain_steps // 2), log_every=10,
-    )
-    result = pretrain(config, overwrite=True, progress=progress, log=print)  # a rerun starts afresh
+          f"{args.pretrain_steps} steps on the train split")
+    # a rerun starts afresh; on Ctrl-C, say there is no --resume here
+    result = pretrain(config, overwrite=True, progress=progress, log=print, stop_hint=_STOP_HINT)
     first, last = result.losses[0], result.losses[-1]
     print(f"  loss {first:.3f} → {last:.3f} in {result.steps} steps "
           f"({result.samples_per_second:.1f} volumes/s)")
-    print(f"  reconstructions: {', '.join(str(p) for p in result.figures)}")
+    print(f"  reconstructions (train split): {', '.join(str(p) for p in result.figures)}")
     return {"checkpoint": str(result.checkpoint), "steps": result.steps, "first_loss": first,
             "final_loss": last, "figures": [str(p) for p in result.figures]}
 
 
-def _finetune(
-    out: Path, pretrained: str, args: argparse.Namespace, progress: bool
-) -> tuple[dict[str, Any], Any]:
-    from maerad.train.finetune import FinetuneConfig, finetune
+def _finetune(config: Any, args: argparse.Namespace, progress: bool) -> tuple[dict[str, Any], Any]:
+    from maerad.train.finetune import finetune
 
+    cap = f" (wall-clock cap {args.finetune_seconds:g} s)" if args.finetune_seconds is not None else ""
     print(f"\n[3/4] report generator: pointer decoder on the pre-trained encoder, first {args.labels} "
-          f"labelled training cases, up to {args.finetune_seconds:.0f} s")
-    config = FinetuneConfig(
-        data=str(out / "phantom"), out=str(out / "finetune"), pretrained=pretrained, labels=args.labels,
-        split="train", epochs=200, batch_size=4, lr=1e-3, layer_decay=0.75, seed=args.seed, num_threads=1,
-        time_budget_s=args.finetune_seconds,
-    )
+          f"labelled training cases, {args.finetune_steps} steps{cap}")
     result = finetune(config, progress=progress, log=print)
     print(f"  {result.steps} steps on {result.n_labelled} labelled cases ({', '.join(result.templates)}); "
           f"loss {result.losses[0]:.3f} → {result.losses[-1]:.3f}")
-    summary = {"checkpoint": str(result.checkpoint), "steps": result.steps, "n_labelled": result.n_labelled,
-               "templates": result.templates, "stopped_early": result.stopped_early,
-               "first_loss": result.losses[0], "final_loss": result.losses[-1]}
+    summary: dict[str, Any] = {
+        "checkpoint": str(result.checkpoint), "steps": result.steps, "planned_steps": args.finetune_steps,
+        "time_cap_s": args.finetune_seconds, "n_labelled": result.n_labelled, "templates": result.templates,
+        "stopped_early": result.stopped_early, "first_loss": result.losses[0],
+        "final_loss": result.losses[-1]}
+    if result.stopped_early:
+        summary["warning"] = (f"fine-tuning was stopped by --finetune-seconds {args.finetune_seconds:g} "
+                              f"after {result.steps} of {args.finetune_steps} planned steps: the results "
+                              "depend on this machine's speed and are not comparable with a full run")
+        print(f"  WARNING: {summary['warning']}")
     return summary, result.generator
 
 
@@ -176,22 +314,118 @@ def _evaluate(out: Path, generator: Any, test_dir: Path, progress: bool) -> dict
     result = evaluate_checkpoint(None, out / "phantom", split="test", out=out / "metrics.json",
                                  generator=generator, threads=1, progress=progress, n_bootstrap=500)
     print(result.table)
-    example_folder = _first_cervical_case(test_dir)
-    report = generator.generate(example_folder, threads=1)
+    example = _example(generator, test_dir)
+    generation = generator.generate_detailed(example["folder"], threads=1)
+    model = _model_output(generation)
+    example.update(model)
     for lang in ("en", "zh"):
-        write_text_atomic(out / f"example_report_{lang}.txt", render_text(report, lang) + "\n")
-    print(f"\n  example report ({example_folder.name}), English:\n")
-    print("    " + render_text(report, "en").replace("\n", "\n    "))
-    print(f"\n  metrics: {out / 'metrics.json'}; confusion matrix: {result.figure}; "
+        text = _example_header(example, generator.graph, lang) + "\n\n" + render_text(generation.report, lang)
+        write_text_atomic(out / f"example_report_{lang}.txt", text + "\n")
+    print("\n  example report, English:\n")
+    body = _example_header(example, generator.graph, "en") + "\n\n" + render_text(generation.report, "en")
+    print("    " + body.replace("\n", "\n    "))
+    figure = result.figure or "none (no cervical test case)"
+    print(f"\n  metrics: {out / 'metrics.json'}; confusion matrix: {figure}; "
           f"reports: {out / 'example_report_en.txt'}, {out / 'example_report_zh.txt'}")
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))  # JSON form of the metrics
     return {"metrics": str(out / "metrics.json"), "stage_accuracy": metrics.get("stage_accuracy"),
-            "n_test": metrics.get("n_test"),
+            "n_test": metrics.get("n_test"), "accuracies": _accuracies(metrics),
             "confusion_matrix": str(result.figure) if result.figure else None,
+            "example": {**example, "folder": str(example["folder"])},
             "example_reports": [str(out / "example_report_en.txt"), str(out / "example_report_zh.txt")]}
 
 
-def _first_cervical_case(test_dir: Path) -> Path:
+# the accuracies of metrics.json, what each covers and its unit of n
+_ACCURACIES = {
+    "stage_accuracy": "FIGO 2018 stage, cervical test cases",
+    "figo2009_stage_accuracy": "FIGO 2009 stage, endometrial test cases",
+    "orads_score_accuracy": "O-RADS MRI score, adnexal test cases and normal controls",
+    "template_accuracy": "report template, the evaluated test cases (n_test)",
+    "key_field_accuracy": "mandatory categorical fields, (case, field) pairs",
+}
+
+
+def _accuracies(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Every accuracy with its n and 95 % CI, so that no rate is read without its denominator."""
+    intervals = metrics.get("confidence_intervals", {})
+    found: dict[str, Any] = {}
+    for name, covers in _ACCURACIES.items():
+        value = metrics.get(name)
+        ci = intervals.get(name, {})
+        n = metrics.get("n_key_field_pairs") if name == "key_field_accuracy" else ci.get("n")
+        found[name] = {"value": value, "n": n if value is not None else 0, "covers": covers,
+                       "ci95": [ci.get("low"), ci.get("high")] if ci else None,
+                       "ci_method": ci.get("method")}
+        if name == "key_field_accuracy":
+            found[name]["n_cases"] = metrics.get("n_key_field_cases")
+        elif "successes" in ci:
+            found[name]["correct"] = ci["successes"]
+    return found
+
+
+def _example(generator: Any, test_dir: Path) -> dict[str, Any]:
+    """The example case and its ground truth: the first cervical test case the generator has a
+    template for, else the first case it has a template for, else the first case."""
+    from maerad.report.generation.cases import labelled_cases
+
     index = json.loads((test_dir / "index.json").read_text(encoding="utf-8"))
-    names = [str(row["case"]) for row in index["cases"] if row["kind"] == "cervical"]
-    return test_dir / (names[0] if names else str(index["cases"][0]["case"]))
+    rows = list(index["cases"])
+    written = {t.id for t in generator.templates}
+    truths = {c.folder.name: c.targets for c in labelled_cases([test_dir / str(r["case"]) for r in rows],
+                                                                graph=generator.graph)}
+
+    def reportable(row: dict[str, Any]) -> bool:
+        t = truths.get(str(row["case"]))
+        return t is not None and t.template in written
+
+    chosen = (next((r for r in rows if r["kind"] == "cervical" and reportable(r)), None)
+              or next((r for r in rows if reportable(r)), None) or rows[0])
+    name = str(chosen["case"])
+    truth = truths.get(name)
+    return {"folder": test_dir / name, "case": f"{test_dir.name}/{name}", "kind": str(chosen["kind"]),
+            "true_label": chosen.get("target_label") or "-",
+            "true_template": truth.template if truth is not None else None,
+            "true_headline": truth.headline if truth is not None else None}
+
+
+def _model_output(generation: Any) -> dict[str, Any]:
+    return {"model_template": str(generation.template).split("@")[0],
+            "model_headline": generation.rule_headline}
+
+
+def _term(graph: Any, cid: str | None, lang: str) -> str:
+    if cid is None:
+        return "-"
+    return str(graph.preferred(cid, lang) or graph.preferred(cid) or cid)
+
+
+_KINDS_ZH = {"cervical": "宫颈癌", "endometrial": "子宫内膜癌", "adnexal": "附件肿块", "pelvic_floor": "盆底",
+             "normal": "正常"}
+
+
+def _example_header(example: dict[str, Any], graph: Any, lang: str) -> str:
+    """Who the example report is about, what the truth is and what the model wrote (D2 of the review:
+    a bare generated report reads like a real clinical one)."""
+    same_template = example["model_template"] == example["true_template"]
+    predicted = example["model_headline"]
+    same_value = predicted is not None and predicted == example["true_headline"]
+    truth, model = (_term(graph, example[k], lang) for k in ("true_headline", "model_headline"))
+    if lang == "zh":
+        template_note = "与真实模板一致" if same_template else "与真实模板不同"
+        value_note = "正确" if same_value else "与真实值不同"
+        kind = _KINDS_ZH.get(example["kind"], example["kind"])
+        return "\n".join([
+            f"maerad 演示：合成体模病例 {example['case']}（非真实患者）。"
+            "以下为模型生成的报告，不可用于临床。",
+            f"真实标注（体模元数据）：{kind}；模板 {example['true_template'] or '-'}；{truth}",
+            f"模型输出：模板 {example['model_template']}（{template_note}）；{model}（{value_note}）",
+        ])
+    template_note = "matches the ground truth" if same_template else "differs from the ground-truth template"
+    value_note = "correct" if same_value else "differs from the ground truth"
+    return "\n".join([
+        f"maerad demo: SYNTHETIC phantom case {example['case']} (no real patient). Model-generated report, "
+        "not for clinical use.",
+        f"Ground truth (phantom metadata): {example['kind']}; template {example['true_template'] or '-'}; "
+        f"{truth}",
+        f"Model output: template {example['model_template']} ({template_note}); {model} ({value_note})",
+    ])

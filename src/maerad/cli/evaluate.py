@@ -16,7 +16,11 @@ the generator writes a report; the scores are:
   ``consistency_violations`` (terminology flags), ``rule_model_stage_agreement`` (rule-derived vs
   direct stage head);
 * ``bleu`` / ``rouge_l`` of the English text against the ground-truth report's text (secondary);
-* bootstrap 95 % CIs of the main rates and errors.
+* 95 % CIs: Wilson score intervals for the per-case accuracies (stage, O-RADS, template; the table
+  shows ``k/n`` next to them), a bootstrap over cases for ``key_field_accuracy`` (its (case, field)
+  pairs are clustered by case) and for the errors. A percentile bootstrap of an accuracy collapses to
+  a point when every case is right or every case is wrong; where the key-field bootstrap collapses,
+  the Wilson interval with the cases as units is given instead (``n_key_field_cases``).
 
 Synthetic data are labelled as such in the table and in ``metrics.json`` (``synthetic_data``).
 
@@ -28,6 +32,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -66,7 +71,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "evaluate", help="score a report generator on labelled (phantom) studies",
         description="Generate a report for every labelled study of a split and score it: per-field accuracy "
         "and macro-F1, FIGO stage accuracy with a confusion matrix, O-RADS accuracy, size MAE, volume error, "
-        "completeness, consistency violations, rule-vs-model stage agreement, BLEU/ROUGE-L, bootstrap CIs.")
+        "completeness, consistency violations, rule-vs-model stage agreement, BLEU/ROUGE-L, 95 % CIs "
+        "(Wilson for accuracies, bootstrap for errors).")
     p.add_argument("--checkpoint", required=True, help="report-generator checkpoint (from maerad finetune)")
     p.add_argument("--data", required=True, help="folder of study folders")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
@@ -136,7 +142,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike[str] | None, data: str | o
         generations.append(gen.generate_detailed(case.folder, beam_size=beam_size, threads=threads))
     skipped = sum(c.targets.template not in written for c in everything)
     return evaluate_generations([c.targets for c in cases], generations, out=out, n_bootstrap=n_bootstrap,
-                                text_metrics=text_metrics, extra={"n_skipped_other_templates": skipped})
+                                text_metrics=text_metrics, extra={"n_skipped_other_templates": skipped},
+                                split=split)
 
 
 def _ci(fn: Callable[..., Any], *arrays: Any, n: int, batched: bool = False) -> Any:
@@ -149,12 +156,27 @@ def _mean_ci(values: Sequence[float], n: int) -> Any:
     return _ci(lambda a: a.mean(axis=-1), np.asarray(values, dtype=np.float64), n=n, batched=True)
 
 
+def _key_field_ci(hits: Any, totals: Any, n: int) -> Any:
+    """Bootstrap (over cases) CI of the pooled key-field accuracy; where it collapses to a point
+    (every case all right or all wrong), the Wilson interval with the cases as units instead."""
+    from maerad.eval import wilson_interval
+
+    result = _ci(lambda h, t: h.sum(axis=-1) / np.maximum(t.sum(axis=-1), 1), hits, totals, n=n, batched=True)
+    if not result.low < result.high:
+        cases = int(np.count_nonzero(totals))
+        fallback = wilson_interval(round(result.estimate * cases), cases)
+        return dataclasses.replace(fallback, estimate=result.estimate)
+    return result
+
+
 def evaluate_generations(truths: Sequence[Any], generations: Sequence[Any], *,
                          out: str | os.PathLike[str] | None = None, n_bootstrap: int = 1000,
-                         text_metrics: bool = True, extra: dict[str, Any] | None = None) -> EvaluationResult:
+                         text_metrics: bool = True, extra: dict[str, Any] | None = None,
+                         split: str | None = None) -> EvaluationResult:
     """Score generations (:class:`~maerad.report.generation.Generation`) against their
     :class:`~maerad.report.generation.targets.CaseTargets` (module docstring for the metrics);
-    ``extra`` entries are added to the metrics after ``n_test``."""
+    ``extra`` entries are added to the metrics after ``n_test``; ``split`` names the split in the
+    confusion figure's title."""
     from maerad.atomic import atomic_path, write_text_atomic
     from maerad.eval import (
         FieldKind,
@@ -170,6 +192,7 @@ def evaluate_generations(truths: Sequence[Any], generations: Sequence[Any], *,
         size_mae,
         to_json,
         volume_relative_error,
+        wilson_interval,
     )
     from maerad.report.render_text import render_text
     from maerad.report.rules import CERVIX_STAGE_ORDER
@@ -179,7 +202,7 @@ def evaluate_generations(truths: Sequence[Any], generations: Sequence[Any], *,
     synthetic = all(t.synthetic for t in truths)
     same = [g.template.split("@")[0] == t.template for t, g in zip(truths, generations, strict=True)]
     metrics: dict[str, Any] = {"synthetic_data": synthetic, "n_test": len(truths),
-                               **(extra or {}), "template_accuracy": sum(same) / len(same)}
+                               **(extra or {}), "template_accuracy": wilson_interval(sum(same), len(same))}
     # always present (null when the split holds no case of that template), so consumers need no guard
     metrics.update({name: None for name in STAGE_METRICS.values()})
     metrics["n_stage_cases"] = sum(t.template == "cervix-figo2018" for t in truths)
@@ -204,7 +227,8 @@ def evaluate_generations(truths: Sequence[Any], generations: Sequence[Any], *,
         if template_id in STAGE_METRICS:
             stage_truth = [truths[i].headline for i in rows]
             stage_pred = [generations[i].rule_headline if same[i] else None for i in rows]
-            metrics[STAGE_METRICS[template_id]] = _ci(accuracy, stage_truth, stage_pred, n=n_bootstrap)
+            right = round(accuracy(stage_truth, stage_pred) * len(rows))
+            metrics[STAGE_METRICS[template_id]] = wilson_interval(right, len(rows))
             if template_id == "cervix-figo2018":
                 labels = [f"MR:S001.{s}" for s in CERVIX_STAGE_ORDER] + ["missing"]
                 cm = confusion_matrix(stage_truth, [p or "missing" for p in stage_pred], labels)
@@ -212,8 +236,9 @@ def evaluate_generations(truths: Sequence[Any], generations: Sequence[Any], *,
                 details["_cm"] = cm
     hits, totals = np.asarray(key_hits), np.asarray(key_totals)
     if totals.sum() > 0:
-        metrics["key_field_accuracy"] = _ci(lambda h, n: h.sum(axis=-1) / np.maximum(n.sum(axis=-1), 1),
-                                            hits, totals, n=n_bootstrap, batched=True)
+        metrics["key_field_accuracy"] = _key_field_ci(hits, totals, n_bootstrap)
+        metrics["n_key_field_cases"] = int(np.count_nonzero(totals))
+        metrics["n_key_field_pairs"] = int(totals.sum())
     templates = {t.template for t in truths}
     sizes = _pairs(truths, generations, same, SIZE_FIELDS)
     if templates & set(SIZE_FIELDS):  # None: no case where truth and prediction both give a size
@@ -254,7 +279,8 @@ def evaluate_generations(truths: Sequence[Any], generations: Sequence[Any], *,
         cm = details.pop("_cm", None)
         if cm is not None:
             short: dict[Any, str] = {f"MR:S001.{s}": s for s in CERVIX_STAGE_ORDER}
-            title = "FIGO 2018 stage" + (" (synthetic phantom)" if synthetic else "")
+            where = f", {split} split" if split and split != "all" else ""
+            title = f"FIGO 2018 stage{where}, n={cm.n}" + (" (synthetic phantom)" if synthetic else "")
             fig = confusion_matrix_figure(cm, display_labels=short, title=title)
             figure = out_path.parent / "stage_confusion.png"
             figure.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ field id → value mappings, so that any generator can be scored:
 * reports — :func:`evaluate_reports` (per-field accuracy / macro-F1 / MAE, completeness, stage
   accuracy), :func:`mandatory_completeness`, :func:`agreement_rate` (rule vs model stage);
 * measurements — :func:`absolute_errors`, :func:`size_mae`, :func:`volume_relative_error`;
-* uncertainty — :func:`bootstrap_ci`;
+* uncertainty — :func:`bootstrap_ci`, :func:`wilson_interval` (proportions: accuracies);
 * outcomes — :func:`concordance_index` (Harrell's C, SPEC §7.3) and :func:`roc_auc`;
 * text (secondary to the clinical fields) — :func:`corpus_bleu`, :func:`rouge_l`, :func:`tokenize`;
 * output — :func:`evaluation_table` and :func:`to_json`.
@@ -54,6 +54,7 @@ from maerad.eval.numeric import (
     size_mae,
     volume_relative_error,
 )
+from maerad.eval.proportion import ProportionResult, wilson_interval
 from maerad.eval.report_fields import (
     CategoricalFieldResult,
     FieldKind,
@@ -80,6 +81,7 @@ __all__ = [
     "Label",
     "MetricValue",
     "NumericFieldResult",
+    "ProportionResult",
     "ReportEvaluation",
     "RougeResult",
     "absolute_errors",
@@ -105,4 +107,5 @@ __all__ = [
     "to_json",
     "tokenize",
     "volume_relative_error",
+    "wilson_interval",
 ]

@@ -5,13 +5,16 @@ written with the terminology's **preferred term** in the report language only (n
 concept without a term in that language is written with its English preferred term (every concept
 of the bundled ontology has a Chinese term: SPEC-sourced, or a maerad translation, see
 docs/terminology.md; a user ontology may lack them). The last line is the
-impression: the impression fields (stage, score, grades) and the report's flags.
+impression: the impression fields (stage, score, grades) and the report's flags. A flag that is a
+code (``rmi_features_from_mri``) is written with its label in the report language; the generator's
+RMI summary and stage-head flags are written in Chinese in a Chinese report (other rule notes stay
+in English).
 
 Examples::
 
     >>> from maerad.report.render_text import render_text
     >>> from maerad.report.derive import derive_report
-    >>> from maerad.report.structured_report import StructuredReport
+    >>> from maerad.report.structured_report import ReportFlag, StructuredReport
     >>> r = derive_report(StructuredReport.model_validate({
     ...     "template_id": "pelvic-floor", "template_version": "1.0.0",
     ...     "fields": {"h_line_mm": 55, "m_line_mm": 15, "bladder_base_descent_mm": -5,
@@ -22,21 +25,24 @@ Examples::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from maerad.errors import ConfigError
-from maerad.report.structured_report import StructuredReport
+from maerad.report.structured_report import ReportFlag, StructuredReport
 from maerad.report.templates.model import FieldSpec, ReportTemplate, Value
 from maerad.report.templates.registry import get_template
 from maerad.terminology.graph import TermGraph
 
 __all__ = [
+    "FLAG_LABELS",
     "LANGUAGES",
     "Language",
     "TermUse",
     "concept_term",
     "field_text",
+    "flag_text",
     "impression_line",
     "render_text",
     "term_uses",
@@ -53,6 +59,17 @@ _WORDS = {
            "impression": "印象", "flags": "提示", "no_flags": "无提示。", "template": "模板", "space": ""},
 }
 _UNITS = {"1": "", "deg": "°"}
+
+# Flags raised as codes by the rule engines, with what a reader should see instead.
+FLAG_LABELS: dict[str, dict[Language, str]] = {
+    "rmi_features_from_mri": {
+        "en": "RMI ultrasound features (U) read from the MRI findings, an adaptation of the ultrasound index",
+        "zh": "RMI的超声特征（U）取自MRI所见，为对超声指数的改编",
+    },
+}
+_RMI_SUMMARY = re.compile(r"RMI (\S+): U=(\d+), M=(\d+), cut-off (\S+)")
+_STAGE_HEAD = re.compile(r"the model's direct stage head predicts (.+); "
+                         r"the rule engines derive (.+) from the generated findings")
 
 
 @dataclass(frozen=True)
@@ -180,9 +197,38 @@ def impression_line(report: StructuredReport, lang: str = "en", *, template: Rep
     head = f"{words['impression']}{words['colon']}{words['sep'].join(items) or '-'}{words['stop']}"
     if not report.flags:
         return f"{head}{words['space']}{words['no_flags']}"
-    numbered = words["space"].join(f"({i}) {flag.message.rstrip('.')}{words['stop']}"
+    numbered = words["space"].join(f"({i}) {flag_text(flag, lang, graph).rstrip('.')}{words['stop']}"
                                    for i, flag in enumerate(report.flags, 1))
     return f"{head}{words['space']}{words['flags']}{words['colon']}{numbered}"
+
+
+def flag_text(flag: ReportFlag, lang: str = "en", graph: TermGraph | None = None) -> str:
+    """A flag as the report writes it: a code flag's label (:data:`FLAG_LABELS`), the RMI summary and
+    the stage-head note translated in Chinese, any other message as it is."""
+    language = _check_lang(lang)
+    message = flag.message.strip()
+    if message in FLAG_LABELS:
+        return FLAG_LABELS[message][language]
+    if language != "zh":
+        return message
+    if m := _RMI_SUMMARY.fullmatch(message):
+        return f"RMI {m[1]}：U={m[2]}，M={m[3]}，界值 {m[4]}"
+    if flag.source == "stage-head" and (m := _STAGE_HEAD.fullmatch(message)):
+        graph = graph if graph is not None else _bundled()
+        terms = _english_terms(graph)
+        model, rule = (concept_term(graph, terms[t], "zh") if t in terms else t for t in m.groups())
+        return f"模型的直接分期头预测为{model}；规则引擎根据生成的所见推导为{rule}"
+    return message
+
+
+def _english_terms(graph: TermGraph) -> dict[str, str]:
+    """English preferred term → concept id (for turning a flag's English terms back into concepts)."""
+    found: dict[str, str] = {}
+    for concept in graph.concepts():
+        term = concept.preferred("en")
+        if term:
+            found.setdefault(term, concept.id)
+    return found
 
 
 def _names_itself(spec: FieldSpec, value: Value, graph: TermGraph) -> bool:

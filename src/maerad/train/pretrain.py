@@ -114,6 +114,9 @@ def build_model(config: PretrainConfig, in_chans: int, img_size: tuple[int, ...]
     return model
 
 
+_RESUME_HINT = "continue with --resume (resume=True from Python)"
+
+
 def pretrain(
     config: PretrainConfig,
     *,
@@ -121,11 +124,16 @@ def pretrain(
     overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    stop_hint: str = _RESUME_HINT,
 ) -> PretrainResult:
     """Pre-train an MAE as ``config`` says; writes ``<out>/checkpoint``, ``<out>/log.jsonl`` and figures.
 
     ``out`` must not hold an earlier run unless ``resume`` (continue it) or ``overwrite`` (replace its
     checkpoint, log and figures, once every check has passed) is given.
+
+    A first Ctrl-C ends the run after the step under way, saves it and logs "interrupted: checkpoint of
+    step … saved in …; <stop_hint>" before raising :class:`KeyboardInterrupt`; a caller that cannot
+    resume (``maerad demo``) gives its own ``stop_hint`` instead of the ``--resume`` advice.
 
     Every study is loaded (and kept in memory) before the first step, and a ``roi_prior`` run checks
     its ROI budget on every item then, so bad data stops the run before anything is written.
@@ -140,7 +148,7 @@ def pretrain(
     info = init_distributed(config.device)
     try:
         return _pretrain(config, info, resume=resume, overwrite=overwrite, progress=progress and info.is_main,
-                         log=log)
+                         log=log, stop_hint=stop_hint)
     finally:
         cleanup_distributed(info)
 
@@ -153,6 +161,7 @@ def _pretrain(
     overwrite: bool,
     progress: bool,
     log: Callable[[str], None],
+    stop_hint: str,
 ) -> PretrainResult:
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
@@ -314,7 +323,7 @@ def _pretrain(
                     result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1, dataset)
                 bar.close()
                 log(f"interrupted: checkpoint of step {step + 1}/{total_steps} saved in {ckpt_dir}; "
-                    "continue with --resume (resume=True from Python)")
+                    f"{stop_hint}")
                 raise KeyboardInterrupt
     bar.close()
     result.seconds = time.perf_counter() - t0
