@@ -49,6 +49,15 @@ Beta = Annotated[float, Strict(), AllowInfNan(False), Field(ge=0.0, lt=1.0)]
 """One AdamW beta: in [0, 1), as torch requires (checked here, not as torch's traceback at step 0)."""
 
 
+def min_lr_at_most_lr(cls: type[BaseModel], value: float, info: ValidationInfo) -> float:
+    """Pydantic validator of a ``min_lr`` field: not above the config's ``lr`` (declared before it, so
+    validated first), or the cosine "decay" would climb."""
+    lr = info.data.get("lr")
+    if lr is not None and value > lr:
+        raise ValueError(f"min_lr {value:g} is above lr {lr:g}, the peak learning rate")
+    return value
+
+
 class PretrainConfig(BaseModel):
     """Configuration of MAE pre-training (the MAE recipe by default).
 
@@ -122,15 +131,9 @@ class PretrainConfig(BaseModel):
     )
     save_every: StrictInt = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
 
-    @field_validator("min_lr")
-    @classmethod
-    def _min_lr_at_most_lr(cls, value: float, info: ValidationInfo) -> float:
-        # above the peak, the cosine "decay" would climb; a peak scaled from base_lr is known only to the
-        # engine (it depends on the number of processes), which checks that case
-        lr = info.data.get("lr")
-        if lr is not None and value > lr:
-            raise ValueError(f"min_lr {value:g} is above lr {lr:g}, the peak learning rate")
-        return value
+    # a peak scaled from base_lr is known only to the engine (it depends on the number of processes),
+    # which checks that case
+    _min_lr_at_most_lr = field_validator("min_lr")(min_lr_at_most_lr)
 
     @field_validator("model_kwargs")
     @classmethod

@@ -46,7 +46,6 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
-    ValidationInfo,
     field_validator,
 )
 from tqdm import tqdm
@@ -74,7 +73,7 @@ from maerad.report.generation.tissue import PHANTOM_TISSUE_GROUPS, check_tissue_
 from maerad.report.templates import get_template
 from maerad.terminology.consistency import ConsistencyChecker
 from maerad.train.augment import augment_study_batch
-from maerad.train.config import FiniteFloat
+from maerad.train.config import FiniteFloat, min_lr_at_most_lr
 from maerad.train.distributed import check_device
 from maerad.train.precision import bf16_autocast, bf16_slow_warning
 from maerad.train.schedule import cosine_lr
@@ -166,14 +165,7 @@ class FinetuneConfig(BaseModel):
     def _auto_is_null(cls, value: object) -> object:
         return None if value == "auto" else value  # the docs' word for null
 
-    @field_validator("min_lr")
-    @classmethod
-    def _min_lr_at_most_lr(cls, value: float, info: ValidationInfo) -> float:
-        # above the peak, the cosine "decay" would climb (lr is declared first, so it is validated)
-        lr = info.data.get("lr")
-        if lr is not None and value > lr:
-            raise ValueError(f"min_lr {value:g} is above lr {lr:g}, the peak learning rate")
-        return value
+    _min_lr_at_most_lr = field_validator("min_lr")(min_lr_at_most_lr)
 
 
 @dataclass
