@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from maerad.errors import InputError
 
-__all__ = ["FloatArray", "Study", "affine_from_spacing"]
+__all__ = ["FloatArray", "Study", "affine_from_spacing", "voxel_sizes"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -222,10 +222,17 @@ def _validated_geometry(
             raise InputError(f"affine must be a finite 4x4 matrix, got shape {aff.shape}")
         if abs(np.linalg.det(aff[:3, :3])) < 1e-12:
             raise InputError("affine is singular (zero voxel size or collinear axes)")
-    derived = tuple(float(v) for v in np.linalg.norm(aff[:3, :3], axis=0))
+    derived = voxel_sizes(aff)
     if spacing is not None and not np.allclose(derived, sp, rtol=1e-4, atol=1e-6):
         raise InputError(f"spacing {sp} disagrees with the affine's voxel size {derived}")
     return aff, (derived[0], derived[1], derived[2])
+
+
+
+def voxel_sizes(affine: npt.ArrayLike) -> tuple[float, float, float]:
+    """The voxel size in mm along (d, h, w) of a 4×4 voxel → mm affine: the lengths of its columns."""
+    d, h, w = (float(x) for x in np.linalg.norm(np.asarray(affine, dtype=np.float64)[:3, :3], axis=0))
+    return d, h, w
 
 
 def _point(name: object, value: Any) -> tuple[float, float, float]:

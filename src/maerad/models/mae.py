@@ -32,7 +32,7 @@ from maerad.models.decoder import MAEDecoder
 from maerad.models.mask_input import hidden_indices, resolve_mask
 from maerad.models.output import MAEOutput
 from maerad.models.patch import PatchEmbed, PatchGeometry, patchify, unpatchify
-from maerad.models.pos_embed import interpolate_pos_embed, sincos_pos_embed
+from maerad.models.pos_embed import interpolate_pos_embed, is_sincos_table, sincos_pos_embed
 
 __all__ = ["MAE"]
 
@@ -498,7 +498,7 @@ class MAE(nn.Module):
         pos = state.get("pos_embed")
         grid = None if source_grid is None else check_grid(source_grid, field="source_grid")
         if pos is not None and grid is not None and grid != self.grid:
-            if _is_sincos_table(pos, grid):
+            if is_sincos_table(pos, grid):
                 state["pos_embed"] = self._pos_table(pos.shape[-1]).unsqueeze(0)
             else:
                 state["pos_embed"] = interpolate_pos_embed(pos, grid, self.grid)
@@ -514,15 +514,3 @@ class MAE(nn.Module):
         except RuntimeError as exc:
             detail = " ".join(str(exc).split())
             raise CheckpointError(f"encoder weights do not fit the model: {detail}") from None
-
-
-def _is_sincos_table(pos: torch.Tensor, grid: Sequence[int]) -> bool:
-    """Whether ``pos`` is the fixed sin-cos table of ``grid`` (class-token row first), up to its dtype's
-    rounding."""
-    if pos.device.type == "meta" or pos.ndim != 3:
-        return False
-    fixed = sincos_pos_embed(grid, pos.shape[-1], cls_token=True).unsqueeze(0)
-    if pos.shape != fixed.shape:
-        return False
-    tolerance = max(1e-5, 4 * torch.finfo(pos.dtype).eps) if pos.is_floating_point() else 0.0
-    return bool(torch.allclose(pos.detach().float().cpu(), fixed, atol=tolerance, rtol=0.0))

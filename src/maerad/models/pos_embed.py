@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from maerad.errors import ConfigError
 from maerad.masking.spec import as_int, check_grid
 
-__all__ = ["interpolate_pos_embed", "repeat_per_sequence", "sincos_pos_embed"]
+__all__ = ["interpolate_pos_embed", "is_sincos_table", "repeat_per_sequence", "sincos_pos_embed"]
 
 
 def _sincos_1d(positions: torch.Tensor, width: int) -> torch.Tensor:
@@ -136,3 +136,15 @@ def repeat_per_sequence(table: torch.Tensor, sequences: int) -> torch.Tensor:
     """A ``(1 + P, D)`` table (class row first) for the per-sequence token layout: the class row, then
     the ``P`` position rows once per sequence (sequence-major, ``1 + S·P`` rows)."""
     return torch.cat([table[:1], table[1:].repeat(sequences, 1)])
+
+
+def is_sincos_table(pos: torch.Tensor, grid: Sequence[int]) -> bool:
+    """Whether ``pos`` is the fixed sin-cos table of ``grid`` (class-token row first), up to its dtype's
+    rounding."""
+    if pos.device.type == "meta" or pos.ndim != 3:
+        return False
+    fixed = sincos_pos_embed(grid, pos.shape[-1], cls_token=True).unsqueeze(0)
+    if pos.shape != fixed.shape:
+        return False
+    tolerance = max(1e-5, 4 * torch.finfo(pos.dtype).eps) if pos.is_floating_point() else 0.0
+    return bool(torch.allclose(pos.detach().float().cpu(), fixed, atol=tolerance, rtol=0.0))

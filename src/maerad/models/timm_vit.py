@@ -28,8 +28,8 @@ from torch import nn
 
 from maerad.errors import CheckpointError
 from maerad.masking.spec import check_grid
-from maerad.models.mae import MAE, _is_sincos_table
-from maerad.models.pos_embed import interpolate_pos_embed
+from maerad.models.mae import MAE
+from maerad.models.pos_embed import interpolate_pos_embed, is_sincos_table
 
 __all__ = ["load_timm_vit"]
 
@@ -218,7 +218,7 @@ def load_timm_vit(
     elif pos.shape[1] != math.prod(grid) + 1:
         raise CheckpointError(f"timm pos_embed has {pos.shape[1]} rows, which does not fit grid {grid}")
     if model is not None:
-        if grid != model.grid and not _is_sincos_table(out["pos_embed"], grid):
+        if grid != model.grid and not is_sincos_table(out["pos_embed"], grid):
             # timm's own resampling (anti-aliased), so features equal a timm model run at this size
             out["pos_embed"] = interpolate_pos_embed(out["pos_embed"], grid, model.grid, antialias=True)
             grid = model.grid

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from maerad.atomic import unwritable_reason, write_text_atomic
 from maerad.data.datasets import MissingLabelMapError, StudyDataset
 from maerad.data.orientation import axis_codes
+from maerad.data.study import voxel_sizes
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.losses.foreground import intensity_foreground
 from maerad.losses.reconstruction import normalize_patches
@@ -363,7 +364,7 @@ def _save(
     affine = dataset.affine(0)
     extra = {"kind": "mae-pretrain", "img_size": list(dataset.spatial_shape),
              "orientation": list(axis_codes(affine)),
-             "spacing": [round(float(v), 6) for v in np.linalg.norm(affine[:3, :3], axis=0)]}
+             "spacing": [round(v, 6) for v in voxel_sizes(affine)]}
     save_checkpoint(ckpt_dir, model, step=step, config=config.model_dump(mode="json"), optimizer=optimizer,
                     extra=extra)
     return ckpt_dir
