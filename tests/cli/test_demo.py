@@ -24,6 +24,10 @@ def test_tiny_demo_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFix
     assert (out / "preview.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "pretrain" / "checkpoint" / "model.safetensors").is_file()
     assert all(Path(p).is_file() for p in summary["pretrain"]["figures"])
+    # the val split is pre-training's held-out set: its loss at the end, and a figure of a val study
+    assert [r["step"] for r in summary["pretrain"]["held_out_losses"]] == [1, 2]
+    assert any("heldout" in Path(p).name for p in summary["pretrain"]["figures"])
+    assert "held-out loss on the val split" in text
     assert (out / "finetune").is_dir() and summary["finetune"]["n_labelled"] >= 1
     # a step budget, not a wall-clock one: the run does what was planned on any machine
     assert summary["finetune"]["steps"] == summary["finetune"]["planned_steps"] == 3

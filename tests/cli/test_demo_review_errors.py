@@ -92,7 +92,8 @@ def test_help_lists_every_stage_output_budget_and_the_replacement(capsys: pytest
                    "[4/4] evaluation", "metrics.json", "stage_confusion.png", "example_report_en.txt",
                    "summary.json", "preview.png", "An existing OUT is replaced", "--finetune-steps",
                    "--finetune-seconds", "wall-clock", "not comparable", "cannot resume",
-                   "the demo does not use it", "fewer if the train split has fewer", "Synthetic data only"):
+                   "the val split is pre-training's held-out set", "fewer if the train split has fewer",
+                   "Synthetic data only"):
         assert needle in text, needle
 
 

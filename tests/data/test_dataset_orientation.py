@@ -91,3 +91,23 @@ def test_flip_helpers() -> None:
     flipped = flipped_affine(affine, (6, 10, 10), (1,))
     # index 0 of the reversed axis is the voxel that was at 9
     np.testing.assert_allclose(flipped @ [2, 0, 3, 1], affine @ [2, 9, 3, 1])
+
+
+def test_a_held_out_set_is_presented_in_the_training_sets_orientation(tmp_path: Path) -> None:
+    # its only study is stored mirrored: alone it would define its own orientation, and a model trained on
+    # the other set would be evaluated on mirrored anatomy
+    volume = _anatomy()
+    _write(tmp_path / "train" / "a_ras", volume, RAS)
+    mirrored, affine = _flipped_world_twin(volume, RAS, (0, 1))
+    _write(tmp_path / "val" / "b_lps", mirrored, affine)
+    train = StudyDataset(tmp_path / "train")
+    alone = StudyDataset(tmp_path / "val")
+    assert alone.orientation[0] != train.orientation[0]
+    held = StudyDataset(tmp_path / "val", orientation_from=train)
+    assert held.orientation == train.orientation
+    np.testing.assert_allclose(held[0]["image"].numpy(), train[0]["image"].numpy(), atol=1e-6)
+    np.testing.assert_allclose(held.affine(0), train.affine(0), atol=1e-9)
+    # the reference is named in the messages: another voxel size warns against the training set's study
+    _write(tmp_path / "val2" / "c", volume, np.diag([1.5, 1.5, 4.0, 1.0]))
+    with pytest.warns(UserWarning, match=r"reference dataset's first study .*a_ras"):
+        StudyDataset(tmp_path / "val2", orientation_from=train).preload()

@@ -232,7 +232,7 @@ def test_figures_show_the_middle_slice_and_name_it(
     pretrain(_config(studies, tmp_path / "run", max_steps=1, warmup_steps=0, mode=mode, patch_size=patch),
              progress=False)
     (call,) = calls
-    assert call["title"] == "MAE reconstruction, step 1: case-0, slice 4 (middle of 8)"
+    assert call["title"] == "MAE reconstruction, step 1: training study case-0, slice 4 (middle of 8)"
     dataset = StudyDataset(studies, mode=mode)
     if mode == "2d":
         assert torch.equal(call["original"], dataset[4]["image"]) and dataset.item_source(4) == (0, 4)

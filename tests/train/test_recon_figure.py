@@ -60,7 +60,8 @@ def test_loss_figure_and_its_log_errors(tmp_path: Path) -> None:
     png = save_loss_figure(log, tmp_path / "figures" / "loss.png", title="MAE pre-training (synthetic data)")
     assert png.read_bytes()[:4] == b"\x89PNG"
     for bad, message in (("{not json", "log.jsonl:2: not a JSON record"),
-                         ('{"step": 2}', "log.jsonl:2: a record needs numeric 'step' and 'loss'"),
+                         ('{"step": 2}',
+                          "log.jsonl:2: a record needs a numeric 'step' and a numeric 'loss' or 'val_loss'"),
                          ('{"step": true, "loss": 1}', "numeric")):
         log.write_text(json.dumps({"step": 1, "loss": 1.0}) + "\n" + bad + "\n")
         with pytest.raises(InputError, match=message):

@@ -4,8 +4,9 @@ Steps (each prints what it does and shows a progress bar):
 
 1. a small mixed phantom set (cervical, endometrial, adnexal, pelvic-floor and normal cases) written as
    study folders in train / val / test splits, with a preview montage and the rule-engine ground truth
-   (the val split is written for the user's own experiments: the demo does not use it);
-2. a tiny 3D MAE pre-trained on the train split for a fixed number of steps, with reconstruction figures;
+   (the val split serves only as pre-training's held-out set);
+2. a tiny 3D MAE pre-trained on the train split for a fixed number of steps, with its loss on the val
+   split (fixed masks) and reconstruction figures of a train and a val study;
 3. the report generator (pointer decoder over the pre-trained encoder) fine-tuned on a few labelled
    training cases for a fixed number of steps (``--finetune-seconds`` adds an optional wall-clock cap;
    a run it cuts short is reported as such, since its results then depend on the machine's speed);
@@ -51,7 +52,7 @@ _DESCRIPTION = """\
 Run the reference pipeline on the embedded synthetic pelvic-MRI phantom, into OUT:
 
   [1/4] phantom: train / val / test study folders (OUT/phantom/), a preview montage (OUT/preview.png)
-        and the rule-engine ground truth; the val split is for your own use, the demo does not use it
+        and the rule-engine ground truth; the val split is pre-training's held-out set
   [2/4] MAE pre-training of a tiny 3D ViT on the train split, --pretrain-steps steps
         (OUT/pretrain/: checkpoint, log, loss and reconstruction figures)
   [3/4] report-generator fine-tuning on the first --labels labelled training cases (fewer if the
@@ -86,7 +87,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="output folder; the demo's earlier outputs in it are replaced (default: %(default)s)")
     p.add_argument("--n-train", type=int, default=24, help="training cases (default: %(default)s)")
     p.add_argument("--n-val", type=int, default=8,
-                   help="validation cases, written but not used by the demo (default: %(default)s)")
+                   help="validation cases: pre-training's held-out loss and reconstruction figure "
+                   "(default: %(default)s)")
     p.add_argument("--n-test", type=int, default=16, help="test cases (default: %(default)s)")
     p.add_argument("--pretrain-steps", type=int, default=120, help="MAE steps (default: %(default)s)")
     p.add_argument("--labels", type=int, default=16,
@@ -186,6 +188,7 @@ def _configs(out: Path, args: argparse.Namespace) -> tuple[Any, Any]:
         "patch_size": [4, 16, 16], "masking": "random", "max_steps": args.pretrain_steps,
         "batch_size": min(4, args.n_train), "lr": 1.5e-3, "warmup_steps": max(1, args.pretrain_steps // 10),
         "seed": args.seed, "image_every": max(1, args.pretrain_steps // 2), "log_every": 10,
+        "val_data": str(out / "phantom" / "val"), "val_every": max(1, args.pretrain_steps // 4),
     }, "pre-training config")
     finetune = validate_config(FinetuneConfig, {
         "data": str(out / "phantom"), "out": str(out / "finetune"),
@@ -247,7 +250,7 @@ def _phantom(out: Path, args: argparse.Namespace, progress: bool) -> dict[str, P
 
     splits = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
     print(f"[1/4] phantom: {args.n_train} train / {args.n_val} val / {args.n_test} test cases "
-          "(val is written for your own use; the demo does not use it)")
+          "(val: pre-training's held-out loss only)")
     kept: list[PhantomCase] = []
     paths: dict[str, Path] = {}
     def keep_for_preview(i: int, case: PhantomCase) -> None:
@@ -279,9 +282,12 @@ def _pretrain(config: Any, args: argparse.Namespace, progress: bool) -> dict[str
     first, last = result.losses[0], result.losses[-1]
     print(f"  loss {first:.3f} → {last:.3f} in {result.steps} steps "
           f"({result.samples_per_second:.1f} volumes/s)")
-    print(f"  reconstructions (train split): {', '.join(str(p) for p in result.figures)}")
+    held_out = ", ".join(f"{loss:.3f} (step {step})" for step, loss in result.val_losses)
+    print(f"  held-out loss on the val split (fixed masks): {held_out}")
+    print(f"  reconstructions (a train and a val study): {', '.join(str(p) for p in result.figures)}")
     return {"checkpoint": str(result.checkpoint), "steps": result.steps, "first_loss": first,
-            "final_loss": last, "figures": [str(p) for p in result.figures]}
+            "final_loss": last, "held_out_losses": [{"step": s, "loss": v} for s, v in result.val_losses],
+            "figures": [str(p) for p in result.figures]}
 
 
 def _finetune(config: Any, args: argparse.Namespace, progress: bool) -> tuple[dict[str, Any], Any]:

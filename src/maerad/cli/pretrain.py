@@ -21,6 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--config", type=Path, help="JSON config file (keys of maerad.train.PretrainConfig)")
     p.add_argument("--data", help="folder of study folders: `maerad phantom` output, or NIfTI / DICOM "
                    "studies, one sub-folder each (docs/data-io.md)")
+    p.add_argument("--val-data", dest="val_data", help="folder of held-out study folders, none trained on: "
+                   "their masked reconstruction loss (fixed masks) at the end and every val_every steps "
+                   "(--set val_every=N), and a held-out reconstruction figure")
     p.add_argument("--out", help="output folder for checkpoint, figures and log")
     p.add_argument("--model", help="registered model name, e.g. mae_vit_tiny or maep_tiny")
     p.add_argument("--masking", help="masking strategy: random, block, grid, tube, roi_prior, lesion_aware; "
@@ -56,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
     from maerad.train.config import load_pretrain_config
     from maerad.train.pretrain import pretrain
 
-    fields = {k: getattr(args, k) for k in ("data", "out", "model", "masking", "mode", "mask_ratio", "epochs",
-                                            "max_steps", "batch_size", "accum_steps", "lr", "bf16", "compile",
-                                            "device", "seed")}
+    names = ("data", "val_data", "out", "model", "masking", "mode", "mask_ratio", "epochs", "max_steps",
+             "batch_size", "accum_steps", "lr", "bf16", "compile", "device", "seed")
+    fields = {k: getattr(args, k) for k in names}
     config_file = args.config
     if args.resume and config_file is None:
         config_file = _saved_run_config(args)
@@ -70,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     result = pretrain(config, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
     if result.checkpoint is not None:
         last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
-        print(f"pretrain: {result.steps} steps, final loss {last}, "
+        held_out = f", held-out loss {result.val_losses[-1][1]:.4f}" if result.val_losses else ""
+        print(f"pretrain: {result.steps} steps, final loss {last}{held_out}, "
               f"{result.samples_per_second:.1f} samples/s; checkpoint {result.checkpoint}")
     return 0
 

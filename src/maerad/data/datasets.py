@@ -15,7 +15,8 @@ Studies are presented in one orientation: a study whose axes run in the opposite
 first study's (the same anatomy stored as NIfTI and as DICOM, say) is flipped to match it, its
 ``affine`` updated (:meth:`StudyDataset.affine`); a study with another axis order (sagittal beside
 axial) is refused, since that needs resampling. A voxel size more than 10 % away from the first study's
-gives a warning: the patches then cover different physical sizes.
+gives a warning: the patches then cover different physical sizes. A held-out set is matched to a
+training set's first study instead with ``orientation_from=``.
 
 Intensities are normalised per study and **per channel** (never across sequences): by default each
 channel is mapped so that its 0.5th and 99.5th percentiles become 0 and 1 (values beyond are kept, not
@@ -95,6 +96,9 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         normalization: per-channel intensity normalisation, see :func:`normalize_channels`.
         with_labels: also return the label map (studies without one give an error).
         cache: keep loaded, normalised studies in memory (a default phantom case is ~6 MB).
+        orientation_from: another dataset whose orientation and voxel size (those of its first study)
+            this one's studies are matched to, instead of this one's first study: a validation set built
+            beside a training set then presents the anatomy the same way round.
 
     Raises:
         InputError: no study found, a study lacks one of ``sequences`` or (with ``with_labels``) its label
@@ -118,6 +122,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         normalization: Normalization = "percentile",
         with_labels: bool = False,
         cache: bool = True,
+        orientation_from: StudyDataset | None = None,
     ) -> None:
         if mode not in ("2d", "3d"):
             raise ConfigError(f"mode must be '2d' or '3d', got {mode!r}")
@@ -132,8 +137,9 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         self.with_labels = with_labels
         self.cache = cache
         self._cache: dict[int, tuple[FloatArray, np.ndarray | None]] = {}
-        # the first study's axis codes and voxel size, which every other study is matched to
+        # the first study's axis codes and voxel size (or orientation_from's), which every study is matched to
         self._reference: tuple[tuple[str, ...], tuple[float, ...]] | None = None
+        self._orientation_from = orientation_from
         self._affines: dict[int, np.ndarray] = {}
         # what each study holds, read up front so that a bad study fails here, not mid-training
         outlines = [outline_study_folder(f) for f in self.folders]
@@ -263,6 +269,19 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
             self._load(study_idx)
         return np.array(self._affines[study_idx])
 
+    @property
+    def orientation(self) -> tuple[tuple[str, ...], tuple[float, ...]]:
+        """The orientation every study is presented in: the ``(d, h, w)`` axis codes (e.g. ``('S', 'A',
+        'R')``) and the voxel size in mm of the reference study (the first, or ``orientation_from``'s).
+        Reads the reference study if it is not loaded yet."""
+        if self._reference is None:
+            if self._orientation_from is not None:
+                self._reference = self._orientation_from.orientation
+            else:
+                self._load(0)
+        assert self._reference is not None
+        return self._reference
+
     # ----------------------------------------------------------------------------------------------
     def _load(self, study_idx: int) -> tuple[FloatArray, np.ndarray | None]:
         if study_idx in self._cache:
@@ -298,17 +317,21 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         spacing = tuple(study.spacing)
         codes = axis_codes(study.affine)
         if self._reference is None:
-            if study_idx != 0:
+            if self._orientation_from is not None:
+                self._reference = self._orientation_from.orientation
+            elif study_idx != 0:
                 self._load(0)  # sets the reference
             else:
                 self._reference = (codes, spacing)
         assert self._reference is not None
         ref_codes, ref_spacing = self._reference
         flips = flip_axes_to_match(codes, ref_codes)
-        folder, first = self.folders[study_idx], self.folders[0]
+        folder = self.folders[study_idx]
+        first = (f"the reference dataset's first study ({self._orientation_from.folders[0]})"
+                 if self._orientation_from is not None else f"the first study's ({self.folders[0]})")
         if flips is None:
             raise InputError(
-                f"{folder}: its (d, h, w) axes run {''.join(codes)}, the first study's ({first}) "
+                f"{folder}: its (d, h, w) axes run {''.join(codes)}, {first} "
                 f"{''.join(ref_codes)}: another axis order (e.g. sagittal beside axial), which flipping "
                 "cannot fix; resample the studies to one orientation and grid first"
             )
@@ -316,7 +339,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
                 and study_idx not in self._affines:
             warnings.warn(
                 f"{folder}: voxel size {tuple(round(s, 3) for s in spacing)} mm differs by more than "
-                f"10 % from the first study's {tuple(round(r, 3) for r in ref_spacing)} mm: the same patch "
+                f"10 % from {first} {tuple(round(r, 3) for r in ref_spacing)} mm: the same patch "
                 "covers a different physical size; resample to one voxel size for a consistent scale",
                 stacklevel=2,
             )

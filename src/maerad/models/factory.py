@@ -5,9 +5,10 @@ Sizes follow ViT: tiny 192 wide × 12 blocks × 3 heads, small 384 × 12 × 6, b
 with 16² patches and a 0.75 mask ratio; any constructor argument can be overridden by keyword.
 ``maep_hiera_*`` is MAE-P with Hiera-style mask-unit attention in its stem (``stage_mixer=
 "unit_attention"``). Unless ``stage_heads`` is given, each stage gets one head per full 64 channels of
-its width (at least one), lowered to the nearest number that divides the width; the widths are the
-``stage_dims`` actually used (default ``embed_dim // 4`` and ``embed_dim // 2``). ViT-T: 1 and 1 heads
-(48 and 96 wide), ViT-S: 1 and 3, ViT-B: 3 and 6, ViT-L: 4 and 8.
+its width (at least one), lowered to the nearest number that divides the width
+(:func:`~maerad.models.maep.default_stage_heads`, the rule of every way of building the stem); the
+widths are the ``stage_dims`` actually used (default ``embed_dim // 4`` and ``embed_dim // 2``). ViT-T:
+1 and 1 heads (48 and 96 wide), ViT-S: 1 and 3, ViT-B: 3 and 6, ViT-L: 4 and 8.
 ``token_layout="per_sequence"`` (``mae_vit_*`` only) gives each sequence's patch its own token
 (:class:`~maerad.models.sequence_tokens.SequenceTokenMAE`); the default ``"channels"`` stacks the
 sequences as channels of one token.
@@ -20,7 +21,6 @@ from collections.abc import Callable
 from typing import Any
 
 from maerad.errors import ConfigError
-from maerad.masking.spec import as_int, as_int_tuple
 from maerad.models.mae import MAE
 from maerad.models.maep import MAEP
 from maerad.models.registry import MODELS, check_kwargs
@@ -43,32 +43,8 @@ def _accepted(cls: type[MAE]) -> set[str]:
     return names
 
 
-def _hiera_stage_heads(width: int) -> int:
-    """Default heads of a ``maep_hiera_*`` stage ``width`` wide: one per full 64 channels (at least one),
-    lowered to the nearest divisor of ``width``."""
-    heads = max(1, width // 64)
-    while width % heads:
-        heads -= 1
-    return heads
-
-
-def _with_hiera_heads(args: dict[str, Any]) -> dict[str, Any]:
-    """``args`` with default ``stage_heads`` for the stage widths these arguments give. Widths that are
-    not valid ints are left for :class:`MAEP` to report."""
-    if "stage_heads" in args:
-        return args
-    embed_dim = as_int(args.get("embed_dim"))
-    dims = args.get("stage_dims")
-    if dims is None and embed_dim is not None:
-        dims = (max(1, embed_dim // 4), max(1, embed_dim // 2))
-    widths = as_int_tuple(dims)
-    if widths is None or len(widths) != 2 or min(widths) < 1:
-        return args
-    return {**args, "stage_heads": tuple(_hiera_stage_heads(w) for w in widths)}
-
-
 def _factory(
-    cls: type[MAE], name: str, size: str, *, hiera: bool = False, **defaults: Any
+    cls: type[MAE], name: str, size: str, **defaults: Any
 ) -> Callable[..., MAE]:
     accepted = _accepted(cls)
 
@@ -76,8 +52,6 @@ def _factory(
         check_kwargs(name, kwargs, accepted | {"token_layout"})
         layout = kwargs.pop("token_layout", "channels")
         args = {**VIT_SIZES[size], **defaults, **kwargs}
-        if hiera:  # from the widths actually used, so an overridden embed_dim or stage_dims gets its own
-            args = _with_hiera_heads(args)
         if layout == "channels":
             return cls(**args)
         if layout != "per_sequence":
@@ -96,7 +70,7 @@ for _size in VIT_SIZES:
     MODELS.add(f"maep_{_size}", _factory(MAEP, f"maep_{_size}", _size), overwrite=True)
     MODELS.add(
         f"maep_hiera_{_size}",
-        _factory(MAEP, f"maep_hiera_{_size}", _size, hiera=True, stage_mixer="unit_attention"),
+        _factory(MAEP, f"maep_hiera_{_size}", _size, stage_mixer="unit_attention"),
         overwrite=True,
     )
 

@@ -25,18 +25,29 @@ NO_WEIGHT_DECAY = (
 _EMBEDDING_PREFIXES = ("cls_token", "pos_embed", "patch_embed")
 
 
-def layer_id(name: str, num_layers: int) -> int:
+def layer_id(name: str, num_layers: int, stem: nn.Module | None = None) -> int:
     """Depth index of a parameter for layer decay.
 
     ``0`` for the embedding (``patch_embed.*``, ``cls_token``, ``pos_embed``), ``i + 1`` for
     ``blocks.i.*``, ``num_layers + 1`` for everything after the encoder blocks (final norm, decoder,
-    heads).
+    heads). A ``stem`` with layers of its own (MAE-P's :class:`~maerad.models.maep.PyramidStem`, which
+    has ``num_layers`` and ``layer_of``) places its parameters at its depths ``0 … S`` and the blocks
+    after them (``S + i + 1``); ``num_layers`` then counts both (``S + len(blocks)``).
     """
+    stem_layers = _stem_layers(stem)
+    if stem_layers and name.startswith("patch_embed."):
+        return int(stem.layer_of(name[len("patch_embed."):]))  # type: ignore[union-attr, operator]
     if name.startswith(_EMBEDDING_PREFIXES):
         return 0
     if name.startswith("blocks."):
-        return int(name.split(".")[1]) + 1
+        return stem_layers + int(name.split(".")[1]) + 1
     return num_layers + 1
+
+
+def _stem_layers(stem: nn.Module | None) -> int:
+    """The depth of a stem that counts layers of its own (0 for a plain patch embedding)."""
+    layers = getattr(stem, "num_layers", 0) if stem is not None and hasattr(stem, "layer_of") else 0
+    return layers if isinstance(layers, int) else 0
 
 
 def param_groups_lrd(
@@ -50,7 +61,8 @@ def param_groups_lrd(
     """Parameter groups for AdamW with layer-wise lr decay (BEiT/MAE fine-tuning recipe).
 
     Parameter ``p`` at depth ``i`` (see :func:`layer_id`) gets ``lr_scale = layer_decay ** (N + 1 - i)``
-    with ``N = len(model.blocks)``; no weight decay for 1-D parameters (norm weights, biases) and
+    with ``N = len(model.blocks)`` (plus, for MAE-P, the layers of its pyramid stem: its stage blocks
+    and merges, as HiViT counts them); no weight decay for 1-D parameters (norm weights, biases) and
     for the names in ``no_weight_decay`` (position tables, class and mask tokens). Frozen parameters
     are skipped. With ``layer_decay=1.0`` every group has one lr; MAE's pre-training rule decays every
     parameter that is not 1-D, class and mask tokens included, which ``no_weight_decay=()`` gives.
@@ -100,6 +112,10 @@ def param_groups_lrd(
     blocks = getattr(model, "blocks", None)
     # timm's VisionTransformer keeps its blocks in an nn.Sequential
     num_layers = len(blocks) if isinstance(blocks, (nn.ModuleList, nn.Sequential)) else 0
+    stem = getattr(model, "patch_embed", None)
+    stem = stem if isinstance(stem, nn.Module) else None
+    if num_layers:
+        num_layers += _stem_layers(stem)
     if layer_decay < 1.0 and num_layers == 0:
         raise ConfigError(f"layer_decay={layer_decay} needs a model with a `blocks` ModuleList or Sequential "
                           f"(an MAE, MAE-P or timm ViT); {type(model).__name__} has none")
@@ -108,7 +124,7 @@ def param_groups_lrd(
         if not param.requires_grad:
             continue
         decay = param.ndim > 1 and name.split(".")[-1] not in exempt
-        depth = layer_id(name, num_layers)
+        depth = layer_id(name, num_layers, stem)
         key = (depth, decay)
         if key not in groups:
             scale = layer_decay ** (num_layers + 1 - depth)

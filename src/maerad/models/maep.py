@@ -18,6 +18,7 @@ per-cell MLPs. Cells then exchange information inside their token, and still nev
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -26,14 +27,14 @@ import torch
 from timm.layers.mlp import Mlp
 from torch import nn
 
-from maerad.errors import ConfigError
+from maerad.errors import ConfigError, InputError
 from maerad.masking.spec import as_int_tuple
 from maerad.models.blocks import check_count, check_heads, check_real, make_norm
 from maerad.models.mae import MAE
 from maerad.models.patch import PatchGeometry
 from maerad.models.unit_attention import UnitAttentionBlock
 
-__all__ = ["MAEP", "PyramidStem", "StageMixer"]
+__all__ = ["MAEP", "PyramidStem", "StageMixer", "default_stage_heads"]
 
 CELLS = 4  # cells per token axis at stage 1 (two 2× merges reach the token)
 
@@ -73,6 +74,16 @@ class _CellMerge(nn.Module):
         return self.reduce(self.norm(x))  # type: ignore[no-any-return]
 
 
+def default_stage_heads(width: int) -> int:
+    """Default attention heads of a ``"unit_attention"`` stage ``width`` wide: one per full 64 channels (at
+    least one), lowered to the nearest divisor of ``width``. The one rule for every way of building the
+    stem, so that weights move between them with the same heads (the head count is not in the weights)."""
+    heads = max(1, width // 64)
+    while width % heads:
+        heads -= 1
+    return heads
+
+
 def _two_ints(value: object, name: str, *, minimum: int) -> tuple[int, int]:
     """``value`` as the ints of stages 1 and 2, each ``>= minimum``; else ``ConfigError`` naming ``name``."""
     items = as_int_tuple(value)
@@ -107,8 +118,9 @@ class PyramidStem(nn.Module):
         norm_eps: LayerNorm epsilon.
         stage_mixer: ``"mlp"`` (HiViT: per-cell MLP blocks) or ``"unit_attention"`` (Hiera: attention
             among the cells of each token, plus a learned cell position embedding).
-        stage_heads: attention heads of stages 1 and 2 (``"unit_attention"`` only); each must divide
-            its stage width.
+        stage_heads: attention heads of stages 1 and 2 (``"unit_attention"`` only; each must divide
+            its stage width); default :func:`default_stage_heads` of each stage's width. Refused with
+            ``"mlp"``, which has no attention.
     """
 
     def __init__(
@@ -121,7 +133,7 @@ class PyramidStem(nn.Module):
         mlp_ratio: float = 4.0,
         norm_eps: float = 1e-6,
         stage_mixer: StageMixer = "mlp",
-        stage_heads: Sequence[int] = (1, 2),
+        stage_heads: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if stage_mixer not in ("mlp", "unit_attention"):
@@ -130,6 +142,7 @@ class PyramidStem(nn.Module):
             raise ConfigError(
                 f"MAE-P needs every patch side divisible by {CELLS}, got patch_size {geometry.patch_size}"
             )
+        in_chans = check_count(in_chans, "in_chans", minimum=1)
         embed_dim = check_count(embed_dim, "embed_dim", minimum=1)
         dims = _two_ints(
             (max(1, embed_dim // 4), max(1, embed_dim // 2)) if stage_dims is None else stage_dims,
@@ -148,13 +161,18 @@ class PyramidStem(nn.Module):
         self.stem = nn.Linear(in_chans * math.prod(self.cell_size), dims[0])
         self.cell_pos: nn.Parameter | None = None
         heads = (1, 1)  # MLP stages: unused
+        if stage_mixer == "mlp" and stage_heads is not None:
+            raise ConfigError(f"stage_heads={stage_heads!r} is for stage_mixer='unit_attention'; the 'mlp' "
+                              "stages have no attention (leave stage_heads out, or use unit_attention)")
         if stage_mixer == "unit_attention":
-            heads = _two_ints(stage_heads, "stage_heads", minimum=1)
+            chosen = tuple(default_stage_heads(d) for d in dims) if stage_heads is None else stage_heads
+            heads = _two_ints(chosen, "stage_heads", minimum=1)
             for i, (dim, h) in enumerate(zip(dims, heads, strict=True)):
                 check_heads(dim, h, f"MAE-P stage {i + 1}")
             # attention is order-blind: cells need to know where they sit inside their token
             self.cell_pos = nn.Parameter(torch.zeros(1, 1, *([CELLS] * nd), dims[0]))
             nn.init.trunc_normal_(self.cell_pos, std=0.02)
+        self.stage_heads = heads
         self.stage1 = self._stage(dims[0], heads[0], depths[0], mlp_ratio, norm_eps)
         self.stage2 = self._stage(dims[1], heads[1], depths[1], mlp_ratio, norm_eps)
         self.merge1 = _CellMerge(nd, dims[0], dims[1], norm_eps)
@@ -168,8 +186,34 @@ class PyramidStem(nn.Module):
             )
         return nn.Sequential(*(_MLPBlock(dim, ratio, eps) for _ in range(depth)))
 
+    @property
+    def num_layers(self) -> int:
+        """The stem's depth for layer-wise lr decay: its stage blocks and its two merges (as HiViT counts
+        the blocks of its stem among the model's layers)."""
+        return len(self.stage1) + len(self.stage2) + 2
+
+    def layer_of(self, name: str) -> int:
+        """Depth (``0 … num_layers``) of stem parameter ``name`` (relative to the stem) for layer decay:
+        the cell embedding and cell positions 0, then the stage-1 blocks, merge 1, the stage-2 blocks,
+        merge 2."""
+        part, _, rest = name.partition(".")
+        d1 = len(self.stage1)
+        if part == "stage1":
+            return 1 + int(rest.split(".")[0])
+        if part == "merge1":
+            return d1 + 1
+        if part == "stage2":
+            return d1 + 2 + int(rest.split(".")[0])
+        if part == "merge2":
+            return self.num_layers
+        return 0
+
     def _cells(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, *img)`` → ``(B, L, *[4]*nd, prod(cell_size) * C)`` (channel-last inside a cell)."""
+        expected = (self.in_chans, *self.geometry.img_size)
+        if x.ndim != 2 + self.geometry.spatial_dims or tuple(x.shape[1:]) != expected:
+            raise InputError(f"PyramidStem expects input (B, {', '.join(map(str, expected))}), "
+                             f"got {tuple(x.shape)}")
         nd = self.geometry.spatial_dims
         split: list[int] = []
         for g, s in zip(self.geometry.grid, self.cell_size, strict=True):
@@ -217,8 +261,13 @@ class MAEP(MAE):
         stage_mlp_ratio: MLP ratio of the stage blocks.
         stage_mixer: ``"mlp"`` (HiViT-style, default) or ``"unit_attention"`` (Hiera-style mask-unit
             attention among the cells of each token).
-        stage_heads: attention heads of stages 1 and 2 for ``"unit_attention"``.
+        stage_heads: attention heads of stages 1 and 2 for ``"unit_attention"`` (default: one per full
+            64 channels of the stage's width, :func:`default_stage_heads`).
         **kwargs: every :class:`MAE` argument.
+
+    For layer-wise lr decay (:func:`~maerad.models.param_groups_lrd`) the stem's stage blocks and merges
+    count as layers below the encoder blocks, as in HiViT. Stochastic depth (``drop_path_rate``) acts on
+    the encoder blocks only, not on the stem's stage blocks.
 
     Examples::
 
@@ -239,7 +288,7 @@ class MAEP(MAE):
         stage_depths: Sequence[int] = (2, 2),
         stage_mlp_ratio: float = 4.0,
         stage_mixer: StageMixer = "mlp",
-        stage_heads: Sequence[int] = (1, 2),
+        stage_heads: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
         # read by _make_patch_embed, which MAE.__init__ calls before nn.Module attributes exist
@@ -275,4 +324,7 @@ class MAEP(MAE):
         s1, s2, tokens = stem.forward_stages(x)
         h = self._encode_tokens(tokens, None)[:, 1:]  # (B, L, D)
         last = h.transpose(1, 2).reshape(h.shape[0], h.shape[-1], *self.grid)
-        return [_cells_to_map(s1, self.grid), _cells_to_map(s2, self.grid), last]
+        maps = [_cells_to_map(s1, self.grid), _cells_to_map(s2, self.grid), last]
+        # one dtype for all levels (under autocast the stages may come out in bf16, the last in fp32)
+        dtype = functools.reduce(torch.promote_types, (m.dtype for m in maps))
+        return [m.to(dtype) for m in maps]

@@ -20,6 +20,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from maerad.errors import ConfigError, FindingsError
@@ -130,6 +131,14 @@ class PretrainConfig(BaseModel):
         0, ge=0, description="reconstruction PNG every N steps (0: only at the end)"
     )
     save_every: StrictInt = Field(0, ge=0, description="checkpoint every N steps (0: only at the end)")
+    val_data: str | None = Field(
+        None, description="folder of held-out study folders (none of them trained on): the masked "
+        "reconstruction loss on them, with the same masks at every evaluation, and a held-out "
+        "reconstruction figure"
+    )
+    val_every: StrictInt = Field(
+        0, ge=0, description="held-out loss every N steps (0: only at the end); needs val_data"
+    )
 
     # a peak scaled from base_lr is known only to the engine (it depends on the number of processes),
     # which checks that case
@@ -145,6 +154,12 @@ class PretrainConfig(BaseModel):
             if key in _TOP_LEVEL_MODEL_KEYS:
                 raise ValueError(f"set {key!r} as a top-level key, not in model_kwargs")
         return value
+
+    @model_validator(mode="after")
+    def _val_every_needs_val_data(self) -> PretrainConfig:
+        if self.val_every and not self.val_data:
+            raise ValueError("val_every needs val_data (a folder of held-out studies)")
+        return self
 
     @field_validator("masking_kwargs")
     @classmethod

@@ -20,6 +20,7 @@ __all__ = [
     "barrier",
     "check_device",
     "cleanup_distributed",
+    "from_main_process",
     "init_distributed",
     "mean_over_processes",
 ]
@@ -120,6 +121,15 @@ def mean_over_processes(value: float, info: DistInfo) -> float:
     total = torch.tensor([value], dtype=torch.float64, device=info.device)
     dist.all_reduce(total)
     return float(total) / info.world_size
+
+
+def from_main_process(value: float, info: DistInfo) -> float:
+    """The main process's ``value`` on every process (``value`` itself when running alone)."""
+    if info.world_size == 1 or not dist.is_initialized():
+        return value
+    shared = torch.tensor([value], dtype=torch.float64, device=info.device)
+    dist.broadcast(shared, src=0)
+    return float(shared)
 
 
 def cleanup_distributed(info: DistInfo) -> None:

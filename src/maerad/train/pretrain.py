@@ -16,7 +16,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,9 +50,11 @@ from maerad.train.distributed import (
     DistInfo,
     barrier,
     cleanup_distributed,
+    from_main_process,
     init_distributed,
     mean_over_processes,
 )
+from maerad.train.held_out import held_out_loss, held_out_seed
 from maerad.train.interrupt import stop_between_steps
 from maerad.train.loss_figure import save_loss_figure
 from maerad.train.optim import adamw
@@ -70,7 +72,9 @@ from maerad.train.schedule import cosine_lr, scaled_lr
 __all__ = ["PretrainResult", "build_model", "compile_for_training", "pretrain"]
 
 # Fields that may change between an interrupted run and its resumption without breaking exactness.
-_RESUMABLE_CHANGES = {"out", "log_every", "image_every", "save_every", "max_steps", "epochs", "num_threads"}
+# (validation reads the weights and draws its masks from its own generators: it changes nothing in training)
+_RESUMABLE_CHANGES = {"out", "log_every", "image_every", "save_every", "max_steps", "epochs", "num_threads",
+                      "val_data", "val_every"}
 
 
 @dataclass
@@ -86,7 +90,10 @@ class PretrainResult:
     """Training throughput: samples over the time of the steps themselves (data, forward, backward,
     optimizer), without figures and checkpoints, which dominate short runs."""
     figures: list[Path] = field(default_factory=list)
-    """The reconstruction figures written (``figures/loss.png`` is redrawn beside them)."""
+    """The reconstruction figures written, of a training study and (with ``val_data``) of a held-out
+    one (``figures/loss.png`` is redrawn beside them)."""
+    val_losses: list[tuple[int, float]] = field(default_factory=list)
+    """``(step, held-out loss)`` of each evaluation on ``val_data`` (empty without it)."""
 
 
 def build_model(config: PretrainConfig, in_chans: int, img_size: tuple[int, ...]) -> MAE:
@@ -198,6 +205,7 @@ def _pretrain(
         raise ConfigError(f"lesion_detector was trained on sequences {list(detector.sequences)}, the data "
                           f"gives {dataset.sequences}; set sequences to the detector's order")
 
+    held_out = _held_out_set(config, dataset, detector, needs_labels)
     # an explicit patch size, so that config.json and resume see what the model was built with
     config = config.model_copy(update={"patch_size": config.patch_size or default_patch_size(config.mode)})
     if info.is_main and (warning := bf16_slow_warning(config.bf16, info.device)):
@@ -214,6 +222,9 @@ def _pretrain(
     lesion_maps = None
     if detector is not None:
         lesion_maps = DetectorTokenMaps(detector, dataset, model.geometry.patch_size, info.device)
+        if held_out is not None:
+            held_out.lesion_maps = DetectorTokenMaps(detector, held_out.dataset, model.geometry.patch_size,
+                                                     info.device)
 
     order = MicroBatchOrder(len(dataset), config.batch_size, seed=config.seed, rank=info.rank,
                             world_size=info.world_size)
@@ -237,8 +248,12 @@ def _pretrain(
     _check_warmup_fits(warmup_steps, total_steps)
     # the data checks that read voxels come last, after every check that needs none
     dataset.preload(progress=progress and info.is_main)  # unreadable voxels stop the run before step 1
+    if held_out is not None:
+        held_out.dataset.preload(progress=progress and info.is_main)
     if isinstance(masking, RoiPriorMasking):
         _check_roi_budget(dataset, model, config, masking, progress=progress and info.is_main)
+        if held_out is not None:
+            _check_roi_budget(held_out.dataset, model, config, masking, progress=progress and info.is_main)
     if config.masking == "lesion_aware" and lesion_maps is None:
         _check_lesion_labels_present(dataset, config)
 
@@ -267,6 +282,7 @@ def _pretrain(
     samples, step_seconds = 0, 0.0
     window: list[float] = []  # the step losses since the last log record: the record holds their mean
     figure_item = _figure_item(dataset) if info.is_main else None
+    held_out_item = _figure_item(held_out.dataset) if info.is_main and held_out is not None else None
     # the first Ctrl-C ends the run after the step under way, with a checkpoint (one process only)
     with stop_between_steps(enabled=info.world_size == 1) as stop:
         for step in range(start_step, total_steps):
@@ -301,13 +317,23 @@ def _pretrain(
             step_seconds += time.perf_counter() - step_start
             bar.update(1)
             throughput = samples / max(step_seconds, 1e-9)
-            bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{throughput:.1f}")
             last = step + 1 == total_steps
+            record: dict[str, float] = {}
             if (step + 1) % config.log_every == 0 or last:
-                if info.is_main:
-                    append_log(log_path, {"step": step + 1, "loss": sum(window) / len(window), "lr": lr,
-                                           "samples_per_second": throughput})
+                record = {"step": step + 1, "loss": sum(window) / len(window), "lr": lr,
+                          "samples_per_second": throughput}
                 window.clear()
+            evaluated = bool(config.val_every and (step + 1) % config.val_every == 0) or last
+            if held_out is not None and evaluated:
+                val_loss = _evaluate_held_out(model, held_out, masking, config, info)
+                result.val_losses.append((step + 1, val_loss))
+                record.update({"step": step + 1, "val_loss": val_loss})
+            if record and info.is_main:
+                append_log(log_path, record)
+            postfix = {"loss": f"{step_loss:.4f}", "lr": f"{lr:.2e}", "img_s": f"{throughput:.1f}"}
+            if result.val_losses:
+                postfix["val"] = f"{result.val_losses[-1][1]:.4f}"
+            bar.set_postfix(postfix)
             saved = bool(config.save_every and (step + 1) % config.save_every == 0) or last
             if saved:
                 barrier(info)
@@ -318,6 +344,10 @@ def _pretrain(
                 figure = _figure(model, dataset, masking, config, info, out, step + 1, lesion_maps,
                                  figure_item)
                 result.figures.append(figure)
+                if held_out is not None and held_out_item is not None:
+                    result.figures.append(_figure(model, held_out.dataset, masking, config, info, out,
+                                                  step + 1, held_out.lesion_maps, held_out_item,
+                                                  held_out=True))
                 _draw_loss(log_path, out / "figures" / "loss.png", dataset, log)
             if stop.requested and not last:  # Ctrl-C: this step is complete; keep it and stop
                 if not saved:
@@ -400,25 +430,100 @@ def _micro_batch(
     micro_batch: int,
     lesion_maps: DetectorTokenMaps | None = None,
 ) -> tuple[torch.Tensor, MaskSpec]:
-    grid, patch = model.mask_grid, model.geometry.patch_size
-    items = [dataset[i] for i in indices]
-    x = torch.stack([it["image"] for it in items]).to(info.device)
+    """Training micro-batch ``micro_batch`` (items ``indices``) and its mask, from the seed stream."""
     gen = torch.Generator().manual_seed(_micro_batch_seed(config.seed, micro_batch, info))
-    kwargs: dict[str, Any] = {}
-    if lesion_maps is not None:  # lesion probabilities from the images: no label map needed
-        kwargs["weights"] = _per_token(lesion_maps(indices).flatten(1), grid).to(info.device)
-    elif "labels" in items[0]:
-        labels = torch.stack([it["labels"] for it in items])
-        if config.masking == "lesion_aware":
-            ids = _lesion_labels(config)
-            kwargs["weights"] = _per_token(label_token_fraction(labels, patch, ids), grid).to(info.device)
-        else:
-            kwargs["roi"] = _roi_tokens(labels, model, config).to(info.device)
-    spec = masking(x.shape[0], grid, generator=gen, device=info.device, **kwargs)
+    x, spec = _masked_batch(dataset, indices, masking, model, config, info.device, gen, lesion_maps)
     # stochastic depth and dropout draw from the global generator: seed it from the same stream, so
     # that they too depend on (seed, micro-batch, rank) only (exact resume; different draws per rank)
     torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
     return x, spec
+
+
+def _masked_batch(
+    dataset: StudyDataset,
+    indices: Sequence[int],
+    masking: Callable[..., MaskSpec],
+    model: MAE,
+    config: PretrainConfig,
+    device: torch.device,
+    generator: torch.Generator,
+    lesion_maps: DetectorTokenMaps | None,
+) -> tuple[torch.Tensor, MaskSpec]:
+    """Items ``indices`` of ``dataset`` as a batch on ``device``, and their mask drawn with ``generator``
+    (from the lesion or ROI labels, or ``lesion_maps``, where the masking uses them)."""
+    grid, patch = model.mask_grid, model.geometry.patch_size
+    items = [dataset[i] for i in indices]
+    x = torch.stack([it["image"] for it in items]).to(device)
+    kwargs: dict[str, Any] = {}
+    if lesion_maps is not None:  # lesion probabilities from the images: no label map needed
+        kwargs["weights"] = _per_token(lesion_maps(indices).flatten(1), grid).to(device)
+    elif "labels" in items[0]:
+        labels = torch.stack([it["labels"] for it in items])
+        if config.masking == "lesion_aware":
+            ids = _lesion_labels(config)
+            kwargs["weights"] = _per_token(label_token_fraction(labels, patch, ids), grid).to(device)
+        else:
+            kwargs["roi"] = _roi_tokens(labels, model, config).to(device)
+    return x, masking(x.shape[0], grid, generator=generator, device=device, **kwargs)
+
+
+@dataclass
+class _HeldOutSet:
+    """The ``val_data`` studies, matched to the training data, and their detector maps (``lesion_aware``
+    from a detector)."""
+
+    dataset: StudyDataset
+    lesion_maps: DetectorTokenMaps | None = None
+
+
+def _held_out_set(
+    config: PretrainConfig, train: StudyDataset, detector: LesionDetector | None, with_labels: bool
+) -> _HeldOutSet | None:
+    """The held-out studies of ``config.val_data`` with the training data's sequences, mode,
+    normalisation and orientation; refused when their grid differs or when they include a training
+    study (the loss would not be held out)."""
+    if not config.val_data:
+        return None
+    try:
+        held = StudyDataset(config.val_data, sequences=train.sequences, mode=config.mode,
+                            normalization=config.normalization, with_labels=with_labels,
+                            orientation_from=train)
+    except MissingLabelMapError as exc:
+        raise InputError(f"val_data: {exc.folder}: has no label map (labels.nii.gz); masking "
+                         f"{config.masking!r} reads the lesion / ROI labels of the held-out studies too"
+                         f"{', or give a lesion_detector' if detector is None else ''}") from None
+    if held.spatial_shape != train.spatial_shape:
+        what = "grid" if config.mode == "3d" else "slice size"
+        raise InputError(f"val_data {config.val_data}: {what} {held.spatial_shape} differs from the training "
+                         f"data's {train.spatial_shape}; resample the held-out studies to the training grid")
+    trained = {f.resolve() for f in train.folders}
+    shared = [f for f in held.folders if f.resolve() in trained]
+    if shared:
+        raise ConfigError(f"val_data shares {len(shared)} of its {len(held.folders)} studies with data (e.g. "
+                          f"{shared[0]}): a held-out loss needs studies the model is not trained on")
+    return _HeldOutSet(held)
+
+
+def _evaluate_held_out(
+    model: MAE,
+    held_out: _HeldOutSet,
+    masking: Callable[..., MaskSpec],
+    config: PretrainConfig,
+    info: DistInfo,
+) -> float:
+    """The held-out loss (:func:`maerad.train.held_out.held_out_loss`), computed on the main process and
+    shared with the others (the same value in every log)."""
+    value = 0.0
+    if info.is_main:
+        def inputs(indices: Sequence[int], generator: torch.Generator
+                   ) -> tuple[torch.Tensor, MaskSpec, torch.Tensor | None]:
+            x, spec = _masked_batch(held_out.dataset, indices, masking, model, config, info.device, generator,
+                                    held_out.lesion_maps)
+            return x, spec, _voxel_weights(x, config)
+
+        value = held_out_loss(model, len(held_out.dataset), config.batch_size, inputs, seed=config.seed,
+                              bf16=config.bf16, device=info.device)
+    return from_main_process(value, info)
 
 
 def _micro_batch_seed(seed: int, micro_batch: int, info: DistInfo) -> int:
@@ -621,7 +726,7 @@ def _check_masking_fits_layout(name: str, model: MAE, mode: str) -> None:
 
 # Paths in the config: recorded resolved, so that --resume works from any folder and tells another
 # folder of the same relative name from the run's own.
-_PATH_FIELDS = ("data", "lesion_detector")
+_PATH_FIELDS = ("data", "lesion_detector", "val_data")
 
 
 def _absolute_paths(config: Mapping[str, Any]) -> dict[str, str]:
@@ -730,9 +835,14 @@ def _figure(
     step: int,
     lesion_maps: DetectorTokenMaps | None,
     item: _FigureItem,
+    *,
+    held_out: bool = False,
 ) -> Path:
-    # A fixed item and a fixed mask so figures of successive steps are comparable.
-    x, spec = _micro_batch(dataset, [item.index], masking, model, config, info, 0, lesion_maps)
+    # A fixed item and a fixed mask so figures of successive steps are comparable (a training study takes
+    # micro-batch 0's seed, a held-out one a held-out seed of its own)
+    seed = held_out_seed(config.seed, item.index) if held_out else _micro_batch_seed(config.seed, 0, info)
+    x, spec = _masked_batch(dataset, [item.index], masking, model, config, info.device,
+                            torch.Generator().manual_seed(seed), lesion_maps)
     model.eval()
     with torch.no_grad(), bf16_autocast(config.bf16, info.device):
         output = model(x, mask=spec)
@@ -750,8 +860,11 @@ def _figure(
         pred = torch.full_like(patches, float("nan")).scatter(1, index, output.pred_hidden.float())
         normalised = {"norm_target": model.unpatchify(target.masked_fill(~hidden, float("nan")))[0],
                       "norm_prediction": model.unpatchify(pred)[0]}
-    title = f"MAE reconstruction, step {step}: {item.study}, slice {item.z} (middle of {item.depth})"
-    return save_reconstruction_figure(out / "figures" / f"reconstruction-step{step:06d}.png", x[0], masked[0],
+    split = "held-out" if held_out else "training"
+    title = (f"MAE reconstruction, step {step}: {split} study {item.study}, slice {item.z} "
+             f"(middle of {item.depth})")
+    name = f"reconstruction-heldout-step{step:06d}.png" if held_out else f"reconstruction-step{step:06d}.png"
+    return save_reconstruction_figure(out / "figures" / name, x[0], masked[0],
                                       recon[0], dataset.sequences, title=title,
                                       synthetic=dataset.is_synthetic(item.index), affine=item.affine,
                                       **normalised)

@@ -73,8 +73,9 @@ def remove_run_outputs(out: Path) -> None:
     for aside in interrupted_swaps(out / "checkpoint"):
         shutil.rmtree(aside, ignore_errors=True)
     (out / "log.jsonl").unlink(missing_ok=True)
-    for figure in (out / "figures").glob("reconstruction-step*.png"):
-        figure.unlink()
+    for pattern in ("reconstruction-step*.png", "reconstruction-heldout-step*.png"):
+        for figure in (out / "figures").glob(pattern):
+            figure.unlink()
     (out / "figures" / "loss.png").unlink(missing_ok=True)
 
 
