@@ -29,7 +29,7 @@ from maerad.data import Study, save_study
 from maerad.data.datasets import StudyDataset
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.models import SequenceTokenMAE
-from maerad.report.generation.encoder import pretrained_encoder
+from maerad.report.generation.encoder import ImageEncoder, pretrained_encoder
 from maerad.train import pretrain as pretrain_module
 from maerad.train.config import load_pretrain_config
 from maerad.train.distributed import DistInfo
@@ -169,11 +169,18 @@ def test_per_sequence_layout_pretrains(studies: Path, tmp_path: Path, masking: s
     state = load_file(str(tmp_path / "checkpoint" / "model.safetensors"))
     assert state["patch_embed.sequence_embed"].shape == (2, 32)  # t2w, adc
     assert result.figures and result.figures[-1].read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(CheckpointError, match="token layout"):  # the report generator needs channels
-        pretrained_encoder(tmp_path, (8, 32, 32))
     rebuilt = load_pretrained(tmp_path)
     assert isinstance(rebuilt, SequenceTokenMAE) and torch.equal(
         rebuilt.patch_embed.sequence_embed, state["patch_embed.sequence_embed"])
+    # the report generator's encoder takes the per-sequence checkpoint as pre-trained: the same tokens
+    spec, weights = pretrained_encoder(tmp_path, (8, 32, 32))
+    encoder = ImageEncoder(spec).eval()
+    encoder.load_pretrained(weights)
+    x = torch.randn(1, 2, 8, 32, 32)
+    with torch.no_grad():
+        tokens, _ = encoder(x)
+        torch.testing.assert_close(tokens, rebuilt.eval().forward_tokens(x)[:, 1:])
+    assert tokens.shape[1] == 2 * 32  # every sequence's tokens: 2 sequences × a 2 × 4 × 4 grid
 
 
 @pytest.mark.parametrize(

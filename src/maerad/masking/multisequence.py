@@ -39,12 +39,19 @@ from maerad.masking.tube import TubeMasking, inner_strategy
 __all__ = ["DropSequenceMasking", "IndependentMasking", "JointMasking", "hidden_sequences"]
 
 
-def _check_layout(owner: str, grid: tuple[int, ...], min_sequences: int = 1) -> None:
+def _check_layout(owner: str, grid: tuple[int, ...], inner: ScoreStrategy, min_sequences: int = 1) -> None:
     if len(grid) < 2:
         raise ConfigError(f"{owner} needs the per-sequence layout grid (S, *spatial), e.g. (3, 14, 14); "
                           f"got {grid}")
     if grid[0] < min_sequences:
         raise ConfigError(f"{owner} needs at least {min_sequences} sequences (grid[0]), got grid {grid}")
+    spatial = grid[1:]
+    # a tube repeats its mask along the slice axis: a 2D spatial grid has none, and its rows would be
+    # taken for slices (whole image columns hidden)
+    if isinstance(inner, TubeMasking) and len(spatial) < 3:
+        raise ConfigError(f"{owner}: inner strategy tube repeats a mask along the slice axis, and the "
+                          f"spatial grid {spatial} (2D) has none; use random, block or grid")
+    inner.check_grid_shape(spatial)
 
 
 def _per_sequence_keep(inner: ScoreStrategy, default_ratio: float, grid: Sequence[int],
@@ -74,7 +81,7 @@ class JointMasking(TubeMasking):
     """
 
     def check_grid_shape(self, grid: tuple[int, ...]) -> None:
-        _check_layout(type(self).__name__, grid)
+        _check_layout(type(self).__name__, grid, self.inner)
 
     def num_visible(self, grid: Sequence[int], mask_ratio: float | None = None) -> int:
         return _per_sequence_keep(self.inner, self.mask_ratio, grid, mask_ratio)
@@ -106,7 +113,7 @@ class IndependentMasking(ScoreStrategy):
         return f"{type(self).__name__}(mask_ratio={self.mask_ratio}, inner={self.inner!r})"
 
     def check_grid_shape(self, grid: tuple[int, ...]) -> None:
-        _check_layout(type(self).__name__, grid)
+        _check_layout(type(self).__name__, grid, self.inner)
 
     def num_visible(self, grid: Sequence[int], mask_ratio: float | None = None) -> int:
         return _per_sequence_keep(self.inner, self.mask_ratio, grid, mask_ratio)
@@ -173,7 +180,7 @@ class DropSequenceMasking(IndependentMasking):
         return f"DropSequenceMasking(mask_ratio={self.mask_ratio}, drop={self.drop}, inner={self.inner!r})"
 
     def check_grid_shape(self, grid: tuple[int, ...]) -> None:
-        _check_layout(type(self).__name__, grid, min_sequences=2)
+        _check_layout(type(self).__name__, grid, self.inner, min_sequences=2)
         if self.drop is not None and max(self.drop) >= grid[0]:
             raise ConfigError(f"drop {self.drop} names a sequence index >= the {grid[0]} sequences "
                               f"of grid {grid}")
@@ -195,6 +202,13 @@ class DropSequenceMasking(IndependentMasking):
 
 
 def hidden_sequences(spec: MaskSpec) -> torch.Tensor:
-    """``(B, S)`` bool: which sequences are entirely hidden, for a spec on a layout grid ``(S, *G)``."""
+    """``(B, S)`` bool: which sequences are entirely hidden, for a spec on a layout grid ``(S, *G)``.
+
+    Raises:
+        ConfigError: ``spec`` is on a grid of fewer than 2 axes (no sequence axis).
+    """
+    if len(spec.grid) < 2:
+        raise ConfigError(f"hidden_sequences needs a spec on the per-sequence layout grid (S, *spatial), got "
+                          f"grid {spec.grid}")
     n_seq = spec.grid[0]
     return spec.mask.view(spec.batch_size, n_seq, -1).all(dim=-1)

@@ -204,7 +204,10 @@ class ScoreStrategy(abc.ABC):
         """The ``(B, L)`` scores behind :meth:`__call__`: the ``num_visible`` lowest stay visible.
 
         Usable as the ``noise`` argument of Hugging Face's ViTMAE (whose ``K`` is
-        ``int(L * (1 - mask_ratio))`` as here for single-layout strategies).
+        ``int(L * (1 - mask_ratio))``) for the single-layout strategies only: the per-sequence ones
+        (``joint``, ``independent``, ``drop_sequence``) keep another ``K``, so a model given their scores
+        as ``noise`` keeps another number of tokens (and may show tokens of a dropped sequence); pass
+        their :class:`MaskSpec` as ``mask=``.
         """
         ctx = self.context(batch_size, grid, generator=generator, device=device, roi=roi, weights=weights,
                            mask_ratio=mask_ratio)

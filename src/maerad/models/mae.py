@@ -13,10 +13,9 @@ from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.losses.reconstruction import (
     LossKind,
     NormPixMode,
-    denormalize_patches,
     masked_reconstruction_loss,
+    patch_statistics,
 )
-from maerad.losses.reconstruction import normalize_patches as _normalize
 from maerad.masking.spec import MaskSpec, as_int, check_grid, check_ratio
 from maerad.models.blocks import (
     Activation,
@@ -376,9 +375,11 @@ class MAE(nn.Module):
             pred_hidden = _gather_tokens(pred_full, ids_hidden)
         else:
             pred_hidden = self.decoder(latent, spec.ids_keep, ids_hidden)
-        target = _gather_tokens(self.patchify(x), ids_hidden)
+        patches = self.patchify(x)
+        target = _gather_tokens(patches, ids_hidden)
         if self.norm_pix_loss:
-            target = _normalize(target, self.token_channels, self.norm_pix_mode)
+            mean, std = self.target_statistics(patches, ids_hidden)
+            target = (target - mean) / std
         loss = masked_reconstruction_loss(
             pred_hidden,
             target,
@@ -422,9 +423,26 @@ class MAE(nn.Module):
         weights = weights.to(torch.get_default_dtype()).expand(-1, self.in_chans, *self.geometry.img_size)
         return _gather_tokens(self.patchify(weights), ids_hidden)
 
+    def target_statistics(self, patches: torch.Tensor, ids_hidden: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The norm-pix mean and standard deviation of the hidden tokens' targets.
+
+        Args:
+            patches: ``(B, L, patch_dim)`` every token's patch (:meth:`patchify` of the input).
+            ids_hidden: ``(B, N)`` the hidden tokens.
+
+        Returns:
+            ``(mean, std)``, each broadcastable against the ``(B, N, patch_dim)`` hidden patches: the
+            statistics of each hidden patch, per channel (``norm_pix_mode="per_channel"``) or over the
+            whole patch (``"joint"``). The loss compares the prediction with ``(patch - mean) / std``,
+            and :meth:`reconstruct` maps it back with ``pred * std + mean``.
+        """
+        return patch_statistics(_gather_tokens(patches, ids_hidden), self.token_channels, self.norm_pix_mode)
+
     def reconstruct(self, x: torch.Tensor, output: MAEOutput) -> torch.Tensor:
         """The reconstructed image: original voxels at visible tokens, predictions at hidden tokens
-        (mapped back to intensities with each true patch's statistics when ``norm_pix_loss``).
+        (mapped back to intensities with the norm-pix statistics of :meth:`target_statistics` when
+        ``norm_pix_loss``: each true patch's own, which carry most of the picture).
         Differentiable with respect to ``output.pred_hidden`` (for image-space losses).
 
         Args:
@@ -443,9 +461,8 @@ class MAE(nn.Module):
         patches = self.patchify(x)
         pred = output.pred_hidden
         if self.norm_pix_loss:
-            pred = denormalize_patches(
-                pred, _gather_tokens(patches, output.ids_hidden), self.token_channels, self.norm_pix_mode
-            )
+            mean, std = self.target_statistics(patches, output.ids_hidden)
+            pred = pred * std + mean
         index = output.ids_hidden.unsqueeze(-1).expand(-1, -1, patches.shape[-1])
         return self.unpatchify(patches.scatter(1, index, pred.to(patches.dtype)))
 

@@ -11,6 +11,15 @@ sequence to draw. Masks are drawn on the layout grid ``(S, *G)``: the ``joint``,
 the others), or any score-based strategy. The reconstruction target of a token is its own patch, so
 norm-pix statistics never mix sequences.
 
+With norm-pix targets, a sequence that is hidden **whole** in a sample (``drop_sequence``) is
+normalised with the mean and standard deviation of that sequence's whole image, not patch by patch:
+per-patch statistics would take each patch's brightness and contrast from the hidden original, so the
+loss could not see whether the model synthesises them (an enhancing lesion is exactly such a
+difference between patches), and :meth:`~SequenceTokenMAE.reconstruct` would copy them back. The
+synthesised sequence thus takes only its overall level and spread (two numbers, a window) from the
+original; every difference between its patches is predicted. Partly hidden sequences keep MAE's
+per-patch targets.
+
 Examples::
 
     >>> import torch
@@ -44,9 +53,14 @@ from maerad.models.pos_embed import repeat_per_sequence, sincos_pos_embed
 
 __all__ = ["SequencePatchEmbed", "SequenceTokenMAE", "sequence_patchify", "sequence_unpatchify"]
 
+_NORM_PIX_EPS = 1e-6  # the variance epsilon of per-patch norm-pix (maerad.losses.reconstruction)
+
 
 def sequence_patchify(x: torch.Tensor, patch_size: Sequence[int]) -> torch.Tensor:
     """``(B, S, *spatial)`` → ``(B, S · P, prod(patch_size))``: one-channel patches, sequence-major."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 2 + len(patch_size):
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise InputError(f"expected an image batch (B, S, {len(patch_size)} spatial axes), got {got}")
     batch, sequences = x.shape[:2]
     patches = patchify(x.reshape(batch * sequences, 1, *x.shape[2:]), patch_size)
     return patches.reshape(batch, sequences * patches.shape[1], patches.shape[2])
@@ -111,6 +125,27 @@ class SequenceTokenMAE(MAE):
     @property
     def token_channels(self) -> int:
         return 1
+
+    def target_statistics(self, patches: torch.Tensor, ids_hidden: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`MAE.target_statistics`, except that the tokens of a sequence hidden whole in their
+        sample get the statistics of that sequence's whole image (module docstring)."""
+        mean, std = super().target_statistics(patches, ids_hidden)
+        batch, sequences = patches.shape[0], self.in_chans
+        positions = patches.shape[1] // sequences
+        sequence_of = torch.div(ids_hidden, positions, rounding_mode="floor")  # (B, N)
+        hidden_count = torch.zeros(batch, sequences, dtype=torch.long, device=patches.device)
+        hidden_count.scatter_add_(1, sequence_of, torch.ones_like(sequence_of))
+        whole = hidden_count == positions  # (B, S): every token of the sequence hidden
+        if not bool(whole.any()):
+            return mean, std
+        image = patches.reshape(batch, sequences, -1)
+        image_mean = image.mean(dim=-1)
+        image_std = (image.var(dim=-1) + _NORM_PIX_EPS).sqrt()
+        dropped = torch.gather(whole, 1, sequence_of)[..., None]  # (B, N, 1)
+        mean = torch.where(dropped, torch.gather(image_mean, 1, sequence_of)[..., None], mean)
+        std = torch.where(dropped, torch.gather(image_std, 1, sequence_of)[..., None], std)
+        return mean, std
 
     def patchify(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, S, *img_size)`` → ``(B, S · P, prod(patch_size))``."""

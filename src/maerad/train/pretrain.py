@@ -32,7 +32,6 @@ from maerad.data.orientation import axis_codes
 from maerad.data.study import voxel_sizes
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.losses.foreground import intensity_foreground
-from maerad.losses.reconstruction import normalize_patches
 from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
 from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
@@ -213,7 +212,8 @@ def _pretrain(
     _check_patch_fits_grid(config, dataset.spatial_shape)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
-    masking = create_masking(config.masking, mask_ratio=config.mask_ratio, **config.masking_kwargs)
+    masking = create_masking(config.masking, mask_ratio=config.mask_ratio,
+                             **_masking_options(config, dataset.sequences))
     _check_masking_fits_layout(config.masking, model, config.mode)
     _check_masking_hides_tokens(masking, model)
     if isinstance(masking, RoiPriorMasking) and not config.roi_labels:
@@ -706,6 +706,28 @@ def _check_lesion_labels_present(dataset: StudyDataset, config: PretrainConfig) 
                       "lesion_detector")
 
 
+def _masking_options(config: PretrainConfig, sequences: Sequence[str]) -> dict[str, Any]:
+    """``masking_kwargs`` with ``drop_sequence``'s ``drop`` given by sequence name turned into channel
+    indices (a name does not depend on the channel order, which real data may not share with the
+    phantom)."""
+    options = dict(config.masking_kwargs)
+    drop = options.get("drop")
+    if config.masking != "drop_sequence" or drop is None:
+        return options
+    items = [drop] if isinstance(drop, str) else drop
+    if not isinstance(items, list):
+        return options  # an int: DropSequenceMasking checks it
+    resolved: list[Any] = []
+    for item in items:
+        if isinstance(item, str):
+            if item not in sequences:
+                raise ConfigError(f"masking_kwargs.drop names sequence {item!r}, which the data does not "
+                                  f"hold; its sequences: {', '.join(sequences)}")
+            item = list(sequences).index(item)
+        resolved.append(item)
+    return {**options, "drop": resolved}
+
+
 def _check_masking_fits_layout(name: str, model: MAE, mode: str) -> None:
     """Refuse strategies the model's token layout cannot use, instead of masking the wrong axis."""
     per_sequence = isinstance(model, SequenceTokenMAE)
@@ -855,10 +877,14 @@ def _figure(
     if model.norm_pix_loss:
         # reconstruct() rescales hidden patches with the original's own statistics, which carry most of
         # the picture: show the prediction next to its target in the normalised space the loss compares
-        target = normalize_patches(patches, model.token_channels, model.norm_pix_mode)
+        # the model's own targets (a sequence hidden whole is normalised over its image, not per patch)
+        mean, std = model.target_statistics(patches, output.ids_hidden)
         index = output.ids_hidden.unsqueeze(-1).expand(-1, -1, patches.shape[-1])
-        pred = torch.full_like(patches, float("nan")).scatter(1, index, output.pred_hidden.float())
-        normalised = {"norm_target": model.unpatchify(target.masked_fill(~hidden, float("nan")))[0],
+        hidden_patches = torch.gather(patches, 1, index)
+        empty = torch.full_like(patches, float("nan"))
+        target = empty.scatter(1, index, ((hidden_patches - mean) / std).float())
+        pred = empty.scatter(1, index, output.pred_hidden.float())
+        normalised = {"norm_target": model.unpatchify(target)[0],
                       "norm_prediction": model.unpatchify(pred)[0]}
     split = "held-out" if held_out else "training"
     title = (f"MAE reconstruction, step {step}: {split} study {item.study}, slice {item.z} "

@@ -26,8 +26,9 @@ __all__ = ["RESCALED_NOTE", "PlaneDisplay", "plane_display", "reconstruction_fig
            "save_reconstruction_figure", "shown_slice"]
 
 RESCALED_NOTE = (
-    "* hidden patches: the prediction rescaled with the original patch's own mean and std (norm_pix_loss), "
-    "so contrast comes from the original; the normalised columns show what the model predicts"
+    "* hidden patches: the prediction rescaled with the original patch's own mean and std (norm_pix_loss; "
+    "a sequence hidden whole: its image's), so contrast comes from the original; the normalised columns "
+    "show what the model predicts"
 )
 """The footnote of a figure whose reconstruction is rescaled with the original's patch statistics."""
 

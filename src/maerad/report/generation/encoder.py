@@ -107,10 +107,6 @@ def pretrained_encoder(path: str | os.PathLike[str], volume_shape: tuple[int, in
     seqs = list(sequences) if sequences else (list(recorded) if isinstance(recorded, list) else None)
     if not seqs:
         raise CheckpointError(f"{folder}/state.json: config records no sequences; give them explicitly")
-    model_kwargs = config.get("model_kwargs") or {}
-    if isinstance(model_kwargs, dict) and model_kwargs.get("token_layout", "channels") != "channels":
-        raise CheckpointError(f"{folder}: pre-trained in the {model_kwargs['token_layout']!r} token layout; "
-                              "the report generator's encoder needs the default 'channels' layout")
     try:
         spec = EncoderSpec(model=model, mode=mode, volume_shape=volume_shape, patch_size=list(patch),
                            sequences=seqs, normalization=config.get("normalization", "percentile"),
