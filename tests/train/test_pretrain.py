@@ -683,6 +683,10 @@ def test_cli_pretrain_and_its_errors(
 
 
 def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:
+    # with a held-out set evaluated every step: rank 0 evaluates, the other waits for its value
+    rng = np.random.default_rng(7)
+    save_study(Study({"t2w": rng.normal(size=(8, 32, 32)), "adc": rng.normal(size=(8, 32, 32))},
+                     spacing=(4, 1, 1)), tmp_path / "val" / "case-v")
     cfg = tmp_path / "cfg.json"
     cfg.write_text(
         json.dumps(
@@ -693,6 +697,8 @@ def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:
                 "max_steps": 2,
                 "data": str(studies),
                 "out": str(tmp_path / "ddp"),
+                "val_data": str(tmp_path / "val"),
+                "val_every": 1,
             }
         )
     )
@@ -732,6 +738,7 @@ def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:
     assert state["step"] == 2
     log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 2
+    assert [r["step"] for r in log if "val_loss" in r] == [1, 2] and "held-out loss" in proc.stdout
 
 
 def test_gradient_accumulation_skips_the_all_reduce_under_compile_too() -> None:
