@@ -363,8 +363,9 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_bit_exactly(
     with pytest.raises(KeyboardInterrupt):
         pretrain(cfg, progress=False, log=messages.append)
     checkpoint = tmp_path / "stopped" / "checkpoint"
-    assert messages == [f"interrupted: checkpoint of step 2/4 saved in {checkpoint}; "
-                        "continue with --resume (resume=True from Python)"]
+    assert messages[0].startswith("model: encoder")  # the run's outline, before the first step
+    assert messages[1:] == [f"interrupted: checkpoint of step 2/4 saved in {checkpoint}; "
+                            "continue with --resume (resume=True from Python)"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
     monkeypatch.setattr(pretrain_module, "cosine_lr", real_lr)
     resumed = pretrain(cfg, resume=True, progress=False)

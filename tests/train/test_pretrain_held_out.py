@@ -195,4 +195,8 @@ def test_cli_val_data_flag(data: tuple[Path, Path], tmp_path: Path,
     assert code == 0
     out = capsys.readouterr().out
     assert "held-out loss" in out
+    # the run's outline: encoder and decoder sizes, and the studies held in memory (4 training + 3 held out)
+    outline = next(line for line in out.splitlines() if line.startswith("model: encoder"))
+    assert "decoder" in outline and "over all 32 tokens" in outline
+    assert "7 studies in memory, 0.4 MiB" in outline
     assert json.loads((tmp_path / "cli" / "config.json").read_text())["val_data"] == str(val.resolve())

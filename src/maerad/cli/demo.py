@@ -281,7 +281,7 @@ def _pretrain(config: Any, args: argparse.Namespace, progress: bool) -> dict[str
     result = pretrain(config, overwrite=True, progress=progress, log=print, stop_hint=_STOP_HINT)
     first, last = result.losses[0], result.losses[-1]
     print(f"  loss {first:.3f} → {last:.3f} in {result.steps} steps "
-          f"({result.samples_per_second:.1f} volumes/s)")
+          f"({result.samples_per_second:.3g} volumes/s)")
     held_out = ", ".join(f"{loss:.3f} (step {step})" for step, loss in result.val_losses)
     print(f"  held-out loss on the val split (fixed masks): {held_out}")
     print(f"  reconstructions (a train and a val study): {', '.join(str(p) for p in result.figures)}")

@@ -45,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     again.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint exactly (settings from OUT/config.json unless "
                        "--config is given; flags and --set may change only max_steps, epochs, logging and "
-                       "checkpoint intervals)")
+                       "checkpoint intervals, val_data and val_every)")
     again.add_argument("--overwrite", action="store_true",
                    help="start again in an OUT holding an earlier run "
                    "(replaces its checkpoint, log and figures)")
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
         held_out = f", held-out loss {result.val_losses[-1][1]:.4f}" if result.val_losses else ""
         print(f"pretrain: {result.steps} steps, final loss {last}{held_out}, "
-              f"{result.samples_per_second:.1f} samples/s; checkpoint {result.checkpoint}")
+              f"{result.samples_per_second:.3g} samples/s; checkpoint {result.checkpoint}")
     return 0
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from maerad.errors import ConfigError, InputError
+from maerad.progress import progress_bar
 
 if TYPE_CHECKING:  # torch, numpy and tqdm load only when the command runs (keeps `maerad --help` fast)
     import torch
@@ -197,7 +198,6 @@ def _stack(volumes: list[_Volume], group: list[tuple[int, int]]) -> tuple[torch.
 def run(args: argparse.Namespace) -> int:
     """Train the detector and write ``--out`` (+ its JSON config); prints a one-line summary."""
     import torch
-    from tqdm import tqdm
 
     from maerad.masking.lesion_maps import LesionDetector
     from maerad.models.unet import UNet
@@ -234,8 +234,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--channels {','.join(map(str, args.channels))}: {exc}") from None
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     steps_per_epoch = len(_batch_plan(volumes, args.spatial_dims, args.batch_size, torch.Generator()))
-    bar = tqdm(total=args.epochs * steps_per_epoch, desc="train-lesion", unit="step",
-               disable=args.no_progress, dynamic_ncols=True)
+    bar = progress_bar(args.epochs * steps_per_epoch, desc="train-lesion", unit="step",
+                       enabled=not args.no_progress)
     loss_value = float("nan")
     net.train()
     for _ in range(args.epochs):
@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
             torch.autograd.backward(loss)
             opt.step()
             loss_value = float(loss.detach())
-            bar.set_postfix(loss=f"{loss_value:.4f}")
+            bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
             bar.update(1)
     bar.close()
     dice = _train_dice(net, volumes, args.spatial_dims, device)

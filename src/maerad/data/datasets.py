@@ -139,7 +139,11 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         self._cache: dict[int, tuple[FloatArray, np.ndarray | None]] = {}
         # the first study's axis codes and voxel size (or orientation_from's), which every study is matched to
         self._reference: tuple[tuple[str, ...], tuple[float, ...]] | None = None
-        self._orientation_from = orientation_from
+        # only the reference itself is kept (not the other dataset and its cache)
+        self._reference_study: Path | None = None
+        if orientation_from is not None:
+            self._reference = orientation_from.orientation
+            self._reference_study = orientation_from.folders[0]
         self._affines: dict[int, np.ndarray] = {}
         # what each study holds, read up front so that a bad study fails here, not mid-training
         outlines = [outline_study_folder(f) for f in self.folders]
@@ -270,15 +274,18 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         return np.array(self._affines[study_idx])
 
     @property
+    def cached_bytes(self) -> int:
+        """Memory held by the cached studies (images and label maps), in bytes."""
+        return sum(image.nbytes + (0 if labels is None else labels.nbytes)
+                   for image, labels in self._cache.values())
+
+    @property
     def orientation(self) -> tuple[tuple[str, ...], tuple[float, ...]]:
         """The orientation every study is presented in: the ``(d, h, w)`` axis codes (e.g. ``('S', 'A',
         'R')``) and the voxel size in mm of the reference study (the first, or ``orientation_from``'s).
         Reads the reference study if it is not loaded yet."""
         if self._reference is None:
-            if self._orientation_from is not None:
-                self._reference = self._orientation_from.orientation
-            else:
-                self._load(0)
+            self._load(0)
         assert self._reference is not None
         return self._reference
 
@@ -317,9 +324,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         spacing = tuple(study.spacing)
         codes = axis_codes(study.affine)
         if self._reference is None:
-            if self._orientation_from is not None:
-                self._reference = self._orientation_from.orientation
-            elif study_idx != 0:
+            if study_idx != 0:
                 self._load(0)  # sets the reference
             else:
                 self._reference = (codes, spacing)
@@ -327,8 +332,8 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         ref_codes, ref_spacing = self._reference
         flips = flip_axes_to_match(codes, ref_codes)
         folder = self.folders[study_idx]
-        first = (f"the reference dataset's first study ({self._orientation_from.folders[0]})"
-                 if self._orientation_from is not None else f"the first study's ({self.folders[0]})")
+        first = (f"the reference dataset's first study ({self._reference_study})"
+                 if self._reference_study is not None else f"the first study's ({self.folders[0]})")
         if flips is None:
             raise InputError(
                 f"{folder}: its (d, h, w) axes run {''.join(codes)}, {first} "

@@ -114,6 +114,9 @@ def param_groups_lrd(
     num_layers = len(blocks) if isinstance(blocks, (nn.ModuleList, nn.Sequential)) else 0
     stem = getattr(model, "patch_embed", None)
     stem = stem if isinstance(stem, nn.Module) else None
+    if layer_decay == 1.0:
+        stem = None  # one lr for all: the stem's depths would only split the groups (and change their
+        # number, which optimizer states saved before the stem had depths must keep)
     if num_layers:
         num_layers += _stem_layers(stem)
     if layer_decay < 1.0 and num_layers == 0:

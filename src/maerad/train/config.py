@@ -203,6 +203,13 @@ def saved_pretrain_config(saved: Mapping[str, Any]) -> dict[str, Any]:
     config["model_kwargs"] = kwargs
     if config.get("patch_size") is None:  # earlier versions recorded the default patch size as null
         config["patch_size"] = default_patch_size(str(config.get("mode")))
+    # before the run recorded its stage heads, a MAE-P stem with unit attention built by another name
+    # than maep_hiera_* had heads (1, 2) (maep_hiera_* had today's rule): the head count is not in the
+    # weights, so the model is rebuilt as it was trained
+    model = config.get("model")
+    if (kwargs.get("stage_mixer") == "unit_attention" and "stage_heads" not in kwargs
+            and not (isinstance(model, str) and model.startswith("maep_hiera_"))):
+        kwargs["stage_heads"] = [1, 2]
     return config
 
 

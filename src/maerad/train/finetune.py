@@ -48,13 +48,13 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from tqdm import tqdm
 
 from maerad.atomic import write_text_atomic
 from maerad.data.datasets import StudyDataset
 from maerad.data.study_folder import CASE_FILE
 from maerad.errors import ConfigError, InputError
 from maerad.models import param_groups_lrd
+from maerad.progress import progress_bar
 from maerad.report.generation.cases import (
     LabelledCase,
     labelled_cases,
@@ -310,7 +310,11 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
                            with_labels=config.tissue_supervision or config.tissue_segmenter)
     dataset.preload(progress=progress)  # an unreadable study stops the run before anything is written
     groups = list(gen_config.tissue_groups.values())
-    tissue = _Tissue(groups, spec.token_shape) if groups and config.tissue_supervision else None
+    tissue = None
+    if groups and config.tissue_supervision:
+        per_sequence = spec.model_kwargs.get("token_layout", "channels") == "per_sequence"
+        tissue = _Tissue(groups, spec.token_shape, sequences=len(spec.sequences) if per_sequence else 1,
+                         slices=spec.volume_shape[0] if spec.mode == "2d" else 1)
     summary = gen.model.tissue_summary
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -337,7 +341,7 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
     parts: dict[str, float] = {}
     stopped = False
     batches = _batches(n, config.batch_size, config.seed)
-    bar = tqdm(total=total, disable=not progress, desc="finetune", unit="step", dynamic_ncols=True)
+    bar = progress_bar(total, enabled=progress, desc="finetune", unit="step")
     for step in range(total):
         lr = cosine_lr(step, peak_lr=config.lr, total_steps=total, warmup_steps=config.warmup_steps,
                        min_lr=config.min_lr)
@@ -351,8 +355,8 @@ def _finetune(config: FinetuneConfig, *, progress: bool, log: Callable[[str], No
         with single_thread(device.type == "cpu"):  # many small parameters: one thread is faster
             optimizer.step()
         losses.append(value)
+        bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.1e}", refresh=False)
         bar.update(1)
-        bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.1e}")
         with log_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps({"step": step + 1, "loss": value, "lr": lr, **parts}) + "\n")
         if config.time_budget_s is not None and time.perf_counter() - t0 > config.time_budget_s:
@@ -431,13 +435,25 @@ def _reuse_segmenter(gen: ReportGenerator, checkpoint: str) -> None:
 
 @dataclass(frozen=True)
 class _Tissue:
-    """Tissue-supervision targets: the groups and the voxel block of one token."""
+    """Tissue-supervision targets: the groups and the voxel block of one token, and the encoder's token
+    layout: ``sequences`` tokens at each position in the per-sequence layout (sequence-major within each
+    of ``slices`` encoded slices; ``slices`` is 1 in 3D)."""
 
     groups: list[list[int]]
     token_shape: tuple[int, int, int]
+    sequences: int = 1
+    slices: int = 1
 
     def shares(self, labels: torch.Tensor) -> torch.Tensor:
-        return token_composition(labels, self.groups, self.token_shape)
+        """``(B, tokens, groups)``: each encoder token's tissue shares, in the encoder's token order."""
+        shares = token_composition(labels, self.groups, self.token_shape)
+        if self.sequences == 1:
+            return shares
+        # every sequence's token at a position covers the same voxels: repeat the position's shares
+        batch, positions, groups = shares.shape
+        per_slice = shares.reshape(batch, self.slices, positions // self.slices, groups)
+        repeated = per_slice.unsqueeze(2).expand(-1, -1, self.sequences, -1, -1)
+        return repeated.reshape(batch, positions * self.sequences, groups)
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,11 @@ from maerad.data.study import voxel_sizes
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.losses.foreground import intensity_foreground
 from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
-from maerad.masking.lesion_maps import LesionDetector, label_token_fraction
+from maerad.masking.lesion_maps import LesionDetector
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
+from maerad.models.maep import PyramidStem
 from maerad.models.registry import UnknownModelKwargsError
+from maerad.progress import progress_bar
 from maerad.train.checkpoint import load_checkpoint, save_checkpoint
 from maerad.train.config import (
     MODEL_KEYS_SET_BY_CONFIG,
@@ -55,6 +57,7 @@ from maerad.train.distributed import (
 )
 from maerad.train.held_out import held_out_loss, held_out_seed
 from maerad.train.interrupt import stop_between_steps
+from maerad.train.label_token_maps import LabelTokenMaps
 from maerad.train.loss_figure import save_loss_figure
 from maerad.train.optim import adamw
 from maerad.train.precision import bf16_autocast, bf16_slow_warning
@@ -212,6 +215,8 @@ def _pretrain(
     _check_patch_fits_grid(config, dataset.spatial_shape)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
+    if not resume:  # a resumed run keeps the record of the run it continues (compared in _restore)
+        config = _with_stage_heads(config, model)
     masking = create_masking(config.masking, mask_ratio=config.mask_ratio,
                              **_masking_options(config, dataset.sequences))
     _check_masking_fits_layout(config.masking, model, config.mode)
@@ -219,12 +224,9 @@ def _pretrain(
     if isinstance(masking, RoiPriorMasking) and not config.roi_labels:
         raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
     _check_masking_draws(masking, model, config)
-    lesion_maps = None
-    if detector is not None:
-        lesion_maps = DetectorTokenMaps(detector, dataset, model.geometry.patch_size, info.device)
-        if held_out is not None:
-            held_out.lesion_maps = DetectorTokenMaps(detector, held_out.dataset, model.geometry.patch_size,
-                                                     info.device)
+    token_maps = _token_maps(config, dataset, detector, model, info)
+    if held_out is not None:
+        held_out.token_maps = _token_maps(config, held_out.dataset, detector, model, info)
 
     order = MicroBatchOrder(len(dataset), config.batch_size, seed=config.seed, rank=info.rank,
                             world_size=info.world_size)
@@ -250,11 +252,16 @@ def _pretrain(
     dataset.preload(progress=progress and info.is_main)  # unreadable voxels stop the run before step 1
     if held_out is not None:
         held_out.dataset.preload(progress=progress and info.is_main)
+    if info.is_main:
+        log(_run_outline(model, dataset, held_out, info))
     if isinstance(masking, RoiPriorMasking):
-        _check_roi_budget(dataset, model, config, masking, progress=progress and info.is_main)
+        assert token_maps is not None  # roi_prior reads the ROI labels
+        _check_roi_budget(dataset, token_maps, model, config, masking, progress=progress and info.is_main)
         if held_out is not None:
-            _check_roi_budget(held_out.dataset, model, config, masking, progress=progress and info.is_main)
-    if config.masking == "lesion_aware" and lesion_maps is None:
+            assert held_out.token_maps is not None
+            _check_roi_budget(held_out.dataset, held_out.token_maps, model, config, masking,
+                              progress=progress and info.is_main)
+    if config.masking == "lesion_aware" and detector is None:
         _check_lesion_labels_present(dataset, config)
 
     train_model: nn.Module = model
@@ -276,11 +283,13 @@ def _pretrain(
             trim_log(out / "log.jsonl", start_step)
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.json", config.model_dump_json(indent=2) + "\n")
-    bar = tqdm(total=total_steps, initial=start_step, disable=not progress, desc="pretrain", unit="step",
-               dynamic_ncols=True)
+    bar = progress_bar(total_steps, initial=start_step, enabled=progress, desc="pretrain", unit="step")
     t0 = time.perf_counter()
     samples, step_seconds = 0, 0.0
-    window: list[float] = []  # the step losses since the last log record: the record holds their mean
+    # since the last log record: the step losses (the record holds their mean) and the samples and
+    # seconds of those steps (its throughput)
+    window: list[float] = []
+    window_samples, window_seconds = 0, 0.0
     figure_item = _figure_item(dataset) if info.is_main else None
     held_out_item = _figure_item(held_out.dataset) if info.is_main and held_out is not None else None
     # the first Ctrl-C ends the run after the step under way, with a checkpoint (one process only)
@@ -295,7 +304,7 @@ def _pretrain(
             for micro in range(config.accum_steps):
                 m = step * config.accum_steps + micro
                 x, spec = _micro_batch(dataset, order.indices(m), masking, model, config, info, m,
-                                       lesion_maps)
+                                       token_maps)
                 sync = micro == config.accum_steps - 1
                 # DDP: forward and backward of non-final micro-batches both inside no_sync (no all-reduce)
                 with _no_sync(train_model, not sync):
@@ -305,6 +314,7 @@ def _pretrain(
                     loss.backward()
                 step_loss += float(loss.detach())
                 samples += x.shape[0] * info.world_size
+                window_samples += x.shape[0] * info.world_size
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             # the loss of the whole batch, not of this process's share; every rank then stops together
@@ -314,26 +324,32 @@ def _pretrain(
             result.losses.append(step_loss)
             window.append(step_loss)
             result.steps = step + 1
-            step_seconds += time.perf_counter() - step_start
-            bar.update(1)
-            throughput = samples / max(step_seconds, 1e-9)
+            seconds = time.perf_counter() - step_start
+            step_seconds += seconds
+            window_seconds += seconds
+            throughput = window_samples / max(window_seconds, 1e-9)
             last = step + 1 == total_steps
             record: dict[str, float] = {}
             if (step + 1) % config.log_every == 0 or last:
                 record = {"step": step + 1, "loss": sum(window) / len(window), "lr": lr,
                           "samples_per_second": throughput}
                 window.clear()
+                window_samples, window_seconds = 0, 0.0
             evaluated = bool(config.val_every and (step + 1) % config.val_every == 0) or last
             if held_out is not None and evaluated:
                 val_loss = _evaluate_held_out(model, held_out, masking, config, info)
+                if not math.isfinite(val_loss):
+                    raise ConfigError(f"the held-out loss became {val_loss} at step {step + 1} (the training "
+                                      f"loss is {step_loss}); check the held-out studies' intensities")
                 result.val_losses.append((step + 1, val_loss))
                 record.update({"step": step + 1, "val_loss": val_loss})
             if record and info.is_main:
                 append_log(log_path, record)
-            postfix = {"loss": f"{step_loss:.4f}", "lr": f"{lr:.2e}", "img_s": f"{throughput:.1f}"}
+            postfix = {"loss": f"{step_loss:.4f}", "lr": f"{lr:.2e}", "img_s": f"{throughput:.3g}"}
             if result.val_losses:
                 postfix["val"] = f"{result.val_losses[-1][1]:.4f}"
-            bar.set_postfix(postfix)
+            bar.set_postfix(postfix, refresh=False)  # redrawn by update, within the bar's throttle
+            bar.update(1)
             saved = bool(config.save_every and (step + 1) % config.save_every == 0) or last
             if saved:
                 barrier(info)
@@ -341,12 +357,12 @@ def _pretrain(
                     result.checkpoint = _save(ckpt_dir, model, optimizer, config, step + 1, dataset)
             drawn = bool(config.image_every and (step + 1) % config.image_every == 0) or last
             if figure_item is not None and drawn:
-                figure = _figure(model, dataset, masking, config, info, out, step + 1, lesion_maps,
+                figure = _figure(model, dataset, masking, config, info, out, step + 1, token_maps,
                                  figure_item)
                 result.figures.append(figure)
                 if held_out is not None and held_out_item is not None:
                     result.figures.append(_figure(model, held_out.dataset, masking, config, info, out,
-                                                  step + 1, held_out.lesion_maps, held_out_item,
+                                                  step + 1, held_out.token_maps, held_out_item,
                                                   held_out=True))
                 _draw_loss(log_path, out / "figures" / "loss.png", dataset, log)
             if stop.requested and not last:  # Ctrl-C: this step is complete; keep it and stop
@@ -428,11 +444,11 @@ def _micro_batch(
     config: PretrainConfig,
     info: DistInfo,
     micro_batch: int,
-    lesion_maps: DetectorTokenMaps | None = None,
+    token_maps: TokenMaps | None = None,
 ) -> tuple[torch.Tensor, MaskSpec]:
     """Training micro-batch ``micro_batch`` (items ``indices``) and its mask, from the seed stream."""
     gen = torch.Generator().manual_seed(_micro_batch_seed(config.seed, micro_batch, info))
-    x, spec = _masked_batch(dataset, indices, masking, model, config, info.device, gen, lesion_maps)
+    x, spec = _masked_batch(dataset, indices, masking, model, config, info.device, gen, token_maps)
     # stochastic depth and dropout draw from the global generator: seed it from the same stream, so
     # that they too depend on (seed, micro-batch, rank) only (exact resume; different draws per rank)
     torch.manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
@@ -447,33 +463,48 @@ def _masked_batch(
     config: PretrainConfig,
     device: torch.device,
     generator: torch.Generator,
-    lesion_maps: DetectorTokenMaps | None,
+    token_maps: TokenMaps | None,
 ) -> tuple[torch.Tensor, MaskSpec]:
     """Items ``indices`` of ``dataset`` as a batch on ``device``, and their mask drawn with ``generator``
-    (from the lesion or ROI labels, or ``lesion_maps``, where the masking uses them)."""
-    grid, patch = model.mask_grid, model.geometry.patch_size
-    items = [dataset[i] for i in indices]
-    x = torch.stack([it["image"] for it in items]).to(device)
+    (from ``token_maps``, the lesion or ROI map per token, where the masking uses one)."""
+    grid = model.mask_grid
+    x = torch.stack([dataset[i]["image"] for i in indices]).to(device)
     kwargs: dict[str, Any] = {}
-    if lesion_maps is not None:  # lesion probabilities from the images: no label map needed
-        kwargs["weights"] = _per_token(lesion_maps(indices).flatten(1), grid).to(device)
-    elif "labels" in items[0]:
-        labels = torch.stack([it["labels"] for it in items])
+    if token_maps is not None:
+        per_token = _per_token(token_maps(indices).flatten(1), grid).to(device)
         if config.masking == "lesion_aware":
-            ids = _lesion_labels(config)
-            kwargs["weights"] = _per_token(label_token_fraction(labels, patch, ids), grid).to(device)
+            kwargs["weights"] = per_token
         else:
-            kwargs["roi"] = _roi_tokens(labels, model, config).to(device)
+            kwargs["roi"] = per_token > 0
     return x, masking(x.shape[0], grid, generator=generator, device=device, **kwargs)
+
+
+#: ``maps(indices) -> (B, *grid or P)``: a lesion (probability or fraction) or ROI map per token.
+TokenMaps = DetectorTokenMaps | LabelTokenMaps
+
+
+def _token_maps(config: PretrainConfig, dataset: StudyDataset, detector: LesionDetector | None, model: MAE,
+                info: DistInfo) -> TokenMaps | None:
+    """The per-token maps the masking reads: a detector's lesion probabilities, or the lesion / ROI label
+    fractions of ``dataset``'s label maps (computed once per item); ``None`` for masking without maps."""
+    patch = model.geometry.patch_size
+    if detector is not None:
+        return DetectorTokenMaps(detector, dataset, patch, info.device)
+    if config.masking == "lesion_aware":
+        return LabelTokenMaps(dataset, patch, _lesion_labels(config))
+    if config.masking == "roi_prior":
+        assert config.roi_labels  # checked before any data is read
+        return LabelTokenMaps(dataset, patch, config.roi_labels)
+    return None
 
 
 @dataclass
 class _HeldOutSet:
-    """The ``val_data`` studies, matched to the training data, and their detector maps (``lesion_aware``
-    from a detector)."""
+    """The ``val_data`` studies, matched to the training data, and their token maps (``lesion_aware``,
+    ``roi_prior``)."""
 
     dataset: StudyDataset
-    lesion_maps: DetectorTokenMaps | None = None
+    token_maps: TokenMaps | None = None
 
 
 def _held_out_set(
@@ -518,7 +549,7 @@ def _evaluate_held_out(
         def inputs(indices: Sequence[int], generator: torch.Generator
                    ) -> tuple[torch.Tensor, MaskSpec, torch.Tensor | None]:
             x, spec = _masked_batch(held_out.dataset, indices, masking, model, config, info.device, generator,
-                                    held_out.lesion_maps)
+                                    held_out.token_maps)
             return x, spec, _voxel_weights(x, config)
 
         value = held_out_loss(model, len(held_out.dataset), config.batch_size, inputs, seed=config.seed,
@@ -534,19 +565,18 @@ def _micro_batch_seed(seed: int, micro_batch: int, info: DistInfo) -> int:
     return (seed * 1_000_003 + micro_batch) * stride + info.rank
 
 
-def _roi_tokens(labels: torch.Tensor, model: MAE, config: PretrainConfig) -> torch.Tensor:
-    """``(B, L)`` bool: the tokens of ``model``'s grid that overlap ``roi_labels`` (``roi_prior``)."""
-    assert config.roi_labels  # roi_prior: checked before any data is read
-    fraction = label_token_fraction(labels, model.geometry.patch_size, config.roi_labels)
-    return _per_token(fraction, model.mask_grid) > 0
-
-
 def _check_roi_budget(
-    dataset: StudyDataset, model: MAE, config: PretrainConfig, masking: RoiPriorMasking, *, progress: bool
+    dataset: StudyDataset,
+    token_maps: TokenMaps,
+    model: MAE,
+    config: PretrainConfig,
+    masking: RoiPriorMasking,
+    *,
+    progress: bool,
 ) -> None:
     """``roi_prior`` refuses a batch whose ROI needs more than ``K`` visible tokens (overflow="raise"):
-    find such an item before the first step rather than hours into the run. Reads the label maps the
-    dataset holds, a training batch of items at a time."""
+    find such an item before the first step rather than hours into the run. Reads every item's ROI map
+    (``token_maps`` keeps them for training), a training batch of items at a time."""
     if masking.overflow != "raise":
         return
     num_tokens = math.prod(model.mask_grid)
@@ -555,8 +585,7 @@ def _check_roi_budget(
     for start in tqdm(range(0, len(dataset), chunk), disable=not progress, desc="roi budget", unit="batch",
                       dynamic_ncols=True):
         indices = range(start, min(start + chunk, len(dataset)))
-        labels = torch.stack([dataset.item_labels(i) for i in indices])
-        counts = _roi_tokens(labels, model, config).sum(dim=1)
+        counts = (_per_token(token_maps(indices).flatten(1), model.mask_grid) > 0).sum(dim=1)
         worst = int(counts.argmax())
         if int(counts[worst]) > keep:
             raise ConfigError(
@@ -706,6 +735,31 @@ def _check_lesion_labels_present(dataset: StudyDataset, config: PretrainConfig) 
                       "lesion_detector")
 
 
+def _with_stage_heads(config: PretrainConfig, model: MAE) -> PretrainConfig:
+    """``config`` with the attention heads of a unit-attention MAE-P stem recorded in ``model_kwargs``:
+    the head count is not in the weights, so a later default cannot change the model a checkpoint
+    rebuilds."""
+    stem = model.patch_embed
+    if not (isinstance(stem, PyramidStem) and stem.stage_mixer == "unit_attention"):
+        return config
+    kwargs = {**config.model_kwargs, "stage_heads": list(stem.stage_heads)}
+    return config.model_copy(update={"model_kwargs": kwargs})
+
+
+def _run_outline(model: MAE, dataset: StudyDataset, held_out: _HeldOutSet | None, info: DistInfo) -> str:
+    """One line on what the run holds: the model's encoder and decoder sizes (MAE's default decoder, 512
+    wide and 8 deep over every token, is most of a small encoder's step) and the studies in memory."""
+    decoder = sum(p.numel() for name, p in model.named_parameters() if name.startswith("decoder."))
+    encoder = sum(p.numel() for p in model.parameters()) - decoder
+    cached = dataset.cached_bytes + (held_out.dataset.cached_bytes if held_out is not None else 0)
+    studies = len(dataset.folders) + (len(held_out.dataset.folders) if held_out is not None else 0)
+    per = " per process" if info.world_size > 1 else ""
+    size = f"{cached / 2**30:.2f} GiB" if cached >= 2**30 else f"{cached / 2**20:.1f} MiB"
+    return (f"model: encoder {encoder / 1e6:.3g} M parameters, decoder {decoder / 1e6:.3g} M over all "
+            f"{model.num_tokens} tokens (model_kwargs.decoder_depth / decoder_embed_dim make it smaller); "
+            f"{studies} studies in memory, {size}{per}")
+
+
 def _masking_options(config: PretrainConfig, sequences: Sequence[str]) -> dict[str, Any]:
     """``masking_kwargs`` with ``drop_sequence``'s ``drop`` given by sequence name turned into channel
     indices (a name does not depend on the channel order, which real data may not share with the
@@ -818,7 +872,11 @@ def _restore(
         raise CheckpointError(f"{ckpt_dir}: weights do not fit the model ({first})") from None
     if ckpt.optimizer_state is None:
         raise CheckpointError(f"{ckpt_dir}: holds no optimizer state; cannot resume exactly")
-    optimizer.load_state_dict(ckpt.optimizer_state)
+    try:
+        optimizer.load_state_dict(ckpt.optimizer_state)
+    except ValueError as exc:
+        raise CheckpointError(f"{ckpt_dir}: the optimizer state does not fit this model's parameter groups "
+                              f"({exc}); was it written by another maerad version or model?") from None
     warmup = saved.get("warmup_steps")
     return ckpt.step, warmup if isinstance(warmup, int) else None, saved
 
@@ -855,7 +913,7 @@ def _figure(
     info: DistInfo,
     out: Path,
     step: int,
-    lesion_maps: DetectorTokenMaps | None,
+    token_maps: TokenMaps | None,
     item: _FigureItem,
     *,
     held_out: bool = False,
@@ -864,7 +922,7 @@ def _figure(
     # micro-batch 0's seed, a held-out one a held-out seed of its own)
     seed = held_out_seed(config.seed, item.index) if held_out else _micro_batch_seed(config.seed, 0, info)
     x, spec = _masked_batch(dataset, [item.index], masking, model, config, info.device,
-                            torch.Generator().manual_seed(seed), lesion_maps)
+                            torch.Generator().manual_seed(seed), token_maps)
     model.eval()
     with torch.no_grad(), bf16_autocast(config.bf16, info.device):
         output = model(x, mask=spec)

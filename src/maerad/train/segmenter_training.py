@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from maerad.data.datasets import StudyDataset
 from maerad.errors import ConfigError, InputError
+from maerad.progress import progress_bar
 from maerad.report.generation.segmenter import TissueSegmenter, segmentation_loss
 from maerad.train.augment import augment_study_batch
 from maerad.train.distributed import check_device
@@ -69,7 +70,7 @@ def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: S
     segmenter.to(device).train()
     losses: list[float] = []
     log = log_path.open("a", encoding="utf-8") if log_path is not None else None
-    bar = tqdm(total=steps, disable=not progress, desc="tissue segmenter", unit="step", dynamic_ncols=True)
+    bar = progress_bar(steps, enabled=progress, desc="tissue segmenter", unit="step")
     try:
         for step in range(steps):
             index = torch.randint(len(dataset), (min(batch_size, len(dataset)),), generator=picker).tolist()
@@ -93,8 +94,8 @@ def train_segmenter(segmenter: TissueSegmenter, dataset: StudyDataset, groups: S
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             losses.append(value)
+            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
             bar.update(1)
-            bar.set_postfix(loss=f"{value:.4f}")
             if log is not None:
                 log.write(json.dumps({"step": step + 1, "segmentation": value}) + "\n")
     finally:

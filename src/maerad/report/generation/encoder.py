@@ -94,10 +94,11 @@ def pretrained_encoder(path: str | os.PathLike[str], volume_shape: tuple[int, in
     Raises:
         CheckpointError: not a pre-training checkpoint, or a config that does not name the model.
     """
+    from maerad.train.config import saved_pretrain_config
     from maerad.train.pretrained import read_pretrain_checkpoint
 
     folder, ckpt = read_pretrain_checkpoint(path)
-    config = ckpt.config
+    config = saved_pretrain_config(ckpt.config)  # as load_pretrained reads it (older records upgraded)
     model = config.get("model")
     if not isinstance(model, str):
         raise CheckpointError(f"{folder}/state.json: config does not name the model")
