@@ -64,4 +64,4 @@ def test_tiny_demo_over_an_earlier_run(tmp_path: Path, capsys: pytest.CaptureFix
     assert acc["template_accuracy"]["n"] == summary["evaluation"]["n_test"]
     assert acc["key_field_accuracy"]["n"] >= acc["key_field_accuracy"]["n_cases"] >= 1
     assert acc["orads_score_accuracy"]["ci_method"] == "wilson"
-    assert "val is written for your own use" in printed
+    assert "val: pre-training's held-out loss only" in printed
