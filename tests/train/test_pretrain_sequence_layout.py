@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 from helpers_models import TINY
@@ -19,6 +20,7 @@ from maerad.masking.multisequence import DropSequenceMasking
 from maerad.train import pretrain as pretrain_module
 from maerad.train.config import load_pretrain_config
 from maerad.train.pretrain import pretrain
+from maerad.train.recon_figure import reconstruction_figure
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +73,27 @@ def test_an_inner_tube_on_2d_slices_is_refused(studies: Path, tmp_path: Path) ->
     # in 3D there is a slice axis to repeat along
     three_d = _config(studies, tmp_path / "3d", masking="independent", masking_kwargs={"inner": "tube"})
     assert pretrain(three_d, progress=False).steps == 1
+
+
+def test_the_figure_says_which_sequence_is_synthesised(studies: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+    real = pretrain_module.save_reconstruction_figure
+
+    def spy(*args: Any, **kwargs: Any) -> Path:
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pretrain_module, "save_reconstruction_figure", spy)
+    pretrain(_config(studies, tmp_path / "run", masking_kwargs={"drop": ["t1c"]}), progress=False)
+    assert calls[-1]["hidden_whole"] == ["t1c"]
+    image = torch.rand(3, 32, 32)
+    masked = image.clone()
+    masked[2] = float("nan")
+    fig = reconstruction_figure(image, masked, image, ["t2w", "adc", "t1c"], norm_target=masked,
+                                norm_prediction=masked, hidden_whole=["t1c"])
+    footnote = fig._supxlabel.get_text()  # type: ignore[attr-defined]
+    assert "t1c hidden whole: synthesised, rescaled with its whole image's mean and std only" in footnote
+    plain = reconstruction_figure(image, masked, image, ["t2w", "adc", "t1c"], norm_target=masked,
+                                  norm_prediction=masked)
+    assert "hidden whole" not in plain._supxlabel.get_text()  # type: ignore[attr-defined]

@@ -34,6 +34,7 @@ from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.losses.foreground import intensity_foreground
 from maerad.masking import MaskSpec, RoiPriorMasking, create_masking, num_visible
 from maerad.masking.lesion_maps import LesionDetector
+from maerad.masking.multisequence import hidden_sequences
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
 from maerad.models.maep import PyramidStem
 from maerad.models.registry import UnknownModelKwargsError
@@ -948,10 +949,14 @@ def _figure(
     title = (f"MAE reconstruction, step {step}: {split} study {item.study}, slice {item.z} "
              f"(middle of {item.depth})")
     name = f"reconstruction-heldout-step{step:06d}.png" if held_out else f"reconstruction-step{step:06d}.png"
+    whole: list[str] = []
+    if isinstance(model, SequenceTokenMAE) and model.norm_pix_loss:  # whole sequences: image statistics
+        whole = [n for n, hidden in zip(dataset.sequences, hidden_sequences(spec)[0].tolist(), strict=True)
+                 if hidden]
     return save_reconstruction_figure(out / "figures" / name, x[0], masked[0],
                                       recon[0], dataset.sequences, title=title,
                                       synthetic=dataset.is_synthetic(item.index), affine=item.affine,
-                                      **normalised)
+                                      hidden_whole=whole, **normalised)
 
 
 @contextlib.contextmanager

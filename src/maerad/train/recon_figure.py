@@ -26,9 +26,8 @@ __all__ = ["RESCALED_NOTE", "PlaneDisplay", "plane_display", "reconstruction_fig
            "save_reconstruction_figure", "shown_slice"]
 
 RESCALED_NOTE = (
-    "* hidden patches: the prediction rescaled with the original patch's own mean and std (norm_pix_loss; "
-    "a sequence hidden whole: its image's), so contrast comes from the original; the normalised columns "
-    "show what the model predicts"
+    "* hidden patches: the prediction rescaled with the original patch's own mean and std (norm_pix_loss), "
+    "so contrast comes from the original; the normalised columns show what the model predicts"
 )
 """The footnote of a figure whose reconstruction is rescaled with the original's patch statistics."""
 
@@ -100,6 +99,7 @@ def reconstruction_figure(
     norm_target: torch.Tensor | None = None,
     norm_prediction: torch.Tensor | None = None,
     affine: npt.ArrayLike | None = None,
+    hidden_whole: Sequence[str] = (),
 ) -> Figure:
     """Figure of one sample: rows = sequences; columns = original, masked input, reconstruction, and with
     ``norm_target`` / ``norm_prediction`` the hidden patches in the per-patch normalised space.
@@ -120,6 +120,8 @@ def reconstruction_figure(
         affine: the study's 4x4 voxel ``(d, h, w)`` to RAS+ matrix: slices are drawn in the radiological
             convention (:func:`plane_display`) with orientation letters. Without it they are drawn as
             stored (row 0 at the top) and carry no letters.
+        hidden_whole: sequences hidden whole in this sample (per-sequence token layout): the footnote
+            says they are synthesised and rescaled with their whole image's mean and std, not per patch.
 
     Raises:
         ValueError: only one of ``norm_target`` and ``norm_prediction`` is given.
@@ -164,7 +166,11 @@ def reconstruction_figure(
     if heading:
         fig.suptitle(heading)
     if rescaled:
-        fig.supxlabel(RESCALED_NOTE.replace(", so", ",\nso"), fontsize=8)
+        note = RESCALED_NOTE.replace(", so", ",\nso")
+        if hidden_whole:
+            note += (f"; {', '.join(hidden_whole)} hidden whole: synthesised, rescaled with its whole "
+                     "image's mean and std only")
+        fig.supxlabel(note, fontsize=8)
     return fig
 
 
@@ -180,10 +186,12 @@ def save_reconstruction_figure(
     norm_target: torch.Tensor | None = None,
     norm_prediction: torch.Tensor | None = None,
     affine: npt.ArrayLike | None = None,
+    hidden_whole: Sequence[str] = (),
 ) -> Path:
     """Render :func:`reconstruction_figure` to a PNG atomically."""
     fig = reconstruction_figure(original, masked, reconstruction, sequences, title=title, synthetic=synthetic,
-                                norm_target=norm_target, norm_prediction=norm_prediction, affine=affine)
+                                norm_target=norm_target, norm_prediction=norm_prediction, affine=affine,
+                                hidden_whole=hidden_whole)
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90)
