@@ -26,5 +26,7 @@ def progress_bar(
     """A tqdm bar on stderr: throttled to tqdm's 0.1 s on a terminal and to
     :data:`NON_INTERACTIVE_INTERVAL_S` elsewhere; ``enabled=False`` gives a silent bar."""
     interactive = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    # maxinterval too: tqdm's monitor thread would otherwise force a redraw every 10 s
+    interval = 0.1 if interactive else NON_INTERACTIVE_INTERVAL_S
     return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit=unit, dynamic_ncols=True,
-                mininterval=0.1 if interactive else NON_INTERACTIVE_INTERVAL_S)
+                mininterval=interval, maxinterval=10.0 if interactive else interval)

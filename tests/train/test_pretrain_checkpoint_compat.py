@@ -110,3 +110,10 @@ def test_a_non_finite_held_out_loss_stops_the_run(studies: Path, tmp_path: Path,
     config = _config(studies, tmp_path / "run", model="mae_vit_tiny", model_kwargs=TINY, val_data=str(val))
     with pytest.raises(ConfigError, match=r"held-out loss became nan at step 1"):
         pretrain(config, progress=False)
+
+
+def test_a_run_resumes_with_the_config_it_was_started_with(studies: Path, tmp_path: Path) -> None:
+    # the heads are recorded in the checkpoint; the caller's config, which leaves them out, still matches
+    config = _config(studies, tmp_path / "run")
+    pretrain(config, progress=False)
+    assert pretrain(config.model_copy(update={"max_steps": 2}), resume=True, progress=False).steps == 2

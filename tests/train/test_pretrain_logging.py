@@ -66,3 +66,30 @@ def test_the_progress_bar_is_throttled_when_stderr_is_a_file(studies: Path, tmp_
     assert "12/12" in bar_lines[-1] and "loss=" in bar_lines[-1]
     assert progress_bar(3, desc="x", unit="step", enabled=False).disable
     assert NON_INTERACTIVE_INTERVAL_S >= 10
+
+
+def test_a_configuration_error_with_a_held_out_set_reads_no_study(studies: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from maerad.data import datasets
+    from maerad.errors import ConfigError
+
+    val = tmp_path / "val"
+    save_study(Study({"t2w": np.ones((8, 32, 32))}, spacing=(4, 1, 1)), val / "case-v")
+    loaded: list[Path] = []
+    real = datasets.load_study_folder
+
+    def counting(folder: Path) -> Any:
+        loaded.append(folder)
+        return real(folder)
+
+    monkeypatch.setattr(datasets, "load_study_folder", counting)
+    with pytest.raises(ConfigError, match="per-sequence token layout"):  # joint needs that layout
+        pretrain(_config(studies, tmp_path / "run", masking="joint", val_data=str(val), max_steps=1),
+                 progress=False)
+    assert loaded == []
+
+
+def test_the_bar_is_not_redrawn_by_tqdms_monitor_either() -> None:
+    bar = progress_bar(3, desc="x", unit="step")  # pytest's stderr is not a terminal
+    assert bar.mininterval == bar.maxinterval == NON_INTERACTIVE_INTERVAL_S
+    bar.close()

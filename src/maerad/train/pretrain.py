@@ -208,7 +208,6 @@ def _pretrain(
         raise ConfigError(f"lesion_detector was trained on sequences {list(detector.sequences)}, the data "
                           f"gives {dataset.sequences}; set sequences to the detector's order")
 
-    held_out = _held_out_set(config, dataset, detector, needs_labels)
     # an explicit patch size, so that config.json and resume see what the model was built with
     config = config.model_copy(update={"patch_size": config.patch_size or default_patch_size(config.mode)})
     if info.is_main and (warning := bf16_slow_warning(config.bf16, info.device)):
@@ -216,8 +215,8 @@ def _pretrain(
     _check_patch_fits_grid(config, dataset.spatial_shape)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config, dataset.in_chans, dataset.spatial_shape).to(info.device)
-    if not resume:  # a resumed run keeps the record of the run it continues (compared in _restore)
-        config = _with_stage_heads(config, model)
+    # recorded on resume too: _restore then compares the heads with the run's (older records get theirs)
+    config = _with_stage_heads(config, model)
     masking = create_masking(config.masking, mask_ratio=config.mask_ratio,
                              **_masking_options(config, dataset.sequences))
     _check_masking_fits_layout(config.masking, model, config.mode)
@@ -226,8 +225,6 @@ def _pretrain(
         raise ConfigError("masking 'roi_prior' needs roi_labels (label values to keep visible)")
     _check_masking_draws(masking, model, config)
     token_maps = _token_maps(config, dataset, detector, model, info)
-    if held_out is not None:
-        held_out.token_maps = _token_maps(config, held_out.dataset, detector, model, info)
 
     order = MicroBatchOrder(len(dataset), config.batch_size, seed=config.seed, rank=info.rank,
                             world_size=info.world_size)
@@ -250,6 +247,10 @@ def _pretrain(
     warmup_steps = int(config.warmup_steps or 0)
     _check_warmup_fits(warmup_steps, total_steps)
     # the data checks that read voxels come last, after every check that needs none
+    # the held-out set after every configuration check: matching its orientation reads study 0
+    held_out = _held_out_set(config, dataset, detector, needs_labels)
+    if held_out is not None:
+        held_out.token_maps = _token_maps(config, held_out.dataset, detector, model, info)
     dataset.preload(progress=progress and info.is_main)  # unreadable voxels stop the run before step 1
     if held_out is not None:
         held_out.dataset.preload(progress=progress and info.is_main)

@@ -98,10 +98,10 @@ def pretrained_encoder(path: str | os.PathLike[str], volume_shape: tuple[int, in
     from maerad.train.pretrained import read_pretrain_checkpoint
 
     folder, ckpt = read_pretrain_checkpoint(path)
-    config = saved_pretrain_config(ckpt.config)  # as load_pretrained reads it (older records upgraded)
-    model = config.get("model")
-    if not isinstance(model, str):
+    if not isinstance(ckpt.config.get("model"), str):  # before the defaults are filled in
         raise CheckpointError(f"{folder}/state.json: config does not name the model")
+    config = saved_pretrain_config(ckpt.config)  # as load_pretrained reads it (older records upgraded)
+    model = str(config["model"])
     mode = config.get("mode", "3d")
     patch = config.get("patch_size") or ([4, 16, 16] if mode == "3d" else [16, 16])
     recorded = config.get("sequences")
