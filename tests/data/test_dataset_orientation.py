@@ -9,6 +9,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 
 from maerad.data.datasets import StudyDataset
 from maerad.data.orientation import axis_codes, flip_axes_to_match, flipped_affine
@@ -111,3 +112,12 @@ def test_a_held_out_set_is_presented_in_the_training_sets_orientation(tmp_path: 
     _write(tmp_path / "val2" / "c", volume, np.diag([1.5, 1.5, 4.0, 1.0]))
     with pytest.warns(UserWarning, match=r"reference dataset's first study .*a_ras"):
         StudyDataset(tmp_path / "val2", orientation_from=train).preload()
+
+
+def test_item_image_is_the_items_image_without_its_labels(tmp_path: Path) -> None:
+    volume = _anatomy()
+    _write(tmp_path / "a", volume, RAS)
+    for mode in ("3d", "2d"):
+        ds = StudyDataset(tmp_path, mode=mode)
+        for i in (0, len(ds) - 1):
+            assert torch.equal(ds.item_image(i), ds[i]["image"])

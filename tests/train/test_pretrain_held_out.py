@@ -169,6 +169,8 @@ def test_held_out_loss_restores_the_mode_and_leaves_the_global_generator_alone()
     assert torch.equal(torch.random.get_rng_state(), state)
     assert held_out_seed(0, 0) != held_out_seed(0, 2) != held_out_seed(1, 2)
     assert held_out_seed(-3, 0) == held_out_seed(-3, 0) < 2**63
+    with pytest.raises(InputError, match="at least one held-out item"):
+        held_out_loss(model, 0, 2, inputs, seed=0)
 
 
 def test_log_records_need_a_loss_or_a_held_out_loss(tmp_path: Path) -> None:

@@ -93,3 +93,12 @@ def test_the_bar_is_not_redrawn_by_tqdms_monitor_either() -> None:
     bar = progress_bar(3, desc="x", unit="step")  # pytest's stderr is not a terminal
     assert bar.mininterval == bar.maxinterval == NON_INTERACTIVE_INTERVAL_S
     bar.close()
+
+
+def test_item_bars_are_throttled_too() -> None:
+    from maerad.progress import progress_iter
+
+    bar = progress_iter(range(3), desc="x", unit="item")
+    assert list(bar) == [0, 1, 2]
+    inner = progress_iter([1], desc="x", unit="item")
+    assert inner.mininterval == inner.maxinterval == NON_INTERACTIVE_INTERVAL_S

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
+
+from maerad.progress import progress_iter
 
 __all__ = ["EvaluationResult", "add_parser", "evaluate_checkpoint", "evaluate_generations", "run"]
 
@@ -138,7 +139,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike[str] | None, data: str | o
         raise ConfigError(f"{data}: no labelled study of split {split!r} is reported with a template of the "
                           f"generator ({', '.join(written)})")
     generations = []
-    for case in tqdm(cases, desc="evaluate", unit="study", disable=not progress):
+    for case in progress_iter(cases, desc="evaluate", unit="study", enabled=progress):
         generations.append(gen.generate_detailed(case.folder, beam_size=beam_size, threads=threads))
     skipped = sum(c.targets.template not in written for c in everything)
     return evaluate_generations([c.targets for c in cases], generations, out=out, n_bootstrap=n_bootstrap,

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from maerad.errors import ConfigError, InputError
-from maerad.progress import progress_bar
 
 if TYPE_CHECKING:  # torch, numpy and tqdm load only when the command runs (keeps `maerad --help` fast)
     import torch
@@ -201,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
     from maerad.masking.lesion_maps import LesionDetector
     from maerad.models.unet import UNet
+    from maerad.progress import progress_bar
 
     if args.epochs < 1:
         raise ConfigError(f"--epochs must be at least 1, got {args.epochs}")

@@ -35,12 +35,12 @@ from typing import Literal
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from maerad.data.discovery import find_study_folders, load_study_folder, outline_study_folder
 from maerad.data.orientation import axis_codes, flip_axes_to_match, flipped_affine
 from maerad.data.study import FloatArray, Study
 from maerad.errors import ConfigError, InputError
+from maerad.progress import progress_iter
 
 __all__ = [
     "MissingLabelMapError",
@@ -192,16 +192,17 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         study_idx, z = self._index[index]
         image, labels = self._load(study_idx)
-        item: dict[str, torch.Tensor] = {"index": torch.tensor(index, dtype=torch.int64)}
-        if z < 0:
-            item["image"] = torch.from_numpy(image)
-            if labels is not None:
-                item["labels"] = torch.from_numpy(labels.astype(np.int64))
-        else:
-            item["image"] = torch.from_numpy(np.ascontiguousarray(image[:, z]))
-            if labels is not None:
-                item["labels"] = torch.from_numpy(labels[z].astype(np.int64))
+        item: dict[str, torch.Tensor] = {"index": torch.tensor(index, dtype=torch.int64),
+                                         "image": _item_image(image, z)}
+        if labels is not None:
+            item["labels"] = torch.from_numpy((labels if z < 0 else labels[z]).astype(np.int64))
         return item
+
+    def item_image(self, index: int) -> torch.Tensor:
+        """The image of item ``index`` alone (``item["image"]``), without building its label map: for
+        loops that take their label-derived maps elsewhere (e.g. pre-computed per item)."""
+        study_idx, z = self._index[index]
+        return _item_image(self._load(study_idx)[0], z)
 
     def preload(self, *, progress: bool = False) -> None:
         """Load and cache every study now.
@@ -217,8 +218,8 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         """
         if not self.cache:
             raise ConfigError("preload() keeps the studies in memory; build the dataset with cache=True")
-        for study_idx in tqdm(range(len(self.folders)), disable=not progress, desc="loading studies",
-                              unit="study", dynamic_ncols=True):
+        for study_idx in progress_iter(range(len(self.folders)), enabled=progress, desc="loading studies",
+                                       unit="study"):
             self._load(study_idx)
 
     def item_labels(self, index: int) -> torch.Tensor:
@@ -350,6 +351,11 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
             )
         self._affines[study_idx] = flipped_affine(study.affine, study.shape, flips)
         return flips
+
+
+def _item_image(image: FloatArray, z: int) -> torch.Tensor:
+    """An item's image: the whole ``(C, D, H, W)`` study (``z < 0``, 3D) or its slice ``z`` (2D)."""
+    return torch.from_numpy(image if z < 0 else np.ascontiguousarray(image[:, z]))
 
 
 def check_same_sequences(folders: Sequence[Path], held: Sequence[Sequence[str]],

@@ -9,6 +9,7 @@ from torch import nn
 
 from maerad.errors import ConfigError
 from maerad.models.blocks import check_real
+from maerad.models.maep import PyramidStem
 
 __all__ = ["NO_WEIGHT_DECAY", "layer_id", "param_groups_lrd"]
 
@@ -25,29 +26,23 @@ NO_WEIGHT_DECAY = (
 _EMBEDDING_PREFIXES = ("cls_token", "pos_embed", "patch_embed")
 
 
-def layer_id(name: str, num_layers: int, stem: nn.Module | None = None) -> int:
+def layer_id(name: str, num_layers: int, stem: PyramidStem | None = None) -> int:
     """Depth index of a parameter for layer decay.
 
     ``0`` for the embedding (``patch_embed.*``, ``cls_token``, ``pos_embed``), ``i + 1`` for
     ``blocks.i.*``, ``num_layers + 1`` for everything after the encoder blocks (final norm, decoder,
-    heads). A ``stem`` with layers of its own (MAE-P's :class:`~maerad.models.maep.PyramidStem`, which
-    has ``num_layers`` and ``layer_of``) places its parameters at its depths ``0 … S`` and the blocks
-    after them (``S + i + 1``); ``num_layers`` then counts both (``S + len(blocks)``).
+    heads). MAE-P's pyramid ``stem`` (:class:`~maerad.models.maep.PyramidStem`) has layers of its own:
+    its parameters go to its depths ``0 … S`` and the blocks after them (``S + i + 1``); ``num_layers``
+    then counts both (``S + len(blocks)``).
     """
-    stem_layers = _stem_layers(stem)
-    if stem_layers and name.startswith("patch_embed."):
-        return int(stem.layer_of(name[len("patch_embed."):]))  # type: ignore[union-attr, operator]
+    stem_layers = 0 if stem is None else stem.num_layers
+    if stem is not None and name.startswith("patch_embed."):
+        return stem.layer_of(name[len("patch_embed."):])
     if name.startswith(_EMBEDDING_PREFIXES):
         return 0
     if name.startswith("blocks."):
         return stem_layers + int(name.split(".")[1]) + 1
     return num_layers + 1
-
-
-def _stem_layers(stem: nn.Module | None) -> int:
-    """The depth of a stem that counts layers of its own (0 for a plain patch embedding)."""
-    layers = getattr(stem, "num_layers", 0) if stem is not None and hasattr(stem, "layer_of") else 0
-    return layers if isinstance(layers, int) else 0
 
 
 def param_groups_lrd(
@@ -112,13 +107,12 @@ def param_groups_lrd(
     blocks = getattr(model, "blocks", None)
     # timm's VisionTransformer keeps its blocks in an nn.Sequential
     num_layers = len(blocks) if isinstance(blocks, (nn.ModuleList, nn.Sequential)) else 0
-    stem = getattr(model, "patch_embed", None)
-    stem = stem if isinstance(stem, nn.Module) else None
-    if layer_decay == 1.0:
-        stem = None  # one lr for all: the stem's depths would only split the groups (and change their
-        # number, which optimizer states saved before the stem had depths must keep)
-    if num_layers:
-        num_layers += _stem_layers(stem)
+    # with one lr for all, the stem's depths would only split the groups, and change their number, which
+    # optimizer states saved before the stem had depths must keep
+    stem = getattr(model, "patch_embed", None) if layer_decay < 1.0 else None
+    stem = stem if isinstance(stem, PyramidStem) else None
+    if num_layers and stem is not None:
+        num_layers += stem.num_layers
     if layer_decay < 1.0 and num_layers == 0:
         raise ConfigError(f"layer_decay={layer_decay} needs a model with a `blocks` ModuleList or Sequential "
                           f"(an MAE, MAE-P or timm ViT); {type(model).__name__} has none")

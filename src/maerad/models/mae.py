@@ -375,11 +375,7 @@ class MAE(nn.Module):
             pred_hidden = _gather_tokens(pred_full, ids_hidden)
         else:
             pred_hidden = self.decoder(latent, spec.ids_keep, ids_hidden)
-        patches = self.patchify(x)
-        target = _gather_tokens(patches, ids_hidden)
-        if self.norm_pix_loss:
-            mean, std = self.target_statistics(patches, ids_hidden)
-            target = (target - mean) / std
+        target = self.hidden_targets(self.patchify(x), ids_hidden)
         loss = masked_reconstruction_loss(
             pred_hidden,
             target,
@@ -422,6 +418,20 @@ class MAE(nn.Module):
             )
         weights = weights.to(torch.get_default_dtype()).expand(-1, self.in_chans, *self.geometry.img_size)
         return _gather_tokens(self.patchify(weights), ids_hidden)
+
+    def hidden_targets(self, patches: torch.Tensor, ids_hidden: torch.Tensor) -> torch.Tensor:
+        """What the loss compares the prediction with: the hidden tokens' patches ``(B, N, patch_dim)``,
+        normalised as ``(patch - mean) / std`` with :meth:`target_statistics` when ``norm_pix_loss``.
+
+        Args:
+            patches: ``(B, L, patch_dim)`` every token's patch (:meth:`patchify` of the input).
+            ids_hidden: ``(B, N)`` the hidden tokens.
+        """
+        target = _gather_tokens(patches, ids_hidden)
+        if not self.norm_pix_loss:
+            return target
+        mean, std = self.target_statistics(patches, ids_hidden)
+        return (target - mean) / std
 
     def target_statistics(self, patches: torch.Tensor, ids_hidden: torch.Tensor
                           ) -> tuple[torch.Tensor, torch.Tensor]:

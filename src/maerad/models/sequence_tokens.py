@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from maerad.errors import InputError
+from maerad.losses.reconstruction import patch_statistics
 from maerad.masking.spec import check_grid
 from maerad.models.mae import MAE
 from maerad.models.patch import PatchEmbed, PatchGeometry, patchify, unpatchify
@@ -53,7 +54,6 @@ from maerad.models.pos_embed import repeat_per_sequence, sincos_pos_embed
 
 __all__ = ["SequencePatchEmbed", "SequenceTokenMAE", "sequence_patchify", "sequence_unpatchify"]
 
-_NORM_PIX_EPS = 1e-6  # the variance epsilon of per-patch norm-pix (maerad.losses.reconstruction)
 
 
 def sequence_patchify(x: torch.Tensor, patch_size: Sequence[int]) -> torch.Tensor:
@@ -138,12 +138,12 @@ class SequenceTokenMAE(MAE):
         hidden_count.scatter_add_(1, sequence_of, torch.ones_like(sequence_of))
         whole = hidden_count == positions  # (B, S): every token of the sequence hidden
         # computed for every batch (no data-dependent branch: no host sync, one graph under compile)
-        image = patches.reshape(batch, sequences, -1)
-        image_mean = image.mean(dim=-1)
-        image_std = (image.var(dim=-1) + _NORM_PIX_EPS).sqrt()
-        dropped = torch.gather(whole, 1, sequence_of)[..., None]  # (B, N, 1)
-        mean = torch.where(dropped, torch.gather(image_mean, 1, sequence_of)[..., None], mean)
-        std = torch.where(dropped, torch.gather(image_std, 1, sequence_of)[..., None], std)
+        # each sequence's image as one "patch": norm-pix's own statistics and epsilon, (B, S, 1) each
+        image_mean, image_std = patch_statistics(patches.reshape(batch, sequences, -1), 1, "joint")
+        index = sequence_of[..., None]  # (B, N, 1)
+        dropped = torch.gather(whole, 1, sequence_of)[..., None]
+        mean = torch.where(dropped, torch.gather(image_mean, 1, index), mean)
+        std = torch.where(dropped, torch.gather(image_std, 1, index), std)
         return mean, std
 
     def patchify(self, x: torch.Tensor) -> torch.Tensor:

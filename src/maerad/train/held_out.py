@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from maerad.errors import InputError
 from maerad.masking import MaskSpec
 from maerad.train.precision import bf16_autocast
 
@@ -54,7 +55,7 @@ def held_out_loss(
     The model's train / eval mode is restored afterwards, and torch's global generator is not used.
     """
     if num_items < 1:
-        raise ValueError("held_out_loss needs at least one item")
+        raise InputError(f"held_out_loss needs at least one held-out item, got num_items={num_items}")
     was_training = model.training
     model.eval()
     total = 0.0

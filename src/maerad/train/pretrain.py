@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from maerad.atomic import unwritable_reason, write_text_atomic
 from maerad.data.datasets import MissingLabelMapError, StudyDataset
@@ -38,7 +37,7 @@ from maerad.masking.multisequence import hidden_sequences
 from maerad.models import MAE, SequenceTokenMAE, create_model, param_groups_lrd
 from maerad.models.maep import PyramidStem
 from maerad.models.registry import UnknownModelKwargsError
-from maerad.progress import progress_bar
+from maerad.progress import progress_bar, progress_iter
 from maerad.train.checkpoint import load_checkpoint, save_checkpoint
 from maerad.train.config import (
     MODEL_KEYS_SET_BY_CONFIG,
@@ -248,9 +247,7 @@ def _pretrain(
     _check_warmup_fits(warmup_steps, total_steps)
     # the data checks that read voxels come last, after every check that needs none
     # the held-out set after every configuration check: matching its orientation reads study 0
-    held_out = _held_out_set(config, dataset, detector, needs_labels)
-    if held_out is not None:
-        held_out.token_maps = _token_maps(config, held_out.dataset, detector, model, info)
+    held_out = _held_out_set(config, dataset, detector, needs_labels, model, info)
     dataset.preload(progress=progress and info.is_main)  # unreadable voxels stop the run before step 1
     if held_out is not None:
         held_out.dataset.preload(progress=progress and info.is_main)
@@ -470,7 +467,7 @@ def _masked_batch(
     """Items ``indices`` of ``dataset`` as a batch on ``device``, and their mask drawn with ``generator``
     (from ``token_maps``, the lesion or ROI map per token, where the masking uses one)."""
     grid = model.mask_grid
-    x = torch.stack([dataset[i]["image"] for i in indices]).to(device)
+    x = torch.stack([dataset.item_image(i) for i in indices]).to(device)
     kwargs: dict[str, Any] = {}
     if token_maps is not None:
         per_token = _per_token(token_maps(indices).flatten(1), grid).to(device)
@@ -500,17 +497,22 @@ def _token_maps(config: PretrainConfig, dataset: StudyDataset, detector: LesionD
     return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class _HeldOutSet:
     """The ``val_data`` studies, matched to the training data, and their token maps (``lesion_aware``,
-    ``roi_prior``)."""
+    ``roi_prior``; ``None`` for masking without maps)."""
 
     dataset: StudyDataset
-    token_maps: TokenMaps | None = None
+    token_maps: TokenMaps | None
 
 
 def _held_out_set(
-    config: PretrainConfig, train: StudyDataset, detector: LesionDetector | None, with_labels: bool
+    config: PretrainConfig,
+    train: StudyDataset,
+    detector: LesionDetector | None,
+    with_labels: bool,
+    model: MAE,
+    info: DistInfo,
 ) -> _HeldOutSet | None:
     """The held-out studies of ``config.val_data`` with the training data's sequences, mode,
     normalisation and orientation; refused when their grid differs or when they include a training
@@ -534,7 +536,7 @@ def _held_out_set(
     if shared:
         raise ConfigError(f"val_data shares {len(shared)} of its {len(held.folders)} studies with data (e.g. "
                           f"{shared[0]}): a held-out loss needs studies the model is not trained on")
-    return _HeldOutSet(held)
+    return _HeldOutSet(held, _token_maps(config, held, detector, model, info))
 
 
 def _evaluate_held_out(
@@ -584,8 +586,8 @@ def _check_roi_budget(
     num_tokens = math.prod(model.mask_grid)
     keep = num_visible(num_tokens, masking.mask_ratio)
     chunk = config.batch_size
-    for start in tqdm(range(0, len(dataset), chunk), disable=not progress, desc="roi budget", unit="batch",
-                      dynamic_ncols=True):
+    for start in progress_iter(range(0, len(dataset), chunk), enabled=progress, desc="roi budget",
+                               unit="batch"):
         indices = range(start, min(start + chunk, len(dataset)))
         counts = (_per_token(token_maps(indices).flatten(1), model.mask_grid) > 0).sum(dim=1)
         worst = int(counts.argmax())
@@ -938,11 +940,9 @@ def _figure(
         # reconstruct() rescales hidden patches with the original's own statistics, which carry most of
         # the picture: show the prediction next to its target in the normalised space the loss compares
         # the model's own targets (a sequence hidden whole is normalised over its image, not per patch)
-        mean, std = model.target_statistics(patches, output.ids_hidden)
         index = output.ids_hidden.unsqueeze(-1).expand(-1, -1, patches.shape[-1])
-        hidden_patches = torch.gather(patches, 1, index)
         empty = torch.full_like(patches, float("nan"))
-        target = empty.scatter(1, index, ((hidden_patches - mean) / std).float())
+        target = empty.scatter(1, index, model.hidden_targets(patches, output.ids_hidden).float())
         pred = empty.scatter(1, index, output.pred_hidden.float())
         normalised = {"norm_target": model.unpatchify(target)[0],
                       "norm_prediction": model.unpatchify(pred)[0]}

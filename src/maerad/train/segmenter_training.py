@@ -24,11 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from maerad.data.datasets import StudyDataset
 from maerad.errors import ConfigError, InputError
-from maerad.progress import progress_bar
+from maerad.progress import progress_bar, progress_iter
 from maerad.report.generation.segmenter import TissueSegmenter, segmentation_loss
 from maerad.train.augment import augment_study_batch
 from maerad.train.distributed import check_device
@@ -113,8 +112,7 @@ def predict_shares(segmenter: TissueSegmenter, dataset: StudyDataset, *, bf16: b
     device = check_device(device)
     segmenter.to(device).eval()
     out = []
-    for i in tqdm(range(len(dataset)), disable=not progress, desc="tissue shares", unit="study",
-                  dynamic_ncols=True):
+    for i in progress_iter(range(len(dataset)), enabled=progress, desc="tissue shares", unit="study"):
         with bf16_autocast(bf16, device):
             logits = segmenter(dataset[i]["image"].unsqueeze(0).to(device))
         out.append(segmenter.shares_from_logits(logits).float().cpu())

@@ -19,13 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from maerad.atomic import write_text_atomic
 from maerad.data.phantom.config import PhantomConfig
 from maerad.data.phantom.generator import PhantomCase, generate_cases
 from maerad.data.study_folder import CASE_FILE, save_study
 from maerad.errors import InputError
+from maerad.progress import progress_bar
 
 __all__ = ["INDEX_FILE", "case_summary", "write_phantom_dataset"]
 
@@ -89,7 +88,7 @@ def write_phantom_dataset(
     earlier = _indexed_cases(out)  # read before this run's index.json replaces it
     folders: list[Path] = []
     index: list[dict[str, Any]] = []
-    with tqdm(total=n, desc="phantom", unit="case", disable=not progress) as bar:
+    with progress_bar(n, desc="phantom", unit="case", enabled=progress) as bar:
         for i, case in enumerate(generate_cases(n, kind=kind, seed=seed, config=config)):
             name = f"case-{i:04d}"
             folders.append(save_study(case.study, out / name, overwrite=True))
