@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
 from maerad.masking.lesion_maps import LesionDetector
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers_studies import write_lesion_studies
 
 
 @pytest.fixture
@@ -22,3 +27,10 @@ def detector_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
 
     monkeypatch.setattr(LesionDetector, "token_map", spy)
     return calls
+
+
+@pytest.fixture(scope="module")
+def train_and_held_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Four training studies and three held-out ones (:func:`write_lesion_studies`), per test module."""
+    root = tmp_path_factory.mktemp("studies")
+    return write_lesion_studies(root / "train", range(4)), write_lesion_studies(root / "val", range(10, 13))

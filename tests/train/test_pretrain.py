@@ -26,7 +26,7 @@ from helpers_models import TINY
 
 from maerad.cli.main import main
 from maerad.data import Study, save_study
-from maerad.data.datasets import StudyDataset
+from maerad.data.datasets import StudyDataset, find_study_folders
 from maerad.errors import CheckpointError, ConfigError, InputError
 from maerad.models import SequenceTokenMAE
 from maerad.report.generation.encoder import ImageEncoder, pretrained_encoder
@@ -684,7 +684,8 @@ def test_cli_pretrain_and_its_errors(
 
 
 def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:
-    # with a held-out set evaluated every step: rank 0 evaluates, the other waits for its value
+    # with a held-out set evaluated every step: rank 0 evaluates, the other waits for its value; with a
+    # study cache on disk that both processes build at once
     rng = np.random.default_rng(7)
     save_study(Study({"t2w": rng.normal(size=(8, 32, 32)), "adc": rng.normal(size=(8, 32, 32))},
                      spacing=(4, 1, 1)), tmp_path / "val" / "case-v")
@@ -700,6 +701,7 @@ def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:
                 "out": str(tmp_path / "ddp"),
                 "val_data": str(tmp_path / "val"),
                 "val_every": 1,
+                "cache_dir": str(tmp_path / "cache"),
             }
         )
     )
@@ -740,6 +742,11 @@ def test_two_processes_under_torchrun(studies: Path, tmp_path: Path) -> None:
     log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 2
     assert [r["step"] for r in log if "val_loss" in r] == [1, 2] and "held-out loss" in proc.stdout
+    # one entry per study (training and held out), whichever process wrote it first, no temporary left
+    entries = [p.name for p in (tmp_path / "cache").iterdir()]
+    assert len(entries) == len(find_study_folders(studies)) + 1
+    assert not any(e.startswith(".") for e in entries)
+    assert f"memory-mapped from {tmp_path / 'cache'}" in proc.stdout
 
 
 def test_gradient_accumulation_skips_the_all_reduce_under_compile_too() -> None:

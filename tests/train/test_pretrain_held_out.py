@@ -14,7 +14,9 @@ import torch
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers_models import TINY
+from helpers_studies import write_lesion_studies
 
 from maerad.cli.main import main
 from maerad.data import Study, save_study
@@ -29,21 +31,9 @@ from maerad.train.pretrain import pretrain
 from maerad.train.pretrained import load_pretrained
 
 
-def _write_studies(root: Path, seeds: range, shape: tuple[int, int, int] = (8, 32, 32)) -> Path:
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        labels = np.zeros(shape, np.int16)
-        labels[2:6, 8:20, 8 + seed % 4 : 20 + seed % 4] = 100
-        t2w = rng.normal(size=shape) + (labels == 100) * 2.0
-        save_study(Study({"t2w": t2w, "adc": rng.normal(size=shape)}, spacing=(4, 1, 1), labels=labels),
-                   root / f"case-{seed}")
-    return root
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("held_out")
-    return _write_studies(root / "train", range(4)), _write_studies(root / "val", range(10, 13))
+@pytest.fixture
+def data(train_and_held_out: tuple[Path, Path]) -> tuple[Path, Path]:
+    return train_and_held_out
 
 
 def _config(train: Path, out: Path, **kw: Any) -> Any:
@@ -124,7 +114,7 @@ def test_a_held_out_set_must_be_held_out_and_fit_the_training_data(data: tuple[P
     out = tmp_path / "run"
     with pytest.raises(ConfigError, match=r"val_data shares 4 of its 4 studies with data .*not trained on"):
         pretrain(_config(train, out, val_data=str(train)), progress=False)
-    odd_grid = _write_studies(tmp_path / "odd", range(20, 21), shape=(8, 32, 24))
+    odd_grid = write_lesion_studies(tmp_path / "odd", range(20, 21), shape=(8, 32, 24))
     with pytest.raises(InputError, match=r"val_data .*grid \(8, 32, 24\) differs from the training data's "
                                          r"\(8, 32, 32\)"):
         pretrain(_config(train, out, val_data=str(odd_grid)), progress=False)

@@ -24,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--val-data", dest="val_data", help="folder of held-out study folders, none trained on: "
                    "their masked reconstruction loss (fixed masks) at the end and every val_every steps "
                    "(--set val_every=N), and a held-out reconstruction figure")
+    p.add_argument("--cache-dir", dest="cache_dir", help="keep the normalised studies memory-mapped in this "
+                   "folder instead of in each process's memory: shared by torchrun processes, larger than "
+                   "memory allowed, not decoded again by later runs (any run may share it)")
     p.add_argument("--out", help="output folder for checkpoint, figures and log")
     p.add_argument("--model", help="registered model name, e.g. mae_vit_tiny or maep_tiny")
     p.add_argument("--masking", help="masking strategy: random, block, grid, tube, roi_prior, lesion_aware; "
@@ -45,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     again.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint exactly (settings from OUT/config.json unless "
                        "--config is given; flags and --set may change only max_steps, epochs, logging and "
-                       "checkpoint intervals, val_data and val_every)")
+                       "checkpoint intervals, val_data, val_every and cache_dir)")
     again.add_argument("--overwrite", action="store_true",
                    help="start again in an OUT holding an earlier run "
                    "(replaces its checkpoint, log and figures)")
@@ -59,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from maerad.train.config import load_pretrain_config
     from maerad.train.pretrain import pretrain
 
-    names = ("data", "val_data", "out", "model", "masking", "mode", "mask_ratio", "epochs", "max_steps",
-             "batch_size", "accum_steps", "lr", "bf16", "compile", "device", "seed")
+    names = ("data", "val_data", "cache_dir", "out", "model", "masking", "mode", "mask_ratio", "epochs",
+             "max_steps", "batch_size", "accum_steps", "lr", "bf16", "compile", "device", "seed")
     fields = {k: getattr(args, k) for k in names}
     config_file = args.config
     if args.resume and config_file is None:

@@ -39,6 +39,7 @@ from torch.utils.data import Dataset
 from maerad.data.discovery import find_study_folders, load_study_folder, outline_study_folder
 from maerad.data.orientation import axis_codes, flip_axes_to_match, flipped_affine
 from maerad.data.study import FloatArray, Study
+from maerad.data.study_cache import CachedStudy, StudyCache
 from maerad.errors import ConfigError, InputError
 from maerad.progress import progress_iter
 
@@ -96,6 +97,10 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         normalization: per-channel intensity normalisation, see :func:`normalize_channels`.
         with_labels: also return the label map (studies without one give an error).
         cache: keep loaded, normalised studies in memory (a default phantom case is ~6 MB).
+        cache_dir: keep them on disk instead, in this folder, memory-mapped (:mod:`maerad.data.study_cache`):
+            processes (``torchrun`` ranks) share one copy through the page cache, datasets larger than
+            memory work, and later runs skip decoding and normalising. Items are then copies, as
+            writable as without it. Needs ``cache=True``.
         orientation_from: another dataset whose orientation and voxel size (those of its first study)
             this one's studies are matched to, instead of this one's first study: a validation set built
             beside a training set then presents the anatomy the same way round.
@@ -122,10 +127,13 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         normalization: Normalization = "percentile",
         with_labels: bool = False,
         cache: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
         orientation_from: StudyDataset | None = None,
     ) -> None:
         if mode not in ("2d", "3d"):
             raise ConfigError(f"mode must be '2d' or '3d', got {mode!r}")
+        if cache_dir is not None and not cache:
+            raise ConfigError("cache_dir keeps studies in a cache (on disk); it needs cache=True")
         if isinstance(studies, (str, os.PathLike)):
             self.folders = find_study_folders(studies)
         else:
@@ -137,6 +145,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         self.with_labels = with_labels
         self.cache = cache
         self._cache: dict[int, tuple[FloatArray, np.ndarray | None]] = {}
+        self.disk_cache = StudyCache(cache_dir) if cache_dir is not None else None
         # the first study's axis codes and voxel size (or orientation_from's), which every study is matched to
         self._reference: tuple[tuple[str, ...], tuple[float, ...]] | None = None
         # only the reference itself is kept (not the other dataset and its cache)
@@ -233,7 +242,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         study_idx, z = self._index[index]
         labels = self._load(study_idx)[1]
         assert labels is not None  # _load checks with_labels studies
-        return torch.from_numpy(labels if z < 0 else labels[z])
+        return _as_tensor(labels if z < 0 else labels[z])
 
     def item_source(self, index: int) -> tuple[int, int | None]:
         """Where item ``index`` comes from: its study's position in :attr:`folders`, and its slice
@@ -244,7 +253,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
     def volume(self, study_idx: int) -> torch.Tensor:
         """The normalised image ``(C, D, H, W)`` of study ``study_idx`` (position in :attr:`folders`),
         whole also in 2D mode: for computations that need a slice's whole volume."""
-        return torch.from_numpy(self._load(study_idx)[0])
+        return _as_tensor(self._load(study_idx)[0])
 
     @property
     def synthetic_share(self) -> float:
@@ -276,7 +285,8 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
 
     @property
     def cached_bytes(self) -> int:
-        """Memory held by the cached studies (images and label maps), in bytes."""
+        """Size of the cached studies (images and label maps), in bytes: held in this process's memory,
+        or mapped from :attr:`disk_cache` (then shared by processes and paged as memory allows)."""
         return sum(image.nbytes + (0 if labels is None else labels.nbytes)
                    for image, labels in self._cache.values())
 
@@ -295,35 +305,56 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         if study_idx in self._cache:
             return self._cache[study_idx]
         folder = self.folders[study_idx]
-        study = load_study_folder(folder)
-        if list(study.shape) != self._shapes[study_idx]:  # the outline came from headers / case.json
+        study = self._normalised_study(folder)
+        # the outline came from headers / case.json
+        if list(study.image.shape[1:]) != self._shapes[study_idx]:
             raise InputError(
-                f"{folder}: grid {study.shape} differs from {tuple(self._shapes[study_idx])} found when the "
-                "dataset was built (changed on disk?)"
+                f"{folder}: grid {tuple(study.image.shape[1:])} differs from "
+                f"{tuple(self._shapes[study_idx])} found when the dataset was built (changed on disk?)"
             )
-        flips = self._flips_to_reference(study_idx, study)
-        try:
-            image = normalize_channels(study.stack(self.sequences), self.normalization)
-        except InputError as exc:
-            raise InputError(f"{folder}: {exc}") from None
-        labels = None
+        flips = self._flips_to_reference(study_idx, study.affine, study.spacing)
+        image, labels = study.image, None
         if self.with_labels:
             if study.labels is None:
                 raise MissingLabelMapError(folder)
             labels = study.labels
         if flips:
-            image = np.ascontiguousarray(np.flip(image, axis=tuple(a + 1 for a in flips)))
-            labels = None if labels is None else np.ascontiguousarray(np.flip(labels, axis=flips))
+            # a view: a memory-mapped study stays on disk (items are copies, see _item_image)
+            image = np.flip(image, axis=tuple(a + 1 for a in flips))
+            labels = None if labels is None else np.flip(labels, axis=flips)
+            if self.disk_cache is None:
+                image, labels = np.ascontiguousarray(image), _contiguous_or_none(labels)
         if self.cache:
             self._cache[study_idx] = (image, labels)
         return image, labels
 
-    def _flips_to_reference(self, study_idx: int, study: Study) -> tuple[int, ...]:
-        """The axes to reverse so that ``study`` runs like the first study (recording its affine), after
-        refusing another axis order and warning about another voxel size."""
+    def _normalised_study(self, folder: Path) -> CachedStudy:
+        """The study in ``folder`` stacked in channel order and normalised, in its own orientation: from
+        :attr:`disk_cache` when it holds it (written there first when not)."""
+        key = None
+        if self.disk_cache is not None:
+            key = self.disk_cache.key(folder, self.sequences, self.normalization)
+            cached = self.disk_cache.load(key)
+            if cached is not None:
+                return cached
+        study = load_study_folder(folder)
+        try:
+            image = normalize_channels(study.stack(self.sequences), self.normalization)
+        except InputError as exc:
+            raise InputError(f"{folder}: {exc}") from None
         assert study.affine is not None and study.spacing is not None  # set by Study's validation
-        spacing = tuple(study.spacing)
-        codes = axis_codes(study.affine)
+        normalised = CachedStudy(image=image, labels=study.labels, affine=study.affine,
+                                 spacing=tuple(study.spacing))
+        if self.disk_cache is None or key is None:
+            return normalised
+        return self.disk_cache.store(key, normalised, source=folder)
+
+    def _flips_to_reference(self, study_idx: int, affine: np.ndarray, spacing: tuple[float, ...]
+                            ) -> tuple[int, ...]:
+        """The axes to reverse so that study ``study_idx`` (its own ``affine`` and voxel ``spacing``) runs
+        like the first study (recording its affine), after refusing another axis order and warning about
+        another voxel size."""
+        codes = axis_codes(affine)
         if self._reference is None:
             if study_idx != 0:
                 self._load(0)  # sets the reference
@@ -349,13 +380,26 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
                 "covers a different physical size; resample to one voxel size for a consistent scale",
                 stacklevel=2,
             )
-        self._affines[study_idx] = flipped_affine(study.affine, study.shape, flips)
+        self._affines[study_idx] = flipped_affine(affine, self._shapes[study_idx], flips)
         return flips
 
 
 def _item_image(image: FloatArray, z: int) -> torch.Tensor:
     """An item's image: the whole ``(C, D, H, W)`` study (``z < 0``, 3D) or its slice ``z`` (2D)."""
-    return torch.from_numpy(image if z < 0 else np.ascontiguousarray(image[:, z]))
+    return _as_tensor(image if z < 0 else image[:, z])
+
+
+def _as_tensor(array: np.ndarray) -> torch.Tensor:
+    """``array`` as a tensor: sharing its memory when that is writable and contiguous (a study cached
+    in memory), else a copy (memory-mapped, flipped or sliced views: a tensor may not point into a
+    read-only file, and torch has no negative strides)."""
+    if not (array.flags.writeable and array.flags.c_contiguous):
+        array = np.array(array, order="C")
+    return torch.from_numpy(array)
+
+
+def _contiguous_or_none(array: np.ndarray | None) -> np.ndarray | None:
+    return None if array is None else np.ascontiguousarray(array)
 
 
 def check_same_sequences(folders: Sequence[Path], held: Sequence[Sequence[str]],

@@ -74,9 +74,10 @@ from maerad.train.schedule import cosine_lr, scaled_lr
 __all__ = ["PretrainResult", "build_model", "compile_for_training", "pretrain"]
 
 # Fields that may change between an interrupted run and its resumption without breaking exactness.
-# (validation reads the weights and draws its masks from its own generators: it changes nothing in training)
+# (validation reads the weights and draws its masks from its own generators: it changes nothing in training;
+# the disk cache holds the very arrays the memory would)
 _RESUMABLE_CHANGES = {"out", "log_every", "image_every", "save_every", "max_steps", "epochs", "num_threads",
-                      "val_data", "val_every"}
+                      "val_data", "val_every", "cache_dir"}
 
 
 @dataclass
@@ -193,7 +194,8 @@ def _pretrain(
     needs_labels = config.masking in ("lesion_aware", "roi_prior") and detector is None
     try:
         dataset = StudyDataset(config.data, sequences=config.sequences, mode=config.mode,
-                               normalization=config.normalization, with_labels=needs_labels)
+                               normalization=config.normalization, with_labels=needs_labels,
+                               cache_dir=config.cache_dir)
     except MissingLabelMapError as exc:
         instead = ", or give a lesion_detector" if config.masking == "lesion_aware" else ""
         raise InputError(f"{exc.folder}: has no label map (labels.nii.gz); masking {config.masking!r} reads "
@@ -522,7 +524,7 @@ def _held_out_set(
     try:
         held = StudyDataset(config.val_data, sequences=train.sequences, mode=config.mode,
                             normalization=config.normalization, with_labels=with_labels,
-                            orientation_from=train)
+                            orientation_from=train, cache_dir=config.cache_dir)
     except MissingLabelMapError as exc:
         raise InputError(f"val_data: {exc.folder}: has no label map (labels.nii.gz); masking "
                          f"{config.masking!r} reads the lesion / ROI labels of the held-out studies too"
@@ -757,11 +759,14 @@ def _run_outline(model: MAE, dataset: StudyDataset, held_out: _HeldOutSet | None
     encoder = sum(p.numel() for p in model.parameters()) - decoder
     cached = dataset.cached_bytes + (held_out.dataset.cached_bytes if held_out is not None else 0)
     studies = len(dataset.folders) + (len(held_out.dataset.folders) if held_out is not None else 0)
-    per = " per process" if info.world_size > 1 else ""
     size = f"{cached / 2**30:.2f} GiB" if cached >= 2**30 else f"{cached / 2**20:.1f} MiB"
+    if dataset.disk_cache is not None:
+        where = f"memory-mapped from {dataset.disk_cache.root}, {size} shared by every process"
+    else:
+        where = f"in memory, {size}{' per process' if info.world_size > 1 else ''}"
     return (f"model: encoder {encoder / 1e6:.3g} M parameters, decoder {decoder / 1e6:.3g} M over all "
             f"{model.num_tokens} tokens (model_kwargs.decoder_depth / decoder_embed_dim make it smaller); "
-            f"{studies} studies in memory, {size}{per}")
+            f"{studies} studies {where}")
 
 
 def _masking_options(config: PretrainConfig, sequences: Sequence[str]) -> dict[str, Any]:
@@ -806,7 +811,7 @@ def _check_masking_fits_layout(name: str, model: MAE, mode: str) -> None:
 
 # Paths in the config: recorded resolved, so that --resume works from any folder and tells another
 # folder of the same relative name from the run's own.
-_PATH_FIELDS = ("data", "lesion_detector", "val_data")
+_PATH_FIELDS = ("data", "lesion_detector", "val_data", "cache_dir")
 
 
 def _absolute_paths(config: Mapping[str, Any]) -> dict[str, str]:

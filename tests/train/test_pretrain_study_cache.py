@@ -1,0 +1,89 @@
+"""Pre-training with the studies on disk (``cache_dir``): the same run as with them in memory, and a
+run may take the cache up or drop it when it is resumed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+from helpers_models import TINY
+
+from maerad.cli.main import main
+from maerad.train import pretrain as pretrain_module
+from maerad.train.config import load_pretrain_config
+from maerad.train.pretrain import pretrain
+
+
+@pytest.fixture
+def data(train_and_held_out: tuple[Path, Path]) -> tuple[Path, Path]:
+    return train_and_held_out
+
+
+def _config(train: Path, out: Path, **kw: Any) -> Any:
+    base: dict[str, Any] = {"data": str(train), "out": str(out), "patch_size": [4, 8, 8],
+                            "model_kwargs": TINY, "max_steps": 4, "batch_size": 2, "lr": 1e-3,
+                            "warmup_steps": 1, "masking": "lesion_aware"}
+    return load_pretrain_config(None, **{**base, **kw})
+
+
+def _weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(out / "checkpoint" / "model.safetensors"))
+
+
+def test_a_run_from_the_disk_cache_equals_one_from_memory(data: tuple[Path, Path], tmp_path: Path) -> None:
+    train, val = data
+    memory = pretrain(_config(train, tmp_path / "memory", val_data=str(val)), progress=False)
+    disk = pretrain(_config(train, tmp_path / "disk", val_data=str(val), cache_dir=str(tmp_path / "cache")),
+                    progress=False)
+    assert disk.losses == memory.losses and disk.val_losses == memory.val_losses
+    a, b = _weights(tmp_path / "memory"), _weights(tmp_path / "disk")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert len(list((tmp_path / "cache").iterdir())) == 7  # 4 training and 3 held-out studies
+    saved = json.loads((tmp_path / "disk" / "config.json").read_text())
+    assert saved["cache_dir"] == str((tmp_path / "cache").resolve())
+
+
+def test_resuming_may_take_up_or_drop_the_cache(data: tuple[Path, Path], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    train, _ = data
+    whole = pretrain(_config(train, tmp_path / "whole"), progress=False)
+    real_save = pretrain_module.save_checkpoint
+
+    def save_then_crash(*args: Any, **kwargs: Any) -> Path:
+        path = real_save(*args, **kwargs)
+        if kwargs["step"] == 2:
+            raise KeyboardInterrupt
+        return path
+
+    for name, first, then in (("up", None, str(tmp_path / "cache")), ("drop", str(tmp_path / "cache"), None)):
+        monkeypatch.setattr(pretrain_module, "save_checkpoint", save_then_crash)
+        with pytest.raises(KeyboardInterrupt):
+            pretrain(_config(train, tmp_path / name, save_every=2, cache_dir=first), progress=False)
+        monkeypatch.setattr(pretrain_module, "save_checkpoint", real_save)
+        resumed = pretrain(_config(train, tmp_path / name, save_every=2, cache_dir=then), resume=True,
+                           progress=False)
+        assert resumed.losses == whole.losses[2:]
+        a, b = _weights(tmp_path / "whole"), _weights(tmp_path / name)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cli_cache_dir_flag(data: tuple[Path, Path], tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    train, _ = data
+    args = ["pretrain", "--data", str(train), "--cache-dir", str(tmp_path / "cache"), "--max-steps", "1",
+            "--batch-size", "2", "--set", "patch_size=[4,8,8]", "--set", f"model_kwargs={json.dumps(TINY)}",
+            "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    outline = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("model: encoder"))
+    assert f"4 studies memory-mapped from {tmp_path / 'cache'}, 0.2 MiB shared by every process" in outline
+    (tmp_path / "file").write_text("not a folder")
+    args[args.index("--cache-dir") + 1] = str(tmp_path / "file")
+    assert main([*args, "--out", str(tmp_path / "b")]) == 2
+    assert "cache folder" in capsys.readouterr().err and not (tmp_path / "b").exists()
