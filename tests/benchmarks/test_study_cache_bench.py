@@ -21,4 +21,4 @@ def test_quick_run_writes_every_case(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert cases == ["memory", *["memory, 2 processes"] * 2, "disk, first run", "disk, later run",
                      *["disk, 2 processes"] * 2]
     assert all(row["Rss"] >= row["Pss"] > 0 and row["seconds"] > 0 for row in result["rows"])
-    assert "items identical in every case: True" in capsys.readouterr().out
+    assert "items identical in every case (SHA-256 of all their bytes): True" in capsys.readouterr().out

@@ -3,6 +3,7 @@ without decoding on later runs, a new entry when a study changes, safe with conc
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -63,13 +64,28 @@ def test_a_later_dataset_reads_the_cache_without_decoding_a_study(
     ds.preload()
     image = ds.volume(0)
     assert image.shape == (2, 4, 8, 10) and float(image.std()) > 0
-    # the cached arrays are memory-mapped, the items ordinary writable tensors (no read-only warning)
-    assert isinstance(ds._cache[0][0], np.memmap)
+    # items are ordinary writable tensors (no read-only warning); a write stays in this process
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         item = ds[0]["image"]
-    item += 1.0  # a copy: the cache on disk is untouched
-    assert torch.equal(ds[0]["image"], image)
+    before = item.clone()
+    item += 1.0
+    assert torch.equal(StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache")[0]["image"], before)
+
+
+def test_mapped_studies_hold_no_open_file(tmp_path: Path) -> None:
+    # one open file per mapped array would stop a dataset of a few hundred studies at the usual limit
+    for i in range(6):
+        _write(tmp_path / "data", f"case-{i}", seed=i)
+    StudyDataset(tmp_path / "data", with_labels=True, cache_dir=tmp_path / "cache").preload()
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc to count open files")
+    before = len(list(fds.iterdir()))
+    ds = StudyDataset(tmp_path / "data", with_labels=True, cache_dir=tmp_path / "cache")
+    ds.preload()
+    assert len(list(fds.iterdir())) == before
+    assert ds.cached_bytes == 6 * (2 * 4 * 8 * 10 * 4 + 4 * 8 * 10 * 2)  # every study mapped
 
 
 def test_a_changed_study_gets_a_new_entry(tmp_path: Path) -> None:
@@ -149,6 +165,115 @@ def test_cache_dir_needs_cache_and_a_folder(tmp_path: Path) -> None:
     _write(tmp_path / "data", "case-0")
     with pytest.raises(ConfigError, match="cache=True"):
         StudyDataset(tmp_path / "data", cache=False, cache_dir=tmp_path / "cache")
+    with pytest.raises(ConfigError, match="cache_dir is empty"):
+        StudyDataset(tmp_path / "data", cache_dir="")
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="cache folder"):
         StudyDataset(tmp_path / "data", cache_dir=tmp_path / "file")
+
+
+def _relink(link: Path, target: Path) -> None:
+    link.unlink()
+    link.symlink_to(target, target_is_directory=target.is_dir())
+
+
+def test_a_link_pointed_elsewhere_gets_a_new_entry(tmp_path: Path) -> None:
+    # a study of links to NIfTI files: one re-pointed to a file of the same size and times (uncompressed
+    # volumes of one shape, as a copy made with cp -p or rsync -t would have them)
+    rng = np.random.default_rng(0)
+    for name in ("old", "new"):
+        (tmp_path / "store" / name).mkdir(parents=True)
+        for seq in ("t2w", "adc"):
+            volume = rng.normal(500, 50, (10, 8, 4)).astype(np.float32)
+            path = tmp_path / "store" / name / f"{seq}.nii"
+            nib.save(nib.Nifti1Image(volume, np.diag([1.5, 1.5, 5.0, 1.0])), path)
+            os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    study = tmp_path / "data" / "case-0"
+    study.mkdir(parents=True)
+    for seq in ("t2w", "adc"):
+        (study / f"{seq}.nii").symlink_to(tmp_path / "store" / "old" / f"{seq}.nii")
+    cache = tmp_path / "cache"
+    first = StudyDataset(tmp_path / "data", cache_dir=cache)[0]["image"]
+    _relink(study / "t2w.nii", tmp_path / "store" / "new" / "t2w.nii")
+    relinked = StudyDataset(tmp_path / "data", cache_dir=cache)[0]["image"]
+    assert torch.equal(relinked, StudyDataset(tmp_path / "data")[0]["image"])
+    assert not torch.equal(relinked, first)
+
+    # a folder link, as a DICOM series folder may be, re-pointed to another folder
+    (tmp_path / "series" / "a").mkdir(parents=True)
+    (tmp_path / "series" / "b").mkdir(parents=True)
+    (tmp_path / "series" / "a" / "x").write_text("a")
+    (tmp_path / "series" / "b" / "x").write_text("b")
+    links = tmp_path / "linked"
+    links.mkdir()
+    (links / "t2w").symlink_to(tmp_path / "series" / "a", target_is_directory=True)
+    (links / "loop").symlink_to(links, target_is_directory=True)  # listed once, not forever
+    keys = StudyCache(cache)
+    before = keys.key(links, ["t2w"], "percentile")
+    _relink(links / "t2w", tmp_path / "series" / "b")
+    assert keys.key(links, ["t2w"], "percentile") != before
+
+
+def test_entries_take_the_umask_so_a_group_can_share_them(tmp_path: Path) -> None:
+    _write(tmp_path / "data", "case-0")
+    old = os.umask(0o002)
+    try:
+        StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache").preload()
+    finally:
+        os.umask(old)
+    (entry,) = (tmp_path / "cache").iterdir()
+    assert entry.stat().st_mode & 0o777 == 0o775
+    assert {p.stat().st_mode & 0o777 for p in entry.iterdir()} == {0o664}
+
+
+def test_an_entry_that_cannot_be_written_is_a_config_error_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import maerad.data.study_cache as cache_module
+
+    _write(tmp_path / "data", "case-0")
+    real = cache_module._write_synced
+
+    def disk_full(path: Path, write: object) -> None:
+        if path.name == "labels.npy":
+            raise OSError(28, "No space left on device")
+        real(path, write)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cache_module, "_write_synced", disk_full)
+    with pytest.raises(ConfigError, match=r"cannot write the entry of .*case-0 \(No space left on device"):
+        StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache").preload()
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_an_entry_that_does_not_hold_what_it_says_is_named(tmp_path: Path) -> None:
+    _write(tmp_path / "data", "case-0")
+    StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache").preload()
+    (entry,) = (tmp_path / "cache").iterdir()
+    image = np.load(entry / "image.npy")
+    np.save(entry / "image.npy", np.concatenate([image, image[:1]]))  # a third channel
+    with pytest.raises(InputError, match=f"{entry.name} does not hold"):
+        StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache").preload()
+    meta = json.loads((entry / "meta.json").read_text())
+    (entry / "meta.json").write_text(json.dumps({**meta, "shape": [3, *meta["shape"][1:]]}))
+    with pytest.raises(InputError, match=f"{entry.name} holds 3 channels, not the 2"):
+        StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache").preload()
+    np.save(entry / "image.npy", image)
+    (entry / "meta.json").write_text(json.dumps(meta))
+    np.save(entry / "labels.npy", np.zeros((2, 3), np.int16))
+    with pytest.raises(InputError, match=f"{entry.name} does not hold"):
+        StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache").preload()
+    np.save(entry / "labels.npy", np.zeros((4, 8, 10), np.float64))
+    with pytest.raises(InputError, match=f"{entry.name} cannot be read .*float64"):
+        StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache").preload()
+
+
+def test_temporary_folders_of_killed_writers_are_removed_once_old(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale, live = cache / ".0123.abcd0123.tmp", cache / ".4567.abcd0123.tmp"
+    for path in (stale, live):
+        path.mkdir()
+        (path / "image.npy").write_bytes(b"partial")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    StudyCache(cache)
+    assert not stale.exists() and live.exists()

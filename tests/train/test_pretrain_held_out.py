@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers_models import TINY
-from helpers_studies import write_lesion_studies
+from helpers_studies import tiny_pretrain_config, write_lesion_studies
 
 from maerad.cli.main import main
 from maerad.data import Study, save_study
@@ -24,7 +24,6 @@ from maerad.data.datasets import StudyDataset
 from maerad.errors import ConfigError, InputError
 from maerad.masking import create_masking
 from maerad.train import pretrain as pretrain_module
-from maerad.train.config import load_pretrain_config
 from maerad.train.held_out import held_out_loss, held_out_seed
 from maerad.train.loss_figure import loss_figure, read_training_log
 from maerad.train.pretrain import pretrain
@@ -37,10 +36,7 @@ def data(train_and_held_out: tuple[Path, Path]) -> tuple[Path, Path]:
 
 
 def _config(train: Path, out: Path, **kw: Any) -> Any:
-    base: dict[str, Any] = {"data": str(train), "out": str(out), "patch_size": [4, 8, 8],
-                            "model_kwargs": TINY, "max_steps": 4, "batch_size": 2, "lr": 1e-3,
-                            "warmup_steps": 1}
-    return load_pretrain_config(None, **{**base, **kw})
+    return tiny_pretrain_config(train, out, **kw)
 
 
 def test_the_held_out_loss_is_logged_and_is_the_loss_of_the_saved_weights(data: tuple[Path, Path],

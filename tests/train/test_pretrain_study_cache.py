@@ -13,32 +13,26 @@ import torch
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers_models import TINY
+from helpers_studies import tiny_pretrain_config
 
 from maerad.cli.main import main
 from maerad.train import pretrain as pretrain_module
-from maerad.train.config import load_pretrain_config
 from maerad.train.pretrain import pretrain
 
 
-@pytest.fixture
-def data(train_and_held_out: tuple[Path, Path]) -> tuple[Path, Path]:
-    return train_and_held_out
-
-
 def _config(train: Path, out: Path, **kw: Any) -> Any:
-    base: dict[str, Any] = {"data": str(train), "out": str(out), "patch_size": [4, 8, 8],
-                            "model_kwargs": TINY, "max_steps": 4, "batch_size": 2, "lr": 1e-3,
-                            "warmup_steps": 1, "masking": "lesion_aware"}
-    return load_pretrain_config(None, **{**base, **kw})
+    return tiny_pretrain_config(train, out, masking="lesion_aware", **kw)
 
 
 def _weights(out: Path) -> dict[str, torch.Tensor]:
     return load_file(str(out / "checkpoint" / "model.safetensors"))
 
 
-def test_a_run_from_the_disk_cache_equals_one_from_memory(data: tuple[Path, Path], tmp_path: Path) -> None:
-    train, val = data
+def test_a_run_from_the_disk_cache_equals_one_from_memory(train_and_held_out: tuple[Path, Path],
+                                                          tmp_path: Path) -> None:
+    train, val = train_and_held_out
     memory = pretrain(_config(train, tmp_path / "memory", val_data=str(val)), progress=False)
     disk = pretrain(_config(train, tmp_path / "disk", val_data=str(val), cache_dir=str(tmp_path / "cache")),
                     progress=False)
@@ -50,9 +44,9 @@ def test_a_run_from_the_disk_cache_equals_one_from_memory(data: tuple[Path, Path
     assert saved["cache_dir"] == str((tmp_path / "cache").resolve())
 
 
-def test_resuming_may_take_up_or_drop_the_cache(data: tuple[Path, Path], tmp_path: Path,
+def test_resuming_may_take_up_or_drop_the_cache(train_and_held_out: tuple[Path, Path], tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    train, _ = data
+    train, _ = train_and_held_out
     whole = pretrain(_config(train, tmp_path / "whole"), progress=False)
     real_save = pretrain_module.save_checkpoint
 
@@ -74,9 +68,9 @@ def test_resuming_may_take_up_or_drop_the_cache(data: tuple[Path, Path], tmp_pat
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_cli_cache_dir_flag(data: tuple[Path, Path], tmp_path: Path,
+def test_cli_cache_dir_flag(train_and_held_out: tuple[Path, Path], tmp_path: Path,
                             capsys: pytest.CaptureFixture[str]) -> None:
-    train, _ = data
+    train, _ = train_and_held_out
     args = ["pretrain", "--data", str(train), "--cache-dir", str(tmp_path / "cache"), "--max-steps", "1",
             "--batch-size", "2", "--set", "patch_size=[4,8,8]", "--set", f"model_kwargs={json.dumps(TINY)}",
             "--no-progress"]
@@ -87,3 +81,6 @@ def test_cli_cache_dir_flag(data: tuple[Path, Path], tmp_path: Path,
     args[args.index("--cache-dir") + 1] = str(tmp_path / "file")
     assert main([*args, "--out", str(tmp_path / "b")]) == 2
     assert "cache folder" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    args[args.index("--cache-dir") + 1] = ""  # not the working folder
+    assert main([*args, "--out", str(tmp_path / "c")]) == 2
+    assert "cache_dir" in capsys.readouterr().err and not (tmp_path / "c").exists()

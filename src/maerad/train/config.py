@@ -140,9 +140,9 @@ class PretrainConfig(BaseModel):
         0, ge=0, description="held-out loss every N steps (0: only at the end); needs val_data"
     )
     cache_dir: str | None = Field(
-        None, description="keep the normalised studies (data and val_data) memory-mapped in this folder "
-        "instead of in each process's memory: shared by torchrun processes, paged as memory allows, "
-        "and not decoded again by later runs (maerad.data.study_cache)"
+        None, min_length=1, description="keep the normalised studies (data and val_data) memory-mapped in "
+        "this folder instead of in each process's memory: shared by torchrun processes, paged as memory "
+        "allows, and not decoded again by later runs (maerad.data.study_cache)"
     )
 
     # a peak scaled from base_lr is known only to the engine (it depends on the number of processes),
