@@ -1,4 +1,5 @@
-"""Small study folders written for the training tests, and a tiny pre-training config over them."""
+"""Small study folders written for the training tests, a tiny pre-training config over them, and a
+run that crashes right after a checkpoint."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from maerad.data import Study, save_study
+from maerad.train import pretrain as pretrain_module
 from maerad.train.config import PretrainConfig, load_pretrain_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
@@ -33,3 +36,21 @@ def tiny_pretrain_config(train: Path, out: Path, **kw: Any) -> PretrainConfig:
                             "model_kwargs": TINY, "max_steps": 4, "batch_size": 2, "lr": 1e-3,
                             "warmup_steps": 1}
     return load_pretrain_config(None, **{**base, **kw})
+
+
+def pretrain_until_crash(config: PretrainConfig, step: int, monkeypatch: pytest.MonkeyPatch,
+                         **kw: Any) -> None:
+    """Run ``pretrain(config, **kw)`` and stop it as a crash would, right after the checkpoint of ``step``
+    is written (the checkpoint writer is itself again afterwards)."""
+    real_save = pretrain_module.save_checkpoint
+
+    def save_then_crash(*args: Any, **kwargs: Any) -> Path:
+        path = real_save(*args, **kwargs)
+        if kwargs["step"] == step:
+            raise KeyboardInterrupt  # the machine goes down right after the checkpoint
+        return path
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pretrain_module, "save_checkpoint", save_then_crash)
+        with pytest.raises(KeyboardInterrupt):
+            pretrain_module.pretrain(config, progress=False, **kw)

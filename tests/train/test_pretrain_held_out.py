@@ -16,14 +16,13 @@ from safetensors.torch import load_file
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers_models import TINY
-from helpers_studies import tiny_pretrain_config, write_lesion_studies
+from helpers_studies import pretrain_until_crash, tiny_pretrain_config, write_lesion_studies
 
 from maerad.cli.main import main
 from maerad.data import Study, save_study
 from maerad.data.datasets import StudyDataset
 from maerad.errors import ConfigError, InputError
 from maerad.masking import create_masking
-from maerad.train import pretrain as pretrain_module
 from maerad.train.held_out import held_out_loss, held_out_seed
 from maerad.train.loss_figure import loss_figure, read_training_log
 from maerad.train.pretrain import pretrain
@@ -84,20 +83,9 @@ def test_validation_changes_nothing_in_training_and_resumes_exactly(
     assert all(torch.equal(a[k], b[k]) for k in a)
 
     # interrupted after step 2's checkpoint and resumed: the same held-out losses at the same steps
-    real_save = pretrain_module.save_checkpoint
-
-    def save_then_crash(*args: Any, **kwargs: Any) -> Path:
-        path = real_save(*args, **kwargs)
-        if kwargs["step"] == 2:
-            raise KeyboardInterrupt
-        return path
-
-    monkeypatch.setattr(pretrain_module, "save_checkpoint", save_then_crash)
     cfg = _config(train, tmp_path / "resumed", model_kwargs=drop, val_data=str(val), val_every=1,
                   save_every=2)
-    with pytest.raises(KeyboardInterrupt):
-        pretrain(cfg, progress=False)
-    monkeypatch.setattr(pretrain_module, "save_checkpoint", real_save)
+    pretrain_until_crash(cfg, 2, monkeypatch)
     resumed = pretrain(cfg, resume=True, progress=False)
     assert resumed.val_losses == checked.val_losses[2:]
     log = read_training_log(tmp_path / "resumed" / "log.jsonl")

@@ -15,10 +15,9 @@ from safetensors.torch import load_file
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers_models import TINY
-from helpers_studies import tiny_pretrain_config
+from helpers_studies import pretrain_until_crash, tiny_pretrain_config
 
 from maerad.cli.main import main
-from maerad.train import pretrain as pretrain_module
 from maerad.train.pretrain import pretrain
 
 
@@ -48,19 +47,8 @@ def test_resuming_may_take_up_or_drop_the_cache(train_and_held_out: tuple[Path, 
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     train, _ = train_and_held_out
     whole = pretrain(_config(train, tmp_path / "whole"), progress=False)
-    real_save = pretrain_module.save_checkpoint
-
-    def save_then_crash(*args: Any, **kwargs: Any) -> Path:
-        path = real_save(*args, **kwargs)
-        if kwargs["step"] == 2:
-            raise KeyboardInterrupt
-        return path
-
     for name, first, then in (("up", None, str(tmp_path / "cache")), ("drop", str(tmp_path / "cache"), None)):
-        monkeypatch.setattr(pretrain_module, "save_checkpoint", save_then_crash)
-        with pytest.raises(KeyboardInterrupt):
-            pretrain(_config(train, tmp_path / name, save_every=2, cache_dir=first), progress=False)
-        monkeypatch.setattr(pretrain_module, "save_checkpoint", real_save)
+        pretrain_until_crash(_config(train, tmp_path / name, save_every=2, cache_dir=first), 2, monkeypatch)
         resumed = pretrain(_config(train, tmp_path / name, save_every=2, cache_dir=then), resume=True,
                            progress=False)
         assert resumed.losses == whole.losses[2:]
