@@ -20,6 +20,7 @@ __all__ = [
     "aside_name",
     "atomic_directory",
     "atomic_path",
+    "fsync_path",
     "interrupted_swaps",
     "unwritable_reason",
     "write_bytes_atomic",
@@ -93,7 +94,7 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
 
 
-def _fsync_path(path: Path, *, directory: bool) -> None:
+def fsync_path(path: Path, *, directory: bool) -> None:
     """Flush ``path`` to disk; a no-op where the platform cannot (directories on Windows, some FUSE)."""
     flags = (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) if directory else os.O_RDONLY
     try:
@@ -129,8 +130,8 @@ def _fsync_tree(root: Path) -> None:
     """fsync every file below ``root``, then the folders bottom-up, so the tree is on disk before a rename."""
     for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
         for name in filenames:
-            _fsync_path(Path(dirpath, name), directory=False)
-        _fsync_path(Path(dirpath), directory=True)
+            fsync_path(Path(dirpath, name), directory=False)
+        fsync_path(Path(dirpath), directory=True)
 
 
 def aside_name(target: Path, pid: int | None = None) -> Path:
@@ -216,7 +217,7 @@ def atomic_directory(target: str | os.PathLike[str], *, overwrite: bool = False)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
-        _fsync_path(target.parent, directory=True)  # make the renames themselves durable
+        fsync_path(target.parent, directory=True)  # make the renames themselves durable
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

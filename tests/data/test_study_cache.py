@@ -7,6 +7,7 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nibabel as nib
@@ -64,28 +65,68 @@ def test_a_later_dataset_reads_the_cache_without_decoding_a_study(
     ds.preload()
     image = ds.volume(0)
     assert image.shape == (2, 4, 8, 10) and float(image.std()) > 0
-    # items are ordinary writable tensors (no read-only warning); a write stays in this process
+    # items are ordinary writable tensors (no read-only warning), copies of the mapped study
+    assert not ds._cache[0][0].flags.writeable
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         item = ds[0]["image"]
     before = item.clone()
     item += 1.0
+    assert torch.equal(ds[0]["image"], before)
     assert torch.equal(StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache")[0]["image"], before)
 
 
-def test_mapped_studies_hold_no_open_file(tmp_path: Path) -> None:
-    # one open file per mapped array would stop a dataset of a few hundred studies at the usual limit
+@pytest.fixture
+def soft_open_file_limit() -> Iterator[Callable[[int], None]]:
+    """Set this process's soft open-file limit for the test (restored after it)."""
+    resource = pytest.importorskip("resource")
+    saved = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def set_soft(limit: int) -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, saved[1]))
+
+    yield set_soft
+    resource.setrlimit(resource.RLIMIT_NOFILE, saved)
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_cache_raises_the_open_file_limit_its_maps_need(
+        tmp_path: Path, soft_open_file_limit: Callable[[int], None]) -> None:
+    import resource
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to count open files")
     for i in range(6):
         _write(tmp_path / "data", f"case-{i}", seed=i)
     StudyDataset(tmp_path / "data", with_labels=True, cache_dir=tmp_path / "cache").preload()
-    fds = Path("/proc/self/fd")
-    if not fds.is_dir():
-        pytest.skip("needs /proc to count open files")
-    before = len(list(fds.iterdir()))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < _open_files() + 64:
+        pytest.skip("the hard open-file limit leaves no room to test with")
+    soft_open_file_limit(_open_files() + 5)  # room for two and a half studies' maps
     ds = StudyDataset(tmp_path / "data", with_labels=True, cache_dir=tmp_path / "cache")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft == hard or (hard == resource.RLIM_INFINITY and soft >= 1 << 20)
+    before = _open_files()
     ds.preload()
-    assert len(list(fds.iterdir())) == before
-    assert ds.cached_bytes == 6 * (2 * 4 * 8 * 10 * 4 + 4 * 8 * 10 * 2)  # every study mapped
+    assert _open_files() == before + 12  # the maps' files: kept open, within the raised limit
+    assert ds.cached_bytes == 6 * (2 * 4 * 8 * 10 * 4 + 4 * 8 * 10 * 2)
+
+
+def test_an_open_file_limit_that_cannot_be_raised_is_a_config_error(
+        tmp_path: Path, soft_open_file_limit: Callable[[int], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    import maerad.data.study_cache as cache_module
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to count open files")
+    for i in range(6):
+        _write(tmp_path / "data", f"case-{i}", seed=i)
+    StudyDataset(tmp_path / "data", with_labels=True, cache_dir=tmp_path / "cache").preload()
+    monkeypatch.setattr(cache_module, "_raise_open_file_limit", lambda: False)  # as at the hard limit
+    soft_open_file_limit(_open_files() + 5)
+    with pytest.raises(ConfigError, match=r"open-file limit .*ulimit -Hn"):
+        StudyDataset(tmp_path / "data", with_labels=True, cache_dir=tmp_path / "cache").preload()
 
 
 def test_a_changed_study_gets_a_new_entry(tmp_path: Path) -> None:
@@ -262,18 +303,21 @@ def test_an_entry_that_does_not_hold_what_it_says_is_named(tmp_path: Path) -> No
     with pytest.raises(InputError, match=f"{entry.name} does not hold"):
         StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache").preload()
     np.save(entry / "labels.npy", np.zeros((4, 8, 10), np.float64))
-    with pytest.raises(InputError, match=f"{entry.name} cannot be read .*float64"):
+    with pytest.raises(InputError, match=f"{entry.name} does not hold"):
         StudyDataset(tmp_path / "data", cache_dir=tmp_path / "cache").preload()
 
 
 def test_temporary_folders_of_killed_writers_are_removed_once_old(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
-    stale, live = cache / ".0123.abcd0123.tmp", cache / ".4567.abcd0123.tmp"
-    for path in (stale, live):
+    stale, live = cache / f".{'0' * 32}.abcd0123.tmp", cache / f".{'1' * 32}.abcd0123.tmp"
+    other = cache / ".editor-state.tmp"  # not an entry's temporary folder: never touched
+    for path in (stale, live, other):
         path.mkdir()
         (path / "image.npy").write_bytes(b"partial")
-    hours_ago = time.time() - 2 * 3600
-    os.utime(stale, (hours_ago, hours_ago))
+    two_days_ago = time.time() - 2 * 24 * 3600
+    for path in (stale, other):
+        os.utime(path, (two_days_ago, two_days_ago))
+    os.utime(live, (time.time() - 3 * 3600,) * 2)  # hours old: still a day's margin
     StudyCache(cache)
-    assert not stale.exists() and live.exists()
+    assert not stale.exists() and live.exists() and other.exists()

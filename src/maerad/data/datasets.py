@@ -99,8 +99,8 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         cache: keep loaded, normalised studies in memory (a default phantom case is ~6 MB).
         cache_dir: keep them on disk instead, in this folder, memory-mapped (:mod:`maerad.data.study_cache`):
             processes (``torchrun`` ranks) share one copy through the page cache, datasets larger than
-            memory work, and later runs skip decoding and normalising. Items are the same arrays, as
-            writable as without it (a write stays in this process). Needs ``cache=True``.
+            memory work, and later runs skip decoding and normalising. Items are copies of the mapped
+            arrays (the same values), as writable as without it. Needs ``cache=True``.
         orientation_from: another dataset whose orientation and voxel size (those of its first study)
             this one's studies are matched to, instead of this one's first study: a validation set built
             beside a training set then presents the anatomy the same way round.
@@ -320,7 +320,7 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
                 raise MissingLabelMapError(folder)
             labels = study.labels
         if flips:
-            # a view: a memory-mapped study stays mapped (its items are copies, see _as_tensor)
+            # a view: a memory-mapped study stays mapped (its items are copies: _as_tensor)
             image = np.flip(image, axis=tuple(a + 1 for a in flips))
             labels = None if labels is None else np.flip(labels, axis=flips)
             if self.disk_cache is None:
@@ -396,8 +396,8 @@ def _item_image(image: FloatArray, z: int) -> torch.Tensor:
 
 def _as_tensor(array: np.ndarray) -> torch.Tensor:
     """``array`` as a tensor: sharing its memory when that is writable and contiguous (a study cached
-    in memory or mapped copy-on-write), else a copy (flipped or sliced views: torch has no negative
-    strides; read-only arrays: a tensor may not point into memory it must not write)."""
+    in memory), else a copy (read-only maps of the disk cache: a tensor may not point into memory it
+    must not write; flipped or sliced views: torch has no negative strides)."""
     if not (array.flags.writeable and array.flags.c_contiguous):
         array = np.array(array, order="C")
     return torch.from_numpy(array)

@@ -4,10 +4,13 @@
 process: with ``torchrun`` each process holds a copy, a dataset larger than memory cannot be trained
 on, and every run decodes and normalises every study again (NIfTI / DICOM decoding, percentiles).
 With a cache folder, each study is decoded and normalised once and written as ``.npy`` files; later
-loads map those files copy-on-write, so the operating system's page cache holds one copy for every
-process and pages studies in and out as memory allows, while the arrays stay writable (a write
-changes this process's copy of the page, never the file). The maps hold no open file, so a dataset
-of any number of studies stays within the open-file limit.
+loads map those files read-only (:func:`numpy.load` with ``mmap_mode="r"``), so the operating system's
+page cache holds one copy for every process and pages studies in and out as memory allows. Read-only
+shared maps count against neither the memory commit limit nor the process's private memory. Each map
+keeps its file open, so opening a cache raises the process's soft open-file limit to its hard one
+(``ulimit -Hn``, often hundreds of thousands; the default soft limit of 1,024 would stop a dataset at
+about 500 studies); a hard limit too low for the dataset is a :class:`~maerad.errors.ConfigError` that
+says so.
 
 An entry is found by a key over what decides its arrays: the study folder's resolved path; every
 file below it (symbolic links followed, as the readers follow them) by name, resolved target, inode,
@@ -19,14 +22,16 @@ Entries are written to a temporary folder and renamed into place, so a reader ne
 entry, and processes that build the same entry at once (every rank of a first ``torchrun`` run) keep
 whichever was renamed first. Folders and files get the permissions a plain ``mkdir`` / ``open`` gives
 under the umask, so a group can share a cache. Temporary folders left by a killed process are removed
-by the next cache opened on the folder once they are an hour old.
+by the next cache opened on the folder once they are a day old (a live writer's is seconds old).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -37,10 +42,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
-import torch
-from numpy.lib import format as npy_format
 
 import maerad
+from maerad.atomic import fsync_path
 from maerad.errors import ConfigError, InputError
 
 __all__ = ["CachedStudy", "StudyCache"]
@@ -48,8 +52,12 @@ __all__ = ["CachedStudy", "StudyCache"]
 #: Bumped whenever the arrays an entry holds would differ for the same key within one maerad version.
 FORMAT_VERSION = 1
 
-#: Age after which a temporary folder counts as left behind by a killed process.
-_STALE_SECONDS = 3600.0
+#: Age after which a temporary folder counts as left behind by a killed process (writing one entry
+#: takes seconds; a day leaves room for clocks that disagree, e.g. on network file systems).
+_STALE_SECONDS = 24 * 3600.0
+
+#: The name of an entry's temporary folder: ``.<key>.<8 hex>.tmp`` (nothing else is ever removed).
+_TEMPORARY = re.compile(r"\.[0-9a-f]{32}\.[0-9a-f]{8}\.tmp")
 
 _LABEL_DTYPE = np.dtype(np.int16)  # what Study keeps label maps in
 
@@ -96,6 +104,7 @@ class StudyCache:
         except OSError as exc:
             why = exc.strerror or str(exc)
             raise ConfigError(f"cache_dir {self.root}: cannot be used as a cache folder ({why})") from None
+        _raise_open_file_limit()  # every mapped array keeps its file open
         self._remove_stale_temporaries()
 
     def key(self, folder: str | os.PathLike[str], sequences: list[str], normalization: str) -> str:
@@ -104,8 +113,12 @@ class StudyCache:
         Lists the folder's files, so a changed study (or a link pointed elsewhere) gets another key.
         """
         source = Path(folder).resolve()
+        try:
+            files = _file_states(source)
+        except OSError as exc:  # out of file descriptors: _file_states records other failures
+            raise ConfigError(_resource_message(exc)) from None
         record = {"format": FORMAT_VERSION, "maerad": maerad.__version__, "folder": str(source),
-                  "files": _file_states(source), "sequences": list(sequences), "normalization": normalization}
+                  "files": files, "sequences": list(sequences), "normalization": normalization}
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode("utf-8")).hexdigest()[:32]
 
     def load(self, key: str) -> CachedStudy | None:
@@ -116,21 +129,30 @@ class StudyCache:
                 (changed or damaged from outside maerad): the message names it, to be deleted.
         """
         entry = self.root / key
-        if not entry.is_dir():
-            return None
+        try:
+            if not entry.is_dir():
+                return None
+        except OSError as exc:
+            raise ConfigError(f"cache_dir {self.root}: cannot be read ({exc.strerror or exc})") from None
         try:
             meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
-            image = _map_npy(entry / "image.npy")
-            labels = _map_npy(entry / "labels.npy") if meta["has_labels"] else None
+            image = np.load(entry / "image.npy", mmap_mode="r")
+            labels = np.load(entry / "labels.npy", mmap_mode="r") if meta["has_labels"] else None
             affine = np.array(meta["affine"], dtype=np.float64)
             spacing = tuple(float(s) for s in meta["spacing"])
             recorded = tuple(int(n) for n in meta["shape"])
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        except OSError as exc:
+            if exc.errno in _RESOURCE_ERRORS:
+                raise ConfigError(_resource_message(exc)) from None
+            raise InputError(f"study cache entry {entry} cannot be read ({exc}); delete it (or the whole "
+                             "cache folder) and it is built again") from None
+        except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"study cache entry {entry} cannot be read ({exc}); delete it (or the whole "
                              "cache folder) and it is built again") from None
         fits = (image.dtype == np.float32 and image.shape == recorded and len(recorded) == 4
-                and affine.shape == (4, 4) and len(spacing) == 3
-                and (labels is None or (labels.dtype == _LABEL_DTYPE and labels.shape == recorded[1:])))
+                and image.flags.c_contiguous and affine.shape == (4, 4) and len(spacing) == 3
+                and (labels is None or (labels.dtype == _LABEL_DTYPE and labels.shape == recorded[1:]
+                                        and labels.flags.c_contiguous)))
         if not fits:
             raise InputError(f"study cache entry {entry} does not hold the normalised study its meta.json "
                              "describes; delete it (or the whole cache folder) and it is built again")
@@ -159,11 +181,13 @@ class StudyCache:
             if labels is not None:
                 _write_synced(tmp / "labels.npy", lambda f: np.save(f, labels))
             _write_synced(tmp / "meta.json", lambda f: f.write((json.dumps(meta) + "\n").encode("utf-8")))
+            fsync_path(tmp, directory=True)  # the folder's entries on disk before it comes into sight
             try:
                 os.rename(tmp, self.root / key)  # refuses an existing entry: the first writer's stays
             except OSError:
                 if not (self.root / key).is_dir():
                     raise
+            fsync_path(self.root, directory=True)  # and the rename itself
         except OSError as exc:
             why = exc.strerror or str(exc)
             raise ConfigError(f"cache_dir {self.root}: cannot write the entry of {source or key} ({why})"
@@ -190,9 +214,14 @@ class StudyCache:
         """Remove temporary folders of entries whose writer was killed (older than an hour: a live
         writer's folder is younger)."""
         now = time.time()
-        for path in self.root.glob(".*.tmp"):
+        try:
+            names = [name for name in os.listdir(self.root) if _TEMPORARY.fullmatch(name)]
+        except OSError:
+            return  # unreadable: load() says so
+        for name in names:
+            path = self.root / name
             try:
-                if path.is_dir() and now - path.stat().st_mtime > _STALE_SECONDS:
+                if path.is_dir() and not path.is_symlink() and now - path.stat().st_mtime > _STALE_SECONDS:
                     shutil.rmtree(path, ignore_errors=True)
             except OSError:
                 continue  # removed by another process meanwhile
@@ -200,46 +229,75 @@ class StudyCache:
 
 def _file_states(source: Path) -> list[list[Any]]:
     """``[name, resolved target, inode, size, mtime_ns]`` of every file below ``source``, following
-    links to folders and files (as the study readers do) and visiting each real folder once."""
+    links to folders and files (more than the readers need, never less) and visiting each real folder
+    once."""
     states: list[list[Any]] = []
     seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(source, followlinks=True):
-        info = os.stat(dirpath)
-        if (info.st_dev, info.st_ino) in seen:  # a link back to a folder already listed
-            dirnames.clear()
-            continue
-        seen.add((info.st_dev, info.st_ino))
-        for name in filenames:
-            path = Path(dirpath, name)
-            relative = str(path.relative_to(source))
+
+    def visit(folder: str, relative: str) -> None:
+        try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in seen:  # a link back to a folder already listed
+                return
+            seen.add((info.st_dev, info.st_ino))
+            real = os.path.realpath(folder)  # once per folder: resolving every file costs 10x the stat
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            if exc.errno in _RESOURCE_ERRORS:
+                raise  # not the study's doing: key() says what to do
+            states.append([relative, "unreadable"])
+            return
+        for item in entries:
+            name = f"{relative}/{item.name}" if relative else item.name
             try:
-                state = path.stat()
-            except OSError:
-                states.append([relative, "unreadable"])  # e.g. a broken link
+                if item.is_dir():
+                    visit(item.path, name)
+                    continue
+                state = item.stat()
+                target = os.path.realpath(item.path) if item.is_symlink() else os.path.join(real, item.name)
+            except OSError as exc:
+                if exc.errno in _RESOURCE_ERRORS:
+                    raise
+                states.append([name, "unreadable"])  # e.g. a broken link, or gone meanwhile
                 continue
-            states.append([relative, str(path.resolve()), state.st_ino, state.st_size, state.st_mtime_ns])
+            states.append([name, target, state.st_ino, state.st_size, state.st_mtime_ns])
+
+    visit(str(source), "")
     states.sort()
     return states
 
 
-def _map_npy(path: Path) -> np.ndarray:
-    """A C-ordered native ``.npy`` file mapped copy-on-write (writable; writes stay in this process),
-    through torch's file mapping, which closes its file once mapped (NumPy's memmap keeps one open per
-    array)."""
-    with open(path, "rb") as f:
-        if npy_format.read_magic(f) == (1, 0):
-            shape, fortran_order, dtype = npy_format.read_array_header_1_0(f)
-        else:
-            shape, fortran_order, dtype = npy_format.read_array_header_2_0(f)
-        offset = f.tell()
-    if fortran_order or dtype not in (np.dtype(np.float32), _LABEL_DTYPE):
-        raise ValueError(f"{path.name} holds {dtype}{' in Fortran order' if fortran_order else ''}")
-    size = os.path.getsize(path)
-    if size != offset + int(np.prod(shape)) * dtype.itemsize:
-        raise ValueError(f"{path.name} has {size} bytes, its header promises {offset} + {shape} x {dtype}")
-    raw = torch.from_file(str(path), shared=False, size=size, dtype=torch.uint8)
-    torch_dtype = torch.float32 if dtype == np.float32 else torch.int16
-    return raw[offset:].view(torch_dtype).reshape(shape).numpy()
+def _raise_open_file_limit() -> bool:
+    """Raise this process's soft open-file limit to its hard limit (as far as the system allows);
+    ``False`` when it already is there or cannot be raised (or the platform has no such limit)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return False
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft >= hard:
+        return False
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if target <= soft:
+        return False
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):  # e.g. above the system's own ceiling (macOS)
+        return False
+    return True
+
+
+def _resource_message(exc: OSError) -> str:
+    """What to do when the operating system refuses another map (the entry itself is fine)."""
+    if exc.errno == errno.ENOMEM:
+        return ("the study cache cannot map another study (out of address space or of memory maps: "
+                "raise vm.max_map_count, or use fewer studies per process)")
+    return ("the study cache keeps one open file per mapped array (two per study with a label map), "
+            "and the open-file limit is reached even at its hard limit; raise it (ulimit -Hn, or "
+            "LimitNOFILE for a service), or use fewer studies per process")
+
+
+_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOMEM)
 
 
 def _write_synced(path: Path, write: Callable[[BinaryIO], object]) -> None:
