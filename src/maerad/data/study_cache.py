@@ -211,8 +211,8 @@ class StudyCache:
             return path
 
     def _remove_stale_temporaries(self) -> None:
-        """Remove temporary folders of entries whose writer was killed (older than an hour: a live
-        writer's folder is younger)."""
+        """Remove the temporary folders of entries whose writer was killed: named as
+        :meth:`_new_temporary` names them and a day old (a live writer's is seconds old)."""
         now = time.time()
         try:
             names = [name for name in os.listdir(self.root) if _TEMPORARY.fullmatch(name)]
