@@ -3,6 +3,7 @@ run may take the cache up or drop it when it is resumed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -18,6 +19,9 @@ from helpers_models import TINY
 from helpers_studies import pretrain_until_crash, tiny_pretrain_config
 
 from maerad.cli.main import main
+from maerad.data.datasets import StudyDataset
+from maerad.train import pretrain as pretrain_module
+from maerad.train.distributed import DistInfo
 from maerad.train.pretrain import pretrain
 
 
@@ -72,3 +76,20 @@ def test_cli_cache_dir_flag(train_and_held_out: tuple[Path, Path], tmp_path: Pat
     args[args.index("--cache-dir") + 1] = ""  # not the working folder
     assert main([*args, "--out", str(tmp_path / "c")]) == 2
     assert "cache_dir" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_the_run_outline_suggests_the_cache_where_it_would_help(train_and_held_out: tuple[Path, Path],
+                                                                tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    train, _ = train_and_held_out
+    dataset = StudyDataset(train)
+    dataset.preload()
+    model = pretrain_module.build_model(_config(train, tmp_path), dataset.in_chans, dataset.spatial_shape)
+    alone = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    assert "--cache-dir" not in pretrain_module._run_outline(model, dataset, None, alone)
+    ranks = dataclasses.replace(alone, world_size=2)
+    assert ("4 studies in memory, 0.2 MiB per process (--cache-dir keeps one copy for every process)"
+            in pretrain_module._run_outline(model, dataset, None, ranks))
+    monkeypatch.setattr(pretrain_module, "_physical_memory_bytes", lambda: dataset.cached_bytes * 2)
+    assert ("0.2 MiB, 50% of this machine's memory (--cache-dir maps them from disk)"
+            in pretrain_module._run_outline(model, dataset, None, alone))
