@@ -335,12 +335,8 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
         key = None
         if self.disk_cache is not None:
             key = self.disk_cache.key(folder, self.sequences, self.normalization)
-            cached = self.disk_cache.load(key)
+            cached = self.disk_cache.load(key, channels=len(self.sequences))
             if cached is not None:
-                if cached.image.shape[0] != len(self.sequences):
-                    raise InputError(f"study cache entry {self.disk_cache.root / key} holds "
-                                     f"{cached.image.shape[0]} channels, not the {len(self.sequences)} its "
-                                     "key names; delete it (or the whole cache folder) and it is built again")
                 return cached
         study = load_study_folder(folder)
         try:

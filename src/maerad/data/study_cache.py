@@ -121,12 +121,18 @@ class StudyCache:
                   "files": files, "sequences": list(sequences), "normalization": normalization}
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode("utf-8")).hexdigest()[:32]
 
-    def load(self, key: str) -> CachedStudy | None:
+    def load(self, key: str, *, channels: int | None = None) -> CachedStudy | None:
         """The entry ``key``, memory-mapped; ``None`` when there is none.
 
+        Args:
+            key: the entry's name (:meth:`key`).
+            channels: the image channels the entry must hold (the key's sequences), when known.
+
         Raises:
-            InputError: the entry exists but cannot be read or does not hold what its record says
-                (changed or damaged from outside maerad): the message names it, to be deleted.
+            InputError: the entry exists but cannot be read or does not hold what its record (or
+                ``channels``) says: changed or damaged from outside maerad; the message names it, to be
+                deleted.
+            ConfigError: the cache folder cannot be read, or the system refuses another map.
         """
         entry = self.root / key
         try:
@@ -141,21 +147,18 @@ class StudyCache:
             affine = np.array(meta["affine"], dtype=np.float64)
             spacing = tuple(float(s) for s in meta["spacing"])
             recorded = tuple(int(n) for n in meta["shape"])
-        except OSError as exc:
-            if exc.errno in _RESOURCE_ERRORS:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRORS:
                 raise ConfigError(_resource_message(exc)) from None
-            raise InputError(f"study cache entry {entry} cannot be read ({exc}); delete it (or the whole "
-                             "cache folder) and it is built again") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"study cache entry {entry} cannot be read ({exc}); delete it (or the whole "
-                             "cache folder) and it is built again") from None
+            raise _damaged(entry, f"cannot be read ({exc})") from None
         fits = (image.dtype == np.float32 and image.shape == recorded and len(recorded) == 4
                 and image.flags.c_contiguous and affine.shape == (4, 4) and len(spacing) == 3
                 and (labels is None or (labels.dtype == _LABEL_DTYPE and labels.shape == recorded[1:]
                                         and labels.flags.c_contiguous)))
         if not fits:
-            raise InputError(f"study cache entry {entry} does not hold the normalised study its meta.json "
-                             "describes; delete it (or the whole cache folder) and it is built again")
+            raise _damaged(entry, "does not hold the normalised study its meta.json describes")
+        if channels is not None and image.shape[0] != channels:
+            raise _damaged(entry, f"holds {image.shape[0]} channels, not the {channels} its key names")
         return CachedStudy(image=image, labels=labels, affine=affine, spacing=spacing)
 
     def store(self, key: str, study: CachedStudy, *, source: str | os.PathLike[str] = "") -> CachedStudy:
@@ -225,6 +228,11 @@ class StudyCache:
                     shutil.rmtree(path, ignore_errors=True)
             except OSError:
                 continue  # removed by another process meanwhile
+
+
+def _damaged(entry: Path, what: str) -> InputError:
+    return InputError(f"study cache entry {entry} {what}; delete it (or the whole cache folder) and it is "
+                      "built again")
 
 
 def _file_states(source: Path) -> list[list[Any]]:

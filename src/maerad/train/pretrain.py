@@ -764,10 +764,9 @@ def _run_outline(model: MAE, dataset: StudyDataset, held_out: _HeldOutSet | None
         where = f"memory-mapped from {dataset.disk_cache.root}, {size} shared by every process"
     else:
         where = f"in memory, {size}{' per process' if info.world_size > 1 else ''}"
-        memory = _physical_memory_bytes()
         if info.world_size > 1:
             where += " (--cache-dir keeps one copy for every process)"
-        elif memory is not None and cached > memory // 4:
+        elif (memory := _physical_memory_bytes()) is not None and cached > memory // 4:
             where += f", {cached / memory:.0%} of this machine's memory (--cache-dir maps them from disk)"
     return (f"model: encoder {encoder / 1e6:.3g} M parameters, decoder {decoder / 1e6:.3g} M over all "
             f"{model.num_tokens} tokens (model_kwargs.decoder_depth / decoder_embed_dim make it smaller); "
