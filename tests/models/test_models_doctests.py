@@ -10,7 +10,13 @@ import pytest
 
 @pytest.mark.parametrize(
     "name",
-    ["maerad.models.attention", "maerad.models.mae", "maerad.models.maep", "maerad.models.unit_attention"],
+    [
+        "maerad.models.attention",
+        "maerad.models.blocks",
+        "maerad.models.mae",
+        "maerad.models.maep",
+        "maerad.models.unit_attention",
+    ],
 )
 def test_module_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)

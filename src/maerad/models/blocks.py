@@ -20,6 +20,7 @@ __all__ = [
     "check_flag",
     "check_heads",
     "check_real",
+    "drop_path_rates",
     "init_mae_weights",
     "make_blocks",
     "make_norm",
@@ -81,6 +82,30 @@ def check_heads(dim: object, num_heads: object, name: str) -> None:
         )
 
 
+def _check_drop_rate(rate: object) -> float:
+    checked = check_real(rate, "drop_path_rate", positive=False)
+    if checked >= 1.0:
+        raise ConfigError(f"drop_path_rate must be in [0, 1), got {rate!r}")
+    return checked
+
+
+def drop_path_rates(drop_path_rate: float, count: int) -> list[float]:
+    """Stochastic-depth rate of each of ``count`` residual blocks: rising linearly from 0 at the first
+    to ``drop_path_rate`` at the last (DeiT / MAE fine-tuning; HiViT runs one such schedule over its
+    stem blocks and its transformer blocks together, see :class:`~maerad.models.MAEP`).
+
+    Raises:
+        ConfigError: ``drop_path_rate`` not in ``[0, 1)``.
+
+    Examples::
+
+        >>> drop_path_rates(0.1, 3)
+        [0.0, 0.05, 0.1]
+    """
+    rate = _check_drop_rate(drop_path_rate)
+    return [rate * i / max(count - 1, 1) for i in range(count)]
+
+
 def make_blocks(
     dim: int,
     depth: int,
@@ -90,7 +115,7 @@ def make_blocks(
     qkv_bias: bool = True,
     norm_eps: float = 1e-6,
     act: Activation = "gelu",
-    drop_path_rate: float = 0.0,
+    drop_path_rate: float | list[float] | tuple[float, ...] = 0.0,
 ) -> nn.ModuleList:
     """``depth`` pre-norm transformer blocks of width ``dim`` (timm ``Block`` with
     :class:`~maerad.models.attention.SelfAttention`: fused q/k/v, SDPA).
@@ -103,7 +128,8 @@ def make_blocks(
         qkv_bias: bias on the fused q/k/v projection (MAE and ViTMAE use ``True``).
         norm_eps: LayerNorm epsilon.
         act: ``"gelu"`` (exact) or ``"gelu_tanh"`` (tanh approximation).
-        drop_path_rate: stochastic depth, linearly increasing over the blocks (fine-tuning).
+        drop_path_rate: stochastic depth (fine-tuning): one rate, reached by the last block on a linear
+            schedule from 0 (:func:`drop_path_rates`), or each block's own rate (``depth`` of them).
     """
     depth = check_count(depth, "depth")
     check_heads(dim, num_heads, "blocks")
@@ -120,10 +146,12 @@ def make_blocks(
         act_layer = cast(type[nn.Module], partial(nn.GELU, approximate="tanh"))
     else:
         raise ConfigError(f"act must be 'gelu' or 'gelu_tanh', got {act!r}")
-    drop_path_rate = check_real(drop_path_rate, "drop_path_rate", positive=False)
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ConfigError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
-    rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
+    if isinstance(drop_path_rate, (list, tuple)):
+        rates = [_check_drop_rate(rate) for rate in drop_path_rate]
+        if len(rates) != depth:
+            raise ConfigError(f"drop_path_rate lists {len(rates)} rates for {depth} blocks")
+    else:
+        rates = drop_path_rates(drop_path_rate, depth)
     blocks = nn.ModuleList(
         Block(
             dim,

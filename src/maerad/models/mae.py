@@ -23,6 +23,7 @@ from maerad.models.blocks import (
     check_flag,
     check_heads,
     check_real,
+    drop_path_rates,
     init_mae_weights,
     make_blocks,
     make_norm,
@@ -70,7 +71,8 @@ class MAE(nn.Module):
         norm_pix_loss: reconstruct per-patch normalised pixels.
         norm_pix_mode: ``"per_channel"`` (default, never mixes sequences) or ``"joint"`` (MAE / HF).
         loss_type: ``"l2"`` or ``"l1"``.
-        drop_path_rate: encoder stochastic depth (fine-tuning).
+        drop_path_rate: encoder stochastic depth (fine-tuning), reached by the last block on a linear
+            schedule from 0.
         decoder: a replacement decoder (then the ``decoder_*`` arguments are unused): a module called
             as ``decoder(latent (B, 1+K, D), ids_keep (B, K), ids_hidden (B, M) | None)`` returning
             ``(B, M, P)`` predictions for ``ids_hidden`` (or ``(B, L, P)`` for ``None``), like
@@ -151,6 +153,7 @@ class MAE(nn.Module):
         self.norm_pix_mode: NormPixMode = norm_pix_mode
         self.loss_type: LossKind = loss_type
 
+        encoder_drop_rates = self._encoder_drop_path_rates(drop_path_rate, depth)
         self.patch_embed: nn.Module = self._make_patch_embed()
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         table = self._pos_table(embed_dim)
@@ -163,7 +166,7 @@ class MAE(nn.Module):
             qkv_bias=qkv_bias,
             norm_eps=norm_eps,
             act=act,
-            drop_path_rate=drop_path_rate,
+            drop_path_rate=encoder_drop_rates,
         )
         self.norm = make_norm(embed_dim, norm_eps)
         check_heads(decoder_embed_dim, decoder_num_heads, "decoder (decoder_embed_dim / decoder_num_heads)")
@@ -185,6 +188,10 @@ class MAE(nn.Module):
             self.decoder = decoder
 
     # -- construction -------------------------------------------------------------------------------
+    def _encoder_drop_path_rates(self, drop_path_rate: float, depth: int) -> list[float]:
+        """Stochastic-depth rate of each encoder block (called before :meth:`_make_patch_embed`)."""
+        return drop_path_rates(drop_path_rate, depth)
+
     def _make_patch_embed(self) -> nn.Module:
         """The token embedder: ``(x (B, C, *S), ids_keep (B, K) | None) → (B, K, D)``."""
         return PatchEmbed(self.geometry, self.in_chans, self.embed_dim)

@@ -24,12 +24,13 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
+from timm.layers.drop import DropPath
 from timm.layers.mlp import Mlp
 from torch import nn
 
 from maerad.errors import ConfigError, InputError
 from maerad.masking.spec import as_int_tuple
-from maerad.models.blocks import check_count, check_heads, check_real, make_norm
+from maerad.models.blocks import check_count, check_heads, check_real, drop_path_rates, make_norm
 from maerad.models.mae import MAE
 from maerad.models.patch import PatchGeometry
 from maerad.models.unit_attention import UnitAttentionBlock
@@ -42,15 +43,17 @@ StageMixer = Literal["mlp", "unit_attention"]
 
 
 class _MLPBlock(nn.Module):
-    """Pre-norm residual MLP over the last axis (no attention, so nothing crosses cells)."""
+    """Pre-norm residual MLP over the last axis (no attention, so nothing crosses cells); stochastic
+    depth drops the residual branch of whole images (the first axis), as in HiViT's stem."""
 
-    def __init__(self, dim: int, mlp_ratio: float, eps: float) -> None:
+    def __init__(self, dim: int, mlp_ratio: float, eps: float, drop_path: float = 0.0) -> None:
         super().__init__()
         self.norm = make_norm(dim, eps)
         self.mlp = Mlp(dim, hidden_features=max(1, int(dim * mlp_ratio)))
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.mlp(self.norm(x))  # type: ignore[no-any-return]
+        return x + self.drop_path(self.mlp(self.norm(x)))  # type: ignore[no-any-return]
 
 
 class _CellMerge(nn.Module):
@@ -121,6 +124,8 @@ class PyramidStem(nn.Module):
         stage_heads: attention heads of stages 1 and 2 (``"unit_attention"`` only; each must divide
             its stage width); default :func:`default_stage_heads` of each stage's width. Refused with
             ``"mlp"``, which has no attention.
+        drop_path_rates: stochastic-depth rate of each stage block, stage 1's first (default: none);
+            :class:`MAEP` sets them from its ``drop_path_rate``.
     """
 
     def __init__(
@@ -134,6 +139,7 @@ class PyramidStem(nn.Module):
         norm_eps: float = 1e-6,
         stage_mixer: StageMixer = "mlp",
         stage_heads: Sequence[int] | None = None,
+        drop_path_rates: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         if stage_mixer not in ("mlp", "unit_attention"):
@@ -173,18 +179,22 @@ class PyramidStem(nn.Module):
             self.cell_pos = nn.Parameter(torch.zeros(1, 1, *([CELLS] * nd), dims[0]))
             nn.init.trunc_normal_(self.cell_pos, std=0.02)
         self.stage_heads = heads
-        self.stage1 = self._stage(dims[0], heads[0], depths[0], mlp_ratio, norm_eps)
-        self.stage2 = self._stage(dims[1], heads[1], depths[1], mlp_ratio, norm_eps)
+        rates = [0.0] * sum(depths) if drop_path_rates is None else list(drop_path_rates)
+        if len(rates) != sum(depths):
+            raise ConfigError(f"drop_path_rates lists {len(rates)} rates for {sum(depths)} stage blocks")
+        self.stage1 = self._stage(dims[0], heads[0], rates[: depths[0]], mlp_ratio, norm_eps)
+        self.stage2 = self._stage(dims[1], heads[1], rates[depths[0] :], mlp_ratio, norm_eps)
         self.merge1 = _CellMerge(nd, dims[0], dims[1], norm_eps)
         self.merge2 = _CellMerge(nd, dims[1], embed_dim, norm_eps)
 
-    def _stage(self, dim: int, heads: int, depth: int, ratio: float, eps: float) -> nn.Sequential:
-        """``depth`` blocks of one stage: per-cell MLPs (HiViT) or attention within a token (Hiera)."""
+    def _stage(self, dim: int, heads: int, rates: list[float], ratio: float, eps: float) -> nn.Sequential:
+        """One stage, a block per stochastic-depth rate: per-cell MLPs (HiViT) or attention within a
+        token (Hiera)."""
         if self.stage_mixer == "unit_attention":
             return nn.Sequential(
-                *(UnitAttentionBlock(dim, heads, mlp_ratio=ratio, norm_eps=eps) for _ in range(depth))
+                *(UnitAttentionBlock(dim, heads, mlp_ratio=ratio, norm_eps=eps, drop_path=r) for r in rates)
             )
-        return nn.Sequential(*(_MLPBlock(dim, ratio, eps) for _ in range(depth)))
+        return nn.Sequential(*(_MLPBlock(dim, ratio, eps, drop_path=rate) for rate in rates))
 
     @property
     def num_layers(self) -> int:
@@ -266,8 +276,10 @@ class MAEP(MAE):
         **kwargs: every :class:`MAE` argument.
 
     For layer-wise lr decay (:func:`~maerad.models.param_groups_lrd`) the stem's stage blocks and merges
-    count as layers below the encoder blocks, as in HiViT. Stochastic depth (``drop_path_rate``) acts on
-    the encoder blocks only, not on the stem's stage blocks.
+    count as layers below the encoder blocks, as in HiViT. So does stochastic depth: ``drop_path_rate``
+    is reached by the last encoder block on one linear schedule from 0 that runs over the stem's stage
+    blocks first and then the encoder blocks (HiViT's rule); each stem block drops its branch for
+    whole images.
 
     Examples::
 
@@ -303,6 +315,14 @@ class MAEP(MAE):
         }
         object.__setattr__(self, "_stem_args", stem_args)
         super().__init__(**kwargs)
+
+    def _encoder_drop_path_rates(self, drop_path_rate: float, depth: int) -> list[float]:
+        # HiViT: one schedule over the stem's stage blocks, then the encoder's; the stem's share is
+        # handed to _make_patch_embed, which MAE.__init__ calls next
+        stem_blocks = sum(_two_ints(self._stem_args["stage_depths"], "stage_depths", minimum=0))
+        rates = drop_path_rates(drop_path_rate, stem_blocks + depth)
+        self._stem_args["drop_path_rates"] = rates[:stem_blocks]
+        return rates[stem_blocks:]
 
     def _make_patch_embed(self) -> nn.Module:
         return PyramidStem(self.geometry, self.in_chans, self.embed_dim, **self._stem_args)

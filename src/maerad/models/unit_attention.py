@@ -17,8 +17,11 @@ Examples::
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
+from timm.layers.drop import DropPath
+from timm.models.vision_transformer import Block
 from torch import nn
 
 from maerad.models.blocks import make_blocks
@@ -34,12 +37,21 @@ class UnitAttentionBlock(nn.Module):
         num_heads: attention heads.
         mlp_ratio: MLP hidden width / ``dim``.
         norm_eps: LayerNorm epsilon.
+        drop_path: stochastic-depth rate; a dropped branch is dropped for a whole image (the first
+            axis), as in Hiera, not for one unit.
     """
 
-    def __init__(self, dim: int, num_heads: int, *, mlp_ratio: float = 4.0, norm_eps: float = 1e-6) -> None:
+    def __init__(self, dim: int, num_heads: int, *, mlp_ratio: float = 4.0, norm_eps: float = 1e-6,
+                 drop_path: float = 0.0) -> None:
         super().__init__()
-        self.block = make_blocks(dim, 1, num_heads, mlp_ratio=mlp_ratio, norm_eps=norm_eps)[0]
+        # the block's own drop path would see units as samples; ours sees images
+        self.block = cast(Block, make_blocks(dim, 1, num_heads, mlp_ratio=mlp_ratio, norm_eps=norm_eps)[0])
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        block = self.block
         units = x.reshape(-1, math.prod(x.shape[2:-1]), x.shape[-1])  # (B*K, cells, C)
-        return self.block(units).reshape(x.shape)  # type: ignore[no-any-return]
+        attended = block.ls1(block.attn(block.norm1(units))).reshape(x.shape)
+        x = x + self.drop_path(attended)
+        # the MLP acts on each cell alone: no need to regroup by unit
+        return x + self.drop_path(block.ls2(block.mlp(block.norm2(x))))  # type: ignore[no-any-return]
