@@ -26,6 +26,12 @@ its step adds the norm-pix MSE over hidden tokens that maerad and HF compute (al
 each patch over all its channels here, HF's rule; maerad's default per-channel rule costs the same).
 Every worker steps on the same input.
 
+After the timed steps each worker also counts the floating-point operations of one forward + backward
+pass with ``torch.utils.flop_counter`` (matrix products and convolutions; PyTorch's fused CPU attention
+kernel is not counted, so MONAI as built, whose attention is written out as matrix products, counts
+its attention and the others do not). The FLOP ratio tells how much of a time ratio comes from doing
+less work: at the same rate per FLOP the step-time ratio equals it.
+
 Usage::
 
     python benchmarks/bench_mae_step.py                 # full run, writes benchmarks/results/mae_step.json
@@ -58,6 +64,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from host_meta import cpu_model, host_record, write_json
 from maerad.train.precision import bf16_is_native
@@ -229,6 +236,19 @@ def worker(impl: str, case_name: str, threads: int, adamw: str) -> None:
                 "loss": loss.item(),
             }
             print(json.dumps(reply), flush=True)
+        elif command == "flops":
+            # one extra forward + backward, after the timed steps; the eager module (inductor's
+            # kernels hide their operations from the counter)
+            opt.zero_grad(set_to_none=True)
+            with FlopCounterMode(display=False) as counter:
+                if bf16:
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        loss = loss_fn(model, x)
+                else:
+                    loss = loss_fn(model, x)
+                loss.backward()
+            opt.zero_grad(set_to_none=True)
+            print(json.dumps({"gflop": counter.get_total_flops() / 1e9}), flush=True)
         elif command == "quit":
             peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
             print(json.dumps({"peak_rss_mib": peak_mib}), flush=True)
@@ -314,6 +334,7 @@ def run_case(
         "impls": {},
     }
     for w in workers:
+        gflop = float(w.ask("flops")["gflop"])
         peak = float(w.ask("quit")["peak_rss_mib"])
         w.proc.wait(timeout=60)
         ts = times[w.impl]
@@ -329,6 +350,8 @@ def run_case(
             "steps_page_faults": faults[w.impl],
             "peak_rss_mib": peak,
             "params": int(w.info["params"]),
+            "gflop_per_step": gflop,  # forward + backward, see the module docstring
+            "gflop_per_s_median": gflop / statistics.median(ts),
         }
     impls = result["impls"]
     # each precision against its own kind: fp32 eager with fp32 eager, bf16 autocast with bf16 autocast
@@ -365,6 +388,9 @@ def _compare(impls: dict[str, Any], mine: str, refs: list[str]) -> dict[str, Any
         "maerad_over_fastest_min": me["min_s"] / ref["min_s"],
         "maerad_over_fastest_cpu": me["median_cpu_s"] / ref["median_cpu_s"],
         "maerad_rss_not_higher": rss_not_higher,
+        # the share of the time ratio that doing less work explains (None where FLOPs were not counted)
+        "maerad_over_fastest_gflop": (me["gflop_per_step"] / ref["gflop_per_step"]
+                                      if me.get("gflop_per_step") and ref.get("gflop_per_step") else None),
         "timed_steps": steps,
         "target_0_97_met": met,  # None: too few timed steps for a verdict
     }
@@ -380,13 +406,16 @@ def _verdict(summary: dict[str, Any]) -> str:
 
 def _table(results: dict[str, Any]) -> str:
     header = f"{'case':<5} {'impl':<14} {'median s':>9} {'min s':>8} {'mean s':>8} {'med CPU s':>10}"
-    lines = [f"{header} {'med sys s':>10} {'med faults':>11} {'peak RSS MiB':>13} {'params M':>9}"]
+    lines = [f"{header} {'med sys s':>10} {'med faults':>11} {'peak RSS MiB':>13} {'params M':>9}"
+             f" {'GFLOP':>7} {'GFLOP/s':>8}"]
     for case, res in results.items():
         for impl, r in res["impls"].items():
+            work = (f" {r['gflop_per_step']:>7.1f} {r['gflop_per_s_median']:>8.1f}"
+                    if "gflop_per_step" in r else "")
             lines.append(
                 f"{case:<5} {impl:<14} {r['median_s']:>9.3f} {r['min_s']:>8.3f} {r['mean_s']:>8.3f} "
                 f"{r['median_cpu_s']:>10.3f} {r['median_sys_s']:>10.3f} {r['median_page_faults']:>11.0f} "
-                f"{r['peak_rss_mib']:>13.0f} {r['params'] / 1e6:>9.1f}"
+                f"{r['peak_rss_mib']:>13.0f} {r['params'] / 1e6:>9.1f}{work}"
             )
         summaries = (
             ("maerad", res),
@@ -395,12 +424,14 @@ def _table(results: dict[str, Any]) -> str:
         )
         for label, summary in summaries:
             if "maerad_over_fastest_median" in summary:
+                gflop = summary.get("maerad_over_fastest_gflop")
                 lines.append(
                     f"      {label} / fastest reference ({summary['fastest_reference']}), all against it: "
                     f"median {summary['maerad_over_fastest_median']:.3f}, "
                     f"min {summary['maerad_over_fastest_min']:.3f}, "
                     f"CPU-time median {summary['maerad_over_fastest_cpu']:.3f}; "
-                    f"peak RSS not higher: {summary['maerad_rss_not_higher']}; "
+                    + (f"GFLOP {gflop:.3f}; " if gflop else "")
+                    + f"peak RSS not higher: {summary['maerad_rss_not_higher']}; "
                     f"target (median <= {TARGET_RATIO}, RSS not higher): {_verdict(summary)}"
                 )
         if "bf16_speedup_median" in res:

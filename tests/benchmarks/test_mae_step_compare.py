@@ -51,3 +51,21 @@ def test_a_smoke_run_gets_no_verdict_and_says_it_is_not_a_result() -> None:
     enough = {k: _impl(v["median_s"], v["min_s"], v["median_cpu_s"], v["peak_rss_mib"],
                        steps=bench.MIN_VERDICT_STEPS) for k, v in impls.items()}
     assert bench._compare(enough, "maerad", ["monai"])["target_0_97_met"] is True
+
+
+def test_the_flop_ratio_is_against_the_same_reference_and_printed() -> None:
+    maerad = {**_impl(1.00, 0.95, 1.9, 3000), "gflop_per_step": 440.0, "gflop_per_s_median": 440.0}
+    hf = {**_impl(1.02, 1.00, 2.0, 3100), "gflop_per_step": 450.0, "gflop_per_s_median": 450.0 / 1.02}
+    monai = {**_impl(1.30, 0.80, 1.5, 2900), "gflop_per_step": 500.0, "gflop_per_s_median": 500.0 / 1.3}
+    impls = {"maerad": maerad, "hf": hf, "monai": monai}
+    result = bench._compare(impls, "maerad", ["hf", "monai"])
+    assert result["maerad_over_fastest_gflop"] == pytest.approx(440.0 / 450.0)
+    text = bench._table({"2d": {"impls": impls, **result}})
+    assert "GFLOP 0.978;" in text
+    assert text.splitlines()[0].split()[-2:] == ["GFLOP", "GFLOP/s"]
+    assert "450.0    441.2" in text  # hf's row: GFLOP per step and per second
+    # results of runs that did not count FLOPs still compare and print
+    old = bench._compare({"maerad": _impl(1.0, 1.0, 1.0, 1), "hf": _impl(1.0, 1.0, 1.0, 1)}, "maerad", ["hf"])
+    assert old["maerad_over_fastest_gflop"] is None
+    lines = bench._table({"2d": {"impls": {"maerad": _impl(1.0, 1.0, 1.0, 1)}, **old}}).splitlines()
+    assert "GFLOP" not in lines[2]  # the summary line
