@@ -214,18 +214,20 @@ def worker(impl: str, case_name: str, threads: int, adamw: str) -> None:
     x = torch.randn(case["batch"], case["in_chans"], *case["img_size"], generator=inputs)
     bf16 = impl.endswith("_bf16")
     n_params = sum(p.numel() for p in model.parameters())
+
+    def forward_backward(module: torch.nn.Module) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn(module, x)
+        loss.backward()
+        return loss
+
     print(json.dumps({"ready": True, "params": n_params}), flush=True)
     for line in sys.stdin:
         command = line.strip()
         if command == "step":
             start, usage = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
             opt.zero_grad(set_to_none=True)
-            if bf16:
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    loss = loss_fn(runner, x)
-            else:
-                loss = loss_fn(runner, x)
-            loss.backward()
+            loss = forward_backward(runner)
             opt.step()
             elapsed, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
             reply = {
@@ -241,12 +243,7 @@ def worker(impl: str, case_name: str, threads: int, adamw: str) -> None:
             # kernels hide their operations from the counter)
             opt.zero_grad(set_to_none=True)
             with FlopCounterMode(display=False) as counter:
-                if bf16:
-                    with torch.autocast("cpu", dtype=torch.bfloat16):
-                        loss = loss_fn(model, x)
-                else:
-                    loss = loss_fn(model, x)
-                loss.backward()
+                forward_backward(model)
             opt.zero_grad(set_to_none=True)
             print(json.dumps({"gflop": counter.get_total_flops() / 1e9}), flush=True)
         elif command == "quit":
