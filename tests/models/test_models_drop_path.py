@@ -7,12 +7,12 @@ import itertools
 
 import pytest
 import torch
-from torch import nn
 
 from maerad.errors import ConfigError
 from maerad.models import MAE, MAEP, UnitAttentionBlock
 from maerad.models.blocks import drop_path_rates, make_blocks
-from maerad.models.maep import _MLPBlock
+from maerad.models.maep import PyramidStem, _MLPBlock
+from maerad.models.patch import PatchGeometry
 
 TINY: dict[str, object] = {
     "img_size": 32,
@@ -27,14 +27,15 @@ TINY: dict[str, object] = {
 }
 
 
-def _rate(module: nn.Module) -> float:
+def _rate(module: object) -> float:
     """A residual branch's drop rate (0 where it has none)."""
     return float(getattr(module, "drop_prob", 0.0))
 
 
 def _stem_rates(model: MAEP) -> list[float]:
     stem = model.patch_embed
-    blocks = [*stem.stage1, *stem.stage2]  # type: ignore[union-attr]
+    assert isinstance(stem, PyramidStem)
+    blocks = [*stem.stage1, *stem.stage2]
     return [_rate(block.drop_path) for block in blocks]
 
 
@@ -128,3 +129,26 @@ def test_unit_attention_block_without_drop_path_equals_its_transformer_block() -
     x = torch.randn(2, 3, 4, 4, 8)
     expected = block.block(x.reshape(-1, 16, 8)).reshape(x.shape)
     assert torch.allclose(block(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("rates", "message"),
+    [
+        ([True] * 2, "drop_path_rates must be a finite number"),  # a bool would drop every branch
+        ([-0.1, 0.0], "drop_path_rates must be a finite number >= 0"),
+        ([0.1, 1.5], r"drop_path_rates must be in \[0, 1\)"),
+        (["a", 0.1], "drop_path_rates must be a finite number"),
+        (0.1, "drop_path_rates must be a list of rates, one per stage block"),
+        ([0.1], "lists 1 rates for 2 stage blocks"),
+    ],
+)
+def test_stem_rates_are_checked(rates: object, message: str) -> None:
+    geometry = PatchGeometry.create(2, 32, 16)
+    with pytest.raises(ConfigError, match=message):
+        PyramidStem(geometry, 1, 16, stage_depths=(1, 1), drop_path_rates=rates)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("rate", [True, -0.1, 1.0, "0.1"])
+def test_unit_attention_rate_is_checked(rate: object) -> None:
+    with pytest.raises(ConfigError, match="drop_path must be"):
+        UnitAttentionBlock(8, 2, drop_path=rate)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from maerad.models.attention import SelfAttention
 __all__ = [
     "Activation",
     "check_count",
+    "check_drop_rate",
     "check_flag",
     "check_heads",
     "check_real",
@@ -82,10 +83,11 @@ def check_heads(dim: object, num_heads: object, name: str) -> None:
         )
 
 
-def _check_drop_rate(rate: object) -> float:
-    checked = check_real(rate, "drop_path_rate", positive=False)
+def check_drop_rate(rate: object, name: str = "drop_path_rate") -> float:
+    """``rate`` as a stochastic-depth probability in ``[0, 1)``; else :class:`ConfigError` naming ``name``."""
+    checked = check_real(rate, name, positive=False)
     if checked >= 1.0:
-        raise ConfigError(f"drop_path_rate must be in [0, 1), got {rate!r}")
+        raise ConfigError(f"{name} must be in [0, 1), got {rate!r}")
     return checked
 
 
@@ -102,7 +104,7 @@ def drop_path_rates(drop_path_rate: float, count: int) -> list[float]:
         >>> drop_path_rates(0.1, 3)
         [0.0, 0.05, 0.1]
     """
-    rate = _check_drop_rate(drop_path_rate)
+    rate = check_drop_rate(drop_path_rate)
     return [rate * i / max(count - 1, 1) for i in range(count)]
 
 
@@ -147,7 +149,7 @@ def make_blocks(
     else:
         raise ConfigError(f"act must be 'gelu' or 'gelu_tanh', got {act!r}")
     if isinstance(drop_path_rate, (list, tuple)):
-        rates = [_check_drop_rate(rate) for rate in drop_path_rate]
+        rates = [check_drop_rate(rate) for rate in drop_path_rate]
         if len(rates) != depth:
             raise ConfigError(f"drop_path_rate lists {len(rates)} rates for {depth} blocks")
     else:

@@ -30,7 +30,14 @@ from torch import nn
 
 from maerad.errors import ConfigError, InputError
 from maerad.masking.spec import as_int_tuple
-from maerad.models.blocks import check_count, check_heads, check_real, drop_path_rates, make_norm
+from maerad.models.blocks import (
+    check_count,
+    check_drop_rate,
+    check_heads,
+    check_real,
+    drop_path_rates,
+    make_norm,
+)
 from maerad.models.mae import MAE
 from maerad.models.patch import PatchGeometry
 from maerad.models.unit_attention import UnitAttentionBlock
@@ -179,7 +186,13 @@ class PyramidStem(nn.Module):
             self.cell_pos = nn.Parameter(torch.zeros(1, 1, *([CELLS] * nd), dims[0]))
             nn.init.trunc_normal_(self.cell_pos, std=0.02)
         self.stage_heads = heads
-        rates = [0.0] * sum(depths) if drop_path_rates is None else list(drop_path_rates)
+        if drop_path_rates is not None and not isinstance(drop_path_rates, (list, tuple)):
+            raise ConfigError(
+                f"drop_path_rates must be a list of rates, one per stage block, got {drop_path_rates!r}"
+            )
+        rates = [0.0] * sum(depths) if drop_path_rates is None else [
+            check_drop_rate(rate, "drop_path_rates") for rate in drop_path_rates
+        ]
         if len(rates) != sum(depths):
             raise ConfigError(f"drop_path_rates lists {len(rates)} rates for {sum(depths)} stage blocks")
         self.stage1 = self._stage(dims[0], heads[0], rates[: depths[0]], mlp_ratio, norm_eps)

@@ -24,7 +24,7 @@ from timm.layers.drop import DropPath
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from maerad.models.blocks import make_blocks
+from maerad.models.blocks import check_drop_rate, make_blocks
 
 __all__ = ["UnitAttentionBlock"]
 
@@ -46,7 +46,8 @@ class UnitAttentionBlock(nn.Module):
         super().__init__()
         # the block's own drop path would see units as samples; ours sees images
         self.block = cast(Block, make_blocks(dim, 1, num_heads, mlp_ratio=mlp_ratio, norm_eps=norm_eps)[0])
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        rate = check_drop_rate(drop_path, "drop_path")
+        self.drop_path = DropPath(rate) if rate > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         block = self.block
