@@ -123,7 +123,7 @@ def test_an_open_file_limit_that_cannot_be_raised_is_a_config_error(
     for i in range(6):
         _write(tmp_path / "data", f"case-{i}", seed=i)
     StudyDataset(tmp_path / "data", with_labels=True, cache_dir=tmp_path / "cache").preload()
-    monkeypatch.setattr(cache_module, "_raise_open_file_limit", lambda: False)  # as at the hard limit
+    monkeypatch.setattr(cache_module, "_raise_open_file_limit", lambda: None)  # as at the hard limit
     soft_open_file_limit(_open_files() + 5)
     with pytest.raises(ConfigError, match=r"open-file limit .*ulimit -Hn"):
         StudyDataset(tmp_path / "data", with_labels=True, cache_dir=tmp_path / "cache").preload()

@@ -324,7 +324,8 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
             image = np.flip(image, axis=tuple(a + 1 for a in flips))
             labels = None if labels is None else np.flip(labels, axis=flips)
             if self.disk_cache is None:
-                image, labels = np.ascontiguousarray(image), _contiguous_or_none(labels)
+                image = np.ascontiguousarray(image)
+                labels = None if labels is None else np.ascontiguousarray(labels)
         if self.cache:
             self._cache[study_idx] = (image, labels)
         return image, labels
@@ -332,23 +333,24 @@ class StudyDataset(Dataset[dict[str, torch.Tensor]]):
     def _normalised_study(self, folder: Path) -> CachedStudy:
         """The study in ``folder`` stacked in channel order and normalised, in its own orientation: from
         :attr:`disk_cache` when it holds it (written there first when not)."""
-        key = None
-        if self.disk_cache is not None:
-            key = self.disk_cache.key(folder, self.sequences, self.normalization)
-            cached = self.disk_cache.load(key, channels=len(self.sequences))
-            if cached is not None:
-                return cached
+        if self.disk_cache is None:
+            return self._read_normalised(folder)
+        key = self.disk_cache.key(folder, self.sequences, self.normalization)
+        cached = self.disk_cache.load(key, channels=len(self.sequences))
+        if cached is not None:
+            return cached
+        return self.disk_cache.store(key, self._read_normalised(folder), source=folder)
+
+    def _read_normalised(self, folder: Path) -> CachedStudy:
+        """The study in ``folder`` read from its files, stacked in channel order and normalised."""
         study = load_study_folder(folder)
         try:
             image = normalize_channels(study.stack(self.sequences), self.normalization)
         except InputError as exc:
             raise InputError(f"{folder}: {exc}") from None
         assert study.affine is not None and study.spacing is not None  # set by Study's validation
-        normalised = CachedStudy(image=image, labels=study.labels, affine=study.affine,
-                                 spacing=tuple(study.spacing))
-        if self.disk_cache is None or key is None:
-            return normalised
-        return self.disk_cache.store(key, normalised, source=folder)
+        return CachedStudy(image=image, labels=study.labels, affine=study.affine,
+                           spacing=tuple(study.spacing))
 
     def _flips_to_reference(self, study_idx: int, affine: np.ndarray, spacing: tuple[float, ...]
                             ) -> tuple[int, ...]:
@@ -397,10 +399,6 @@ def _as_tensor(array: np.ndarray) -> torch.Tensor:
     if not (array.flags.writeable and array.flags.c_contiguous):
         array = np.array(array, order="C")
     return torch.from_numpy(array)
-
-
-def _contiguous_or_none(array: np.ndarray | None) -> np.ndarray | None:
-    return None if array is None else np.ascontiguousarray(array)
 
 
 def check_same_sequences(folders: Sequence[Path], held: Sequence[Sequence[str]],

@@ -275,24 +275,21 @@ def _file_states(source: Path) -> list[list[Any]]:
     return states
 
 
-def _raise_open_file_limit() -> bool:
-    """Raise this process's soft open-file limit to its hard limit (as far as the system allows);
-    ``False`` when it already is there or cannot be raised (or the platform has no such limit)."""
+def _raise_open_file_limit() -> None:
+    """Raise this process's soft open-file limit to its hard limit, as far as the system allows (a limit
+    still too low shows later as a ConfigError from :func:`_resource_message`)."""
     try:
         import resource
-    except ImportError:  # Windows
-        return False
+    except ImportError:  # Windows: no such limit
+        return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft >= hard:
-        return False
     target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
     if target <= soft:
-        return False
+        return
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     except (ValueError, OSError):  # e.g. above the system's own ceiling (macOS)
-        return False
-    return True
+        return
 
 
 def _resource_message(exc: OSError) -> str:
