@@ -43,7 +43,7 @@ from typing import Any
 
 import torch
 
-from host_meta import host_record
+from host_meta import host_record, write_json
 from maerad.atomic import write_text_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "generation_experiment.json"
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": results,
     }
     if not args.quick:
-        write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+        write_json(args.out, payload)
         print(f"\nwrote {args.out}")
     return 0
 

@@ -28,7 +28,6 @@ Prints a table of medians and ratios and writes ``benchmarks/results/masking.jso
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import statistics
@@ -40,8 +39,7 @@ from typing import Any
 
 import torch
 
-from host_meta import host_record
-from maerad.atomic import write_text_atomic
+from host_meta import host_record, write_json
 from maerad.masking import create_masking
 
 RESULTS = Path(__file__).resolve().parent / "results" / "masking.json"
@@ -201,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "host": host_record(synthetic_data=True),  # random scores and lesion maps
         "results": results,
     }
-    write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+    write_json(args.out, payload)
     print(f"\ntarget met: {ok}; results written to {args.out}")
     return 0
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import multiprocessing as mp
 import sys
 import tempfile
@@ -36,8 +35,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from host_meta import host_record
-from maerad.atomic import write_text_atomic
+from host_meta import host_record, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "study_cache.json"
 
@@ -127,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"benchmark": "StudyDataset in memory vs memory-mapped cache_dir", "synthetic_data": True,
                "studies": args.studies, "shape": [2, *shape], "items_identical": len(checksums) == 1,
                "host": host_record(synthetic_data=True), "rows": rows}
-    write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+    write_json(args.out, payload)
     print(f"results written to {args.out}")
     return 0
 
